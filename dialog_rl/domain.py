@@ -1,0 +1,81 @@
+"""Knowledge-base queries and system-act rendering over a compiled Domain."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER
+from dialog_rl.scenario import Domain, load_domain
+
+__all__ = ["Domain", "first_match", "load_domain", "match_mask", "mismatches", "system_text"]
+
+
+def match_mask(domain: Domain, values: list[int] | tuple[int, ...]) -> np.ndarray:
+    """Boolean mask of KB entities consistent with ``values`` (per informable slot; -1 = unknown).
+
+    Unknown and ``dontcare`` values constrain nothing; the task pseudo-slot is not a KB column.
+    """
+    mask = None
+    for s in domain.kb_slots:
+        v = values[s]
+        if 0 <= v < len(domain.inf_values[s]):
+            eq = domain.kb_eq[s][v]
+            mask = eq if mask is None else mask & eq
+    if mask is None:
+        return np.ones(domain.n_entities, dtype=bool)
+    return mask
+
+
+def first_match(
+    domain: Domain, values: list[int] | tuple[int, ...], exclude: tuple[int, ...] = ()
+) -> int:
+    """The first KB entity consistent with ``values``, skipping ``exclude``; -1 if none."""
+    hits = np.flatnonzero(match_mask(domain, values))
+    for e in hits:
+        if int(e) not in exclude:
+            return int(e)
+    return -1
+
+
+def mismatches(domain: Domain, entity: int, constraints: list[int] | tuple[int, ...]) -> list[int]:
+    """Informable KB slots where ``entity`` violates ``constraints`` (-1 / dontcare ignored)."""
+    row = domain.kb_values[entity]
+    out = []
+    for s in domain.kb_slots:
+        v = constraints[s]
+        if 0 <= v < len(domain.inf_values[s]) and row[s] != v:
+            out.append(s)
+    return out
+
+
+def system_text(
+    domain: Domain, action: int, value: int, entity: int, template_index: int, beliefs: list[int]
+) -> str:
+    """Realise a system action as an utterance, filling slot, value and entity placeholders.
+
+    ``beliefs`` (top value per informable slot) fills slot names in no-match messages and
+    confirmations; ``entity`` (or -1) fills the entity's columns.
+    """
+    kind = domain.act_kind[action]
+    templates = domain.act_templates[action]
+    fields: dict[str, str] = {}
+    for s, name in enumerate(domain.inf_names):
+        fields[name] = domain.value_name(s, beliefs[s]) if beliefs[s] >= 0 else "any"
+    if kind == SYS_OFFER and entity < 0 and domain.act_no_match[action]:
+        templates = domain.act_no_match[action]
+    if entity >= 0:
+        fields.update({k: v or "not listed" for k, v in domain.kb_rows[entity].items()})
+        fields["name"] = domain.kb_names[entity]
+    else:
+        fields.setdefault("name", "it")
+    slot = domain.act_slot[action]
+    if kind == SYS_CONFIRM:
+        fields["slot"] = domain.inf_names[slot]
+        fields["value"] = domain.value_name(slot, value)
+    task = domain.act_task[action]
+    if task >= 0:
+        fields["task"] = domain.task_names[task].replace("_", " ")
+    for name in domain.req_names:
+        fields.setdefault(name, "unknown")
+    template = templates[template_index % len(templates)]
+    return template.format(**fields)

@@ -1,0 +1,7 @@
+"""The dialogue environment: tracker, featurizer, reward and the Gymnasium API."""
+
+from dialog_rl.env.dialogue_env import DialogueEnv
+from dialog_rl.env.featurizer import Featurizer, ObservationSpec, observation_spec
+from dialog_rl.env.tracker import Tracker
+
+__all__ = ["DialogueEnv", "Featurizer", "ObservationSpec", "Tracker", "observation_spec"]

@@ -1,0 +1,87 @@
+"""The one interface for everything that acts: ``act`` returns action, propensity and scores."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision of a policy."""
+
+    action: int
+    """Index into the scenario's action catalog."""
+    propensity: float
+    """Probability the policy gave the action it took (1.0 for a greedy deterministic choice)."""
+    scores: np.ndarray
+    """Per-action scores the choice came from: probabilities, Q-values or rule priorities."""
+    probs: np.ndarray
+    """The policy's full action distribution at this state ([n_actions], zero where masked)."""
+
+
+class Policy(ABC):
+    """Base class: subclasses implement ``distribution``; learners add ``update``.
+
+    ``probabilities(obs, mask, explore)`` is the policy's action distribution; it is what OPE
+    recomputes for a target policy on logged states. ``act`` samples from it with the rng given
+    (the rollout hands each episode its own), so one seed decides every choice.
+    """
+
+    name = "policy"
+    #: whether the policy's choice depends on random draws when exploring
+    stochastic = False
+
+    @abstractmethod
+    def distribution(
+        self, obs: np.ndarray, mask: np.ndarray, explore: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-action scores (what the TUI's why pane shows) and the action distribution
+        (zero on masked actions)."""
+
+    def probabilities(self, obs: np.ndarray, mask: np.ndarray, explore: bool = True) -> np.ndarray:
+        return self.distribution(obs, mask, explore)[1]
+
+    def act(
+        self,
+        obs: np.ndarray,
+        mask: np.ndarray,
+        *,
+        explore: bool = True,
+        rng: np.random.Generator | None = None,
+    ) -> Decision:
+        scores, probs = self.distribution(obs, mask, explore)
+        if explore and rng is not None and self.stochastic:
+            action = sample(probs, rng)
+        else:
+            action = int(np.argmax(probs))
+        return Decision(action, float(probs[action]), scores, probs)
+
+    def config(self) -> dict:
+        """Constructor arguments, for logs and checkpoints."""
+        return {}
+
+
+def sample(probs: np.ndarray, rng: np.random.Generator) -> int:
+    """Draw an index from a probability vector with a single uniform draw."""
+    u = rng.random()
+    cum = np.cumsum(probs)
+    return int(min(np.searchsorted(cum, u * cum[-1], side="right"), len(probs) - 1))
+
+
+def uniform(mask: np.ndarray) -> np.ndarray:
+    """The uniform distribution over allowed actions."""
+    m = mask.astype(np.float64)
+    total = m.sum()
+    if total == 0:
+        raise ValueError("the action mask allows no action")
+    return m / total
+
+
+def epsilon_soft(action: int, mask: np.ndarray, epsilon: float) -> np.ndarray:
+    """Take ``action`` with probability 1-ε, otherwise a uniform allowed action."""
+    probs = uniform(mask) * epsilon
+    probs[action] += 1.0 - epsilon
+    return probs

@@ -1,0 +1,123 @@
+"""Episode logs: a Parquet dataset, one row per agent decision.
+
+A log is a directory of ``part-NNNNN.parquet`` files, each holding a fixed block of episodes and
+each written to a temporary name and renamed, so a reader never sees half a file. pandas, pyarrow
+and duckdb read the directory as one table. The logging policy's propensity, the action mask and
+the observation are on every row, so a target policy's probabilities can be recomputed later.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dialog_rl.rollout.runner import EpisodeRecord
+
+PART_EPISODES = 2000
+
+
+def log_schema(obs_dim: int, n_actions: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("episode", pa.int64()),
+            pa.field("turn", pa.int32()),
+            pa.field("obs", pa.list_(pa.float32(), obs_dim)),
+            pa.field("mask", pa.list_(pa.bool_(), n_actions)),
+            pa.field("action", pa.int32()),
+            pa.field("action_name", pa.string()),
+            pa.field("propensity", pa.float64()),
+            pa.field("reward", pa.float64()),
+            pa.field("terminated", pa.bool_()),
+            pa.field("truncated", pa.bool_()),
+            pa.field("user_acts", pa.string()),
+            pa.field("observed_acts", pa.string()),
+            pa.field("user_text", pa.string()),
+            pa.field("system_text", pa.string()),
+            pa.field("reply_acts", pa.string()),
+            pa.field("reply_text", pa.string()),
+            pa.field("persona", pa.string()),
+            pa.field("outcome", pa.string()),
+            pa.field("success", pa.bool_()),
+        ]
+    )
+
+
+class EpisodeLogWriter:
+    """Buffers episodes and writes them as Parquet parts of ``PART_EPISODES`` episodes."""
+
+    def __init__(
+        self, directory: Path, obs_dim: int, n_actions: int, metadata: dict[str, str]
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.schema = log_schema(obs_dim, n_actions).with_metadata(metadata)
+        self.obs_dim = obs_dim
+        self.n_actions = n_actions
+        self._buffer: list[EpisodeRecord] = []
+        self._part = -1
+
+    def write(self, record: EpisodeRecord) -> None:
+        part = record.episode // PART_EPISODES
+        if self._buffer and part != self._part:
+            self.flush()
+        self._part = part
+        self._buffer.append(record)
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        table = self._table(self._buffer)
+        final = self.directory / f"part-{self._part:05d}.parquet"
+        tmp = final.with_suffix(".parquet.tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        self._buffer = []
+
+    def close(self) -> None:
+        self.flush()
+
+    def _table(self, records: list[EpisodeRecord]) -> pa.Table:
+        cols: dict[str, list] = {name: [] for name in self.schema.names}
+        obs_blocks, mask_blocks = [], []
+        for rec in records:
+            n = len(rec.turns["turn"])
+            cols["episode"].extend([rec.episode] * n)
+            for key, values in rec.turns.items():
+                if key == "obs":
+                    obs_blocks.append(np.asarray(values, dtype=np.float32).reshape(n, self.obs_dim))
+                elif key == "mask":
+                    mask_blocks.append(np.asarray(values, dtype=bool).reshape(n, self.n_actions))
+                else:
+                    cols[key].extend(values)
+            cols["persona"].extend([rec.persona] * n)
+            cols["outcome"].extend([rec.outcome["outcome"]] * n)
+            cols["success"].extend([rec.outcome["success"]] * n)
+        obs = np.concatenate(obs_blocks).reshape(-1)
+        mask = np.concatenate(mask_blocks).reshape(-1)
+        arrays = []
+        for f in self.schema:
+            if f.name == "obs":
+                arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(obs), self.obs_dim))
+            elif f.name == "mask":
+                arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(mask), self.n_actions))
+            else:
+                arrays.append(pa.array(cols[f.name], type=f.type))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+def read_log(path: str | Path) -> pa.Table:
+    """Read a log directory (or a single Parquet file) as one table, episodes in order."""
+    path = Path(path)
+    if path.is_dir():
+        log_dir = path / "log" if (path / "log").is_dir() else path
+        parts = sorted(log_dir.glob("part-*.parquet"))
+        if not parts:
+            raise FileNotFoundError(f"{path}: no part-*.parquet files")
+        return pa.concat_tables(pq.read_table(p) for p in parts)
+    return pq.read_table(path)

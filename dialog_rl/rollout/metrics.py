@@ -1,0 +1,51 @@
+"""Summary statistics of a batch of conversations, each with a 95% confidence interval."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+Z95 = 1.959963984540054
+
+
+def mean_ci(values: np.ndarray) -> dict:
+    """Mean with a normal-approximation 95% CI (n is in the thousands in practice)."""
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    mean = float(values.mean()) if n else float("nan")
+    half = float(Z95 * values.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    return {"mean": mean, "ci95": [mean - half, mean + half]}
+
+
+def rate_ci(hits: np.ndarray) -> dict:
+    """A proportion with its Wilson 95% interval (sound near 0 and 1, unlike the normal one)."""
+    hits = np.asarray(hits, dtype=bool)
+    n = len(hits)
+    if n == 0:
+        return {"mean": float("nan"), "ci95": [float("nan"), float("nan")]}
+    p = hits.mean()
+    denom = 1 + Z95**2 / n
+    centre = (p + Z95**2 / (2 * n)) / denom
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denom
+    return {"mean": float(p), "ci95": [float(centre - half), float(centre + half)]}
+
+
+def summarize(outcomes: list[dict]) -> dict:
+    """Success, reward, turns, hang-ups, hand-overs and truncations over episodes."""
+    return {
+        "episodes": len(outcomes),
+        "success": rate_ci(np.array([o["success"] for o in outcomes])),
+        "reward": mean_ci(np.array([o["reward"] for o in outcomes])),
+        "turns": mean_ci(np.array([o["turns"] for o in outcomes])),
+        "hangup": rate_ci(np.array([o["hangup"] for o in outcomes])),
+        "handover": rate_ci(np.array([o["handover"] for o in outcomes])),
+        "truncated": rate_ci(np.array([o["truncated"] for o in outcomes])),
+    }
+
+
+def format_metric(m: dict, pct: bool = False) -> str:
+    lo, hi = m["ci95"]
+    if pct:
+        return f"{100 * m['mean']:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+    return f"{m['mean']:.2f} [{lo:.2f}, {hi:.2f}]"

@@ -1,0 +1,325 @@
+"""The scenario file format: pydantic models, validated strictly, with a docstring on every field.
+
+A scenario is everything that makes one domain: slots, knowledge base, the agent's action catalog,
+how customers' goals and personas are drawn, the noise between customer and agent, and the reward.
+Cross-references (a slot named in a template, a goal or a KB row) are checked in
+``model_validator``s so that the error carries the dotted path of the offending field.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+#: Placeholders every template may use besides slot names.
+COMMON_PLACEHOLDERS = frozenset({"name", "value", "slot", "task"})
+
+ACT_KINDS = (
+    "greet",
+    "request",
+    "confirm",
+    "offer",
+    "inform",
+    "perform",
+    "reqmore",
+    "repeat",
+    "handover",
+    "bye",
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+class InformableSlot(Strict):
+    """A constraint the customer may state, with the values it can take."""
+
+    name: Name
+    """Slot name, used by KB columns, templates, goals and actions."""
+    values: list[str] | None = Field(default=None, min_length=1)
+    """Values the slot can take. Omit to take the distinct values of the KB column."""
+    user_templates: list[str] = Field(default_factory=list)
+    """Customer phrasings of this constraint; `{value}` is the value. Several give paraphrases."""
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    """Other words customers use for a value (value -> phrases), for the text-level NLU."""
+
+
+class RequestableSlot(Strict):
+    """A piece of information about an entity the customer may ask for."""
+
+    name: Name
+    """Slot name; a KB column of the same name holds each entity's answer."""
+    user_templates: list[str] = Field(default_factory=list)
+    """Customer phrasings of the question, such as "what is the phone number?"."""
+    keywords: list[str] = Field(default_factory=list)
+    """Words that signal a question about this slot, for the text-level NLU."""
+
+
+class Slots(Strict):
+    """The slots of the domain."""
+
+    informable: list[InformableSlot] = Field(min_length=1)
+    """Constraints the customer states and the agent can request or confirm."""
+    requestable: list[RequestableSlot] = Field(default_factory=list)
+    """Facts about an entity that the customer may ask for and the agent can inform."""
+
+
+class KnowledgeBase(Strict):
+    """The entities the agent can query: inline rows or a CSV file beside the scenario."""
+
+    file: str | None = None
+    """CSV file (path relative to the scenario) with one column per slot plus the name column."""
+    entities: list[dict[str, str | int | float]] | None = None
+    """Inline rows: slot name -> value."""
+    name_field: Name = "name"
+    """Column that names an entity in offers."""
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> KnowledgeBase:
+        if (self.file is None) == (self.entities is None):
+            raise ValueError("give exactly one of `file` or `entities`")
+        if self.entities is not None and not self.entities:
+            raise ValueError("`entities` is empty: a knowledge base needs at least one row")
+        return self
+
+
+class Action(Strict):
+    """One entry of the agent's action catalog."""
+
+    act: Literal[ACT_KINDS]  # type: ignore[valid-type]
+    """What the agent does: one of the act kinds greet, request, confirm, offer, inform, ..."""
+    slot: Name | None = None
+    """The slot it is about: informable for request and confirm, requestable for inform."""
+    task: Name | None = None
+    """For `perform`: the task performed (book, start_return, purchase, ...)."""
+    requires: list[Name] = Field(default_factory=list)
+    """For `perform` and `offer`: informable slots the agent must know first (identity, say)."""
+    templates: list[str] = Field(min_length=1)
+    """Agent phrasings; placeholders are slot names, `{name}`, `{value}`, `{slot}`, `{task}`."""
+    no_match_templates: list[str] = Field(default_factory=list)
+    """For `offer`: what the agent says when no entity matches."""
+
+    @model_validator(mode="after")
+    def _fields_fit_act(self) -> Action:
+        needs_slot = self.act in ("request", "confirm", "inform")
+        if needs_slot and self.slot is None:
+            raise ValueError(f"a `{self.act}` action needs a `slot`")
+        if not needs_slot and self.slot is not None:
+            raise ValueError(f"a `{self.act}` action takes no `slot`")
+        if (self.act == "perform") != (self.task is not None):
+            raise ValueError("`task` goes with `perform` actions, and every `perform` needs one")
+        if self.requires and self.act not in ("perform", "offer"):
+            raise ValueError("`requires` goes with `perform` and `offer` actions only")
+        return self
+
+
+class NoMatchBehaviour(Strict):
+    """What the customer does when nothing in the KB meets their constraints."""
+
+    relax: Probability = 0.7
+    """Probability of dropping or changing one constraint and going on."""
+    hang_up: Probability = 0.3
+    """Probability of giving up and hanging up."""
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> NoMatchBehaviour:
+        if abs(self.relax + self.hang_up - 1.0) > 1e-6:
+            raise ValueError("`relax` and `hang_up` must sum to 1")
+        return self
+
+
+class Goals(Strict):
+    """How a customer's hidden goal is sampled."""
+
+    constraints: dict[Name, Probability]
+    """Probability that a customer constrains each informable slot."""
+    min_constraints: int = Field(default=1, ge=0)
+    """At least this many constraints per goal."""
+    requests: dict[Name, Probability] = Field(default_factory=dict)
+    """Probability that a customer asks for each requestable slot."""
+    tasks: dict[Name, Probability] = Field(default_factory=dict)
+    """Probability of each task; the rest of the mass is customers who only want information."""
+    satisfiable: Probability = 0.9
+    """Probability that the constraints are drawn from a real KB entity (else drawn at random)."""
+    change_mind: Probability = 0.03
+    """Per-turn probability that the customer changes one constraint."""
+    on_no_match: NoMatchBehaviour = Field(default_factory=NoMatchBehaviour)
+    """What the customer does when nothing matches."""
+
+    @model_validator(mode="after")
+    def _task_mass(self) -> Goals:
+        if sum(self.tasks.values()) > 1.0 + 1e-6:
+            raise ValueError("task probabilities sum to more than 1")
+        return self
+
+
+class Persona(Strict):
+    """A kind of customer."""
+
+    name: Name
+    """Label shown in logs and the TUI."""
+    weight: float = Field(default=1.0, gt=0)
+    """Relative frequency in the persona mix."""
+    patience: tuple[int, int] = (15, 25)
+    """Range (inclusive) of the patience budget: turns before hanging up; annoyances cost extra."""
+    cooperativeness: Probability = 0.9
+    """Probability of answering the agent's question rather than following their own agenda."""
+    verbosity: Probability = 0.5
+    """Probability of using a long phrasing (pleasantries around the content)."""
+    multi_slot: Probability = 0.4
+    """Probability of adding one more piece of information to a turn (repeatable)."""
+
+    @model_validator(mode="after")
+    def _patience_range(self) -> Persona:
+        lo, hi = self.patience
+        if not 1 <= lo <= hi:
+            raise ValueError("`patience` must be [low, high] with 1 <= low <= high")
+        return self
+
+
+class Confusion(Strict):
+    """Relative weights of the kinds of error the channel makes."""
+
+    act: float = Field(default=0.2, ge=0)
+    """Weight of confusing the act type (inform heard as negate, say)."""
+    slot: float = Field(default=0.3, ge=0)
+    """Weight of confusing the slot."""
+    value: float = Field(default=0.5, ge=0)
+    """Weight of confusing the value."""
+
+
+class Confidence(Strict):
+    """Beta distributions of the confidence scores attached to observed acts."""
+
+    correct: tuple[float, float] = (6.0, 1.5)
+    """Beta(a, b) for acts that came through correctly."""
+    wrong: tuple[float, float] = (2.0, 2.5)
+    """Beta(a, b) for acts the channel corrupted."""
+
+
+class Noise(Strict):
+    """The channel between what the customer means and what the agent observes."""
+
+    error_rate: Probability = 0.15
+    """Probability that each user act is corrupted (PyDial benchmarks 0, 0.15, 0.3)."""
+    confusion: Confusion = Field(default_factory=Confusion)
+    """Kinds of corruption."""
+    confidence: Confidence = Field(default_factory=Confidence)
+    """Confidence scores the agent sees."""
+
+
+class Reward(Strict):
+    """Reward the agent receives."""
+
+    success: float = 20.0
+    """Bonus when the conversation ends with the customer's goal met."""
+    failure: float = 0.0
+    """Added when the conversation ends (bye or hang-up) without the goal met."""
+    turn: float = -1.0
+    """Added every turn (a cost, so negative)."""
+    handover: float = 0.0
+    """Added when the agent hands the customer over to a human."""
+    max_turns: int = Field(default=25, ge=1, le=1000)
+    """Turn limit; reaching it truncates the conversation (it does not terminate it)."""
+
+
+class Scenario(Strict):
+    """A whole domain, as written in ``scenarios/*.yaml``."""
+
+    name: Name
+    """Short name of the scenario."""
+    description: str = ""
+    """What the scenario models."""
+    slots: Slots
+    """Informable and requestable slots."""
+    kb: KnowledgeBase
+    """Entities the agent queries."""
+    actions: list[Action] = Field(min_length=1)
+    """The agent's action catalog."""
+    goals: Goals
+    """How customers' goals are drawn."""
+    personas: list[Persona] = Field(min_length=1)
+    """The persona mix."""
+    noise: Noise = Field(default_factory=Noise)
+    """The channel between customer and agent."""
+    reward: Reward = Field(default_factory=Reward)
+    """Reward and turn limit."""
+    user_phrases: dict[str, list[str]] = Field(default_factory=dict)
+    """Extra customer phrasings per act (hello, affirm, negate, bye, thank, dontcare), for NLG."""
+
+
+def check_references(scenario: Scenario) -> None:
+    """Check that every slot and task a scenario names is declared; raise ScenarioRefError."""
+    informable = {s.name for s in scenario.slots.informable}
+    requestable = {s.name for s in scenario.slots.requestable}
+    for i, slot in enumerate(scenario.slots.requestable):
+        if slot.name in informable:
+            _bad(("slots", "requestable", i, "name"), f"{slot.name!r} is also informable")
+    known = informable | requestable
+    tasks = {a.task for a in scenario.actions if a.task}
+    seen: set[tuple[str, str | None]] = set()
+    for i, action in enumerate(scenario.actions):
+        where: tuple[str | int, ...] = ("actions", i)
+        key = (action.act, action.slot or action.task)
+        if key in seen:
+            _bad(where, f"the catalog already has this action ({action.act} {key[1] or ''})")
+        seen.add(key)
+        if action.act in ("request", "confirm") and action.slot not in informable:
+            _bad((*where, "slot"), f"{action.slot!r} is not a declared informable slot")
+        if action.act == "inform" and action.slot not in requestable:
+            _bad((*where, "slot"), f"{action.slot!r} is not a declared requestable slot")
+        for j, slot in enumerate(action.requires):
+            if slot not in informable:
+                _bad((*where, "requires", j), f"{slot!r} is not a declared informable slot")
+        for key in ("templates", "no_match_templates"):
+            for j, template in enumerate(getattr(action, key)):
+                _check_template(template, known, (*where, key, j))
+    for slot in scenario.goals.constraints:
+        if slot not in informable:
+            _bad(("goals", "constraints", slot), f"{slot!r} is not a declared informable slot")
+    for slot in scenario.goals.requests:
+        if slot not in requestable:
+            _bad(("goals", "requests", slot), f"{slot!r} is not a declared requestable slot")
+    for task in scenario.goals.tasks:
+        if task not in tasks:
+            _bad(("goals", "tasks", task), f"no `perform` action has task {task!r}")
+    for i, slot in enumerate(scenario.slots.informable):
+        for j, template in enumerate(slot.user_templates):
+            _check_template(template, known, ("slots", "informable", i, "user_templates", j))
+        if slot.values is not None:
+            for value in slot.synonyms:
+                if value not in slot.values:
+                    where = ("slots", "informable", i, "synonyms", value)
+                    _bad(where, f"{value!r} is not one of the slot's values")
+    for i, slot in enumerate(scenario.slots.requestable):
+        for j, template in enumerate(slot.user_templates):
+            _check_template(template, known, ("slots", "requestable", i, "user_templates", j))
+
+
+class ScenarioRefError(ValueError):
+    """A cross-reference error with the dotted location of the offending field."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+def _bad(loc: tuple[str | int, ...], message: str) -> None:
+    raise ScenarioRefError(loc, message)
+
+
+def _check_template(template: str, known: set[str], loc: tuple[str | int, ...]) -> None:
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as err:
+        _bad(loc, f"template {template!r} is malformed: {err}")
+    for field in fields:
+        if field not in known and field not in COMMON_PLACEHOLDERS:
+            _bad(loc, f"template names {{{field}}}, which is not a declared slot")
