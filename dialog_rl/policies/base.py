@@ -85,3 +85,48 @@ def epsilon_soft(action: int, mask: np.ndarray, epsilon: float) -> np.ndarray:
     probs = uniform(mask) * epsilon
     probs[action] += 1.0 - epsilon
     return probs
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One finished conversation as arrays, as a learner receives it after playing it.
+
+    ``obs[t]``/``masks[t]`` are the state and mask at decision ``t``; ``final_obs``/``final_mask``
+    the state after the last action (bootstrap from it only when ``truncated``).
+    """
+
+    obs: np.ndarray  # float32 [T, obs_dim]
+    masks: np.ndarray  # int8 [T, n_actions]
+    actions: np.ndarray  # int64 [T]
+    rewards: np.ndarray  # float64 [T]
+    propensities: np.ndarray  # float64 [T]
+    final_obs: np.ndarray  # float32 [obs_dim]
+    final_mask: np.ndarray  # int8 [n_actions]
+    terminated: bool
+    truncated: bool
+    outcome: dict
+
+
+class Learner(Policy):
+    """A policy that improves from the outcomes it causes.
+
+    The training loop plays an episode with ``act(..., explore=True, rng=...)`` and then calls
+    ``learn(episode)``, which returns metrics named like ``losses/td``. A learner's whole state
+    (weights, optimiser moments, replay buffer, counters, its own rng) round-trips through
+    ``state()``/``load_state()``: tensors (numpy arrays) plus JSON-safe metadata, so a checkpoint
+    never needs pickle and a resumed run continues exactly.
+    """
+
+    algo = "learner"
+
+    @abstractmethod
+    def learn(self, episode: Episode) -> dict[str, float]:
+        """Update from one finished episode; return metrics to log."""
+
+    @abstractmethod
+    def state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Everything needed to resume: named arrays and JSON-safe metadata."""
+
+    @abstractmethod
+    def load_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Restore what ``state`` returned."""
