@@ -22,11 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    from dialog_rl.policies.base import PolicyError
     from dialog_rl.scenario import ScenarioError
 
     try:
         return int(args.handler(args, argv) or 0)
-    except (UsageError, ScenarioError) as err:
+    except (UsageError, ScenarioError, PolicyError) as err:
         print(f"dialog-rl: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -69,6 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing --out directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_simulate)
+
+    p = sub.add_parser(
+        "tui", help="step through conversations in the terminal: see why, override, teach"
+    )
+    p.add_argument("--scenario", default=None, help="scenario YAML file (or --open a session)")
+    p.add_argument(
+        "--policy", default=None, help="random, rule, or a run directory (default: rule)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed of the customers (default: 0)")
+    p.add_argument("--noise", type=_probability, default=None, help="semantic error rate (0-1)")
+    p.add_argument(
+        "--explore", action="store_true", help="sample from the policy instead of acting greedily"
+    )
+    p.add_argument("--customer", action="store_true", help="start with you playing the customer")
+    p.add_argument("--out", default="tui-session", help="where s saves (default: tui-session)")
+    p.add_argument("--open", default=None, help="reopen a saved session.json")
+    p.set_defaults(handler=cmd_tui)
     return parser
 
 
@@ -233,6 +251,28 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     print(f"  speed       {turns / elapsed:,.0f} turns/s ({turns} turns in {elapsed:.1f} s)")
     if out is not None:
         print(f"  wrote {out}/log (Parquet, {turns} rows) and {out}/summary.json")
+    return 0
+
+
+# -- tui ---------------------------------------------------------------------------------------
+
+
+def cmd_tui(args: argparse.Namespace, argv: list[str]) -> int:
+    from dialog_rl.tui.launch import build_session
+
+    session = build_session(
+        scenario=args.scenario,
+        policy=args.policy,
+        seed=args.seed,
+        noise=args.noise,
+        explore=args.explore,
+        customer=args.customer,
+        open_path=args.open,
+        error=UsageError,
+    )
+    from dialog_rl.tui.app import DialogApp  # textual only once the session is known to be good
+
+    DialogApp(session, args.out).run()
     return 0
 
 

@@ -28,9 +28,12 @@ from simulators.agenda import (
     AgendaUser,
 )
 from simulators.channel import NoiseChannel
+from simulators.goal import sample_goal
 from simulators.nlg import UserNLG
 
 CHANNELS = ("act", "text")
+# PCG64 stream increments (odd), one per random stream of an episode
+_INC = tuple((0x9E3779B97F4A7C15F39CC0605CEDC835 * (2 * k + 1)) % 2**128 | 1 for k in range(4))
 
 
 class DialogueEnv(gym.Env):
@@ -44,7 +47,7 @@ class DialogueEnv(gym.Env):
         max_turns: turn limit; defaults to the scenario's.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self,
@@ -78,6 +81,8 @@ class DialogueEnv(gym.Env):
         self.observation_space = gym.spaces.Box(0.0, 1.0, (self.spec_obs.size,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(domain.n_actions)
         self._transcript: list[str] = []
+        self._streams = [np.random.Generator(np.random.PCG64(k)) for k in range(4)]
+        self._persona_cdf = np.cumsum(domain.persona_weights)
 
     # -- Gymnasium API -------------------------------------------------------------------------
 
@@ -85,17 +90,26 @@ class DialogueEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
-        streams = np.random.SeedSequence(int(self.np_random.integers(2**63))).spawn(4)
-        goal_rng, self.user_rng, self.noise_rng, self.text_rng = (
-            np.random.default_rng(s) for s in streams
-        )
+        # Four independent streams (goal, user, noise, text) drawn from the episode's np_random.
+        # Text has its own stream so turning utterances on or off never changes the conversation.
+        # Re-seeding preallocated PCG64s is ~20x cheaper than spawning SeedSequences per episode.
+        words = self.np_random.bit_generator.random_raw(8).tolist()
+        for k, gen in enumerate(self._streams):
+            gen.bit_generator.state = {
+                "bit_generator": "PCG64",
+                "state": {"state": words[2 * k] << 64 | words[2 * k + 1], "inc": _INC[k]},
+                "has_uint32": 0,
+                "uinteger": 0,
+            }
+        goal_rng, self.user_rng, self.noise_rng, self.text_rng = self._streams
         options = options or {}
-        from simulators.goal import sample_goal
-
         goal = options.get("goal") or sample_goal(self.domain, goal_rng)
         persona = options.get("persona")
         if persona is None:
-            persona = int(goal_rng.choice(len(self.domain.personas), p=self.domain.persona_weights))
+            u = goal_rng.random()
+            persona = min(
+                int(np.searchsorted(self._persona_cdf, u, side="right")), len(self._persona_cdf) - 1
+            )
         self.tracker.reset()
         self.turn = 0
         self.episode_reward = 0.0

@@ -28,6 +28,7 @@ from dialog_rl.scenario.schema import ACT_KINDS
 
 SLOT_FEATURES = ("known", "conf", "confirmed", "dontcare", "asked")
 MATCH_BUCKETS = ("matches_0", "matches_1", "matches_2_5", "matches_6_plus")
+_BUCKETS = ((1.0, 0.0, 0.0, 0.0), (0.0, 1.0, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0), (0.0, 0.0, 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -86,58 +87,108 @@ class Featurizer:
         self._last0 = self._user0 + N_USER_ACTS
         self._turn = self._last0 + len(ACT_KINDS)
         assert self._turn + 1 == self.spec.size
+        self._dontcare = [len(v) for v in d.inf_values]
+        self._n_tasks = len(d.task_names)
+        self._match_key: tuple | None = None
+        self._match_count = 0
+        # Mask building blocks: actions always allowed, and the ones each condition gates.
+        kinds = d.act_kind
+        gated = (SYS_GREET, SYS_REQUEST, SYS_CONFIRM, SYS_INFORM, SYS_PERFORM)
+        self._always = [int(k not in gated) for k in kinds]
+        self._greet = [a for a, k in enumerate(kinds) if k == SYS_GREET]
+        self._per_slot = [
+            (
+                s,
+                [a for a, k in enumerate(kinds) if k == SYS_REQUEST and d.act_slot[a] == s],
+                [a for a, k in enumerate(kinds) if k == SYS_CONFIRM and d.act_slot[a] == s],
+            )
+            for s in range(d.n_inf)
+        ]
+        self._needs_offer = [a for a, k in enumerate(kinds) if k in (SYS_INFORM, SYS_PERFORM)]
+        self._needs_slots = [
+            (a, d.act_requires[a])
+            for a, k in enumerate(kinds)
+            if k in (SYS_PERFORM, SYS_OFFER) and d.act_requires[a]
+        ]
 
     def n_matches(self, tracker: Tracker) -> int:
-        return int(np.count_nonzero(match_mask(self.domain, tracker.values)))
+        key = tuple(tracker.values)
+        if key != self._match_key:  # the belief changes on a minority of turns: cache the count
+            self._match_key = key
+            self._match_count = int(np.count_nonzero(match_mask(self.domain, tracker.values)))
+        return self._match_count
 
     def observe(self, tracker: Tracker) -> np.ndarray:
+        """The observation vector (float32), in the order of ``spec.names``."""
         d = self.domain
-        obs = np.zeros(self.spec.size, dtype=np.float32)
-        values, conf = tracker.values, tracker.conf
-        for s in range(d.n_inf):
-            base = 5 * s
+        out: list[float] = []
+        values, conf, confirmed, asked = (
+            tracker.values,
+            tracker.conf,
+            tracker.confirmed,
+            tracker.asked,
+        )
+        for s, dontcare in enumerate(self._dontcare):
             v = values[s]
+            a = asked[s]
+            a = 1.0 if a >= 3 else a / 3.0
             if v >= 0:
-                obs[base] = 1.0
-                obs[base + 1] = conf[s]
-                obs[base + 3] = v == len(d.inf_values[s])
-            obs[base + 2] = tracker.confirmed[s]
-            obs[base + 4] = min(tracker.asked[s], 3) / 3.0
-        r0 = self._req0
-        for r in range(d.n_req):
-            obs[r0 + 2 * r] = tracker.requested[r]
-            obs[r0 + 2 * r + 1] = tracker.informed[r]
-        if (
-            d.task_slot >= 0
-            and values[d.task_slot] >= 0
-            and values[d.task_slot] < len(d.task_names)
-        ):
-            obs[self._task0 + values[d.task_slot]] = 1.0
-        g = self._glob0
-        if tracker.offered >= 0:
-            obs[g] = 1.0
-            obs[g + 1] = not mismatches(d, tracker.offered, values)
-            obs[g + 2] = tracker.offer_state == OFFER_ACCEPTED
-            obs[g + 3] = tracker.offer_state == OFFER_REJECTED
-        obs[g + 4] = tracker.no_match
-        if d.task_slot >= 0:
-            obs[g + 5] = tracker.performed >= 0 and tracker.performed == values[d.task_slot]
+                out += (1.0, conf[s], float(confirmed[s]), float(v == dontcare), a)
+            else:
+                out += (0.0, 0.0, float(confirmed[s]), 0.0, a)
+        for requested, informed in zip(tracker.requested, tracker.informed):
+            out += (float(requested), float(informed))
+        if self._n_tasks:
+            tasks = [0.0] * self._n_tasks
+            t = values[d.task_slot]
+            if 0 <= t < self._n_tasks:
+                tasks[t] = 1.0
+            out += tasks
+        offered = tracker.offered
+        if offered >= 0:
+            out += (
+                1.0,
+                float(not mismatches(d, offered, values)),
+                float(tracker.offer_state == OFFER_ACCEPTED),
+                float(tracker.offer_state == OFFER_REJECTED),
+            )
+        else:
+            out += (0.0, 0.0, 0.0, 0.0)
+        out.append(float(tracker.no_match))
+        performed = d.task_slot >= 0 and tracker.performed >= 0
+        out.append(float(performed and tracker.performed == values[d.task_slot]))
         n = self.n_matches(tracker)
-        obs[self._match0 + (0 if n == 0 else 1 if n == 1 else 2 if n <= 5 else 3)] = 1.0
+        out += _BUCKETS[0 if n == 0 else 1 if n == 1 else 2 if n <= 5 else 3]
         bits = tracker.last_user_types
-        for k in range(N_USER_ACTS):
-            if bits >> k & 1:
-                obs[self._user0 + k] = 1.0
+        out += [float(bits >> k & 1) for k in range(N_USER_ACTS)]
+        last = [0.0] * len(ACT_KINDS)
         if tracker.last_kind >= 0:
-            obs[self._last0 + tracker.last_kind] = 1.0
-        obs[self._turn] = min(tracker.turn / d.max_turns, 1.0)
-        return obs
+            last[tracker.last_kind] = 1.0
+        out += last
+        out.append(min(tracker.turn / d.max_turns, 1.0))
+        return np.array(out, dtype=np.float32)
 
     def mask(self, tracker: Tracker) -> np.ndarray:
-        """1 for actions that make sense now, 0 for the rest (see ``mask_reasons``)."""
-        return np.fromiter(
-            (not r for r in self.mask_reasons(tracker)), dtype=np.int8, count=self.domain.n_actions
-        )
+        """1 for actions that make sense now, 0 for the rest (``mask_reasons`` says why)."""
+        m = list(self._always)
+        if tracker.turn <= 1:
+            for a in self._greet:
+                m[a] = 1
+        values, confirmed = tracker.values, tracker.confirmed
+        for s, requests, confirms in self._per_slot:
+            if not confirmed[s]:
+                for a in requests:
+                    m[a] = 1
+                if values[s] >= 0:
+                    for a in confirms:
+                        m[a] = 1
+        if tracker.offered >= 0:
+            for a in self._needs_offer:
+                m[a] = 1
+        for a, requires in self._needs_slots:
+            if m[a] and any(values[s] < 0 for s in requires):
+                m[a] = 0
+        return np.array(m, dtype=np.int8)
 
     def mask_reasons(self, tracker: Tracker) -> list[str]:
         """Per action: why it is masked now, or "" if it is allowed."""

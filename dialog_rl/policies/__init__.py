@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dialog_rl.env.featurizer import ObservationSpec
-from dialog_rl.policies.base import Decision, Policy
+from dialog_rl.policies.base import Decision, Learner, Policy, PolicyError
 from dialog_rl.policies.rule import RandomPolicy, RulePolicy
 from dialog_rl.scenario import Domain
 
-__all__ = ["BUILTIN", "Decision", "Policy", "RandomPolicy", "RulePolicy", "make_policy"]
+__all__ = [
+    "BUILTIN",
+    "Decision",
+    "Policy",
+    "PolicyError",
+    "RandomPolicy",
+    "RulePolicy",
+    "make_learner",
+    "make_policy",
+]
 
 BUILTIN = ("random", "rule")
+
+#: learning algorithms by name -> (module, class); imported only when asked for, so the deep
+#: learners (and torch) load only when one is used.
+LEARNERS = {
+    "egreedy": ("dialog_rl.policies.bandits", "EpsilonGreedyLearner"),
+    "linucb": ("dialog_rl.policies.bandits", "LinUCBLearner"),
+    "thompson": ("dialog_rl.policies.bandits", "ThompsonLearner"),
+    "dqn": ("dialog_rl.policies.dqn", "DQNLearner"),
+    "ppo": ("dialog_rl.policies.ppo", "PPOLearner"),
+}
 
 
 def make_policy(name: str, domain: Domain, spec: ObservationSpec, epsilon: float = 0.0) -> Policy:
@@ -18,6 +39,35 @@ def make_policy(name: str, domain: Domain, spec: ObservationSpec, epsilon: float
         return RandomPolicy(domain)
     if name == "rule":
         return RulePolicy(domain, spec, epsilon=epsilon)
+    if not Path(name).exists():
+        raise PolicyError(
+            f"unknown policy {name!r}: use random, rule, or a run directory made by `dialog-rl train`"
+        )
     from dialog_rl.policies.checkpoint import load_policy
 
     return load_policy(name, domain, spec)
+
+
+def make_learner(
+    algo: str, domain: Domain, spec: ObservationSpec, seed: int = 0, **hyperparameters
+) -> Learner:
+    """A fresh learner by algorithm name; bad names or hyperparameters raise ``PolicyError``."""
+    import importlib
+    import inspect
+
+    if algo not in LEARNERS:
+        raise PolicyError(f"unknown algorithm {algo!r}: use one of {', '.join(LEARNERS)}")
+    module, cls_name = LEARNERS[algo]
+    cls = getattr(importlib.import_module(module), cls_name)
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        known = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY]
+        unknown = sorted(set(hyperparameters) - set(known))
+        if unknown:
+            raise PolicyError(
+                f"{algo}: unknown hyperparameter {unknown[0]!r}; known: {', '.join(known)}"
+            )
+    try:
+        return cls(domain, spec, seed, **hyperparameters)
+    except (TypeError, ValueError) as err:
+        raise PolicyError(f"{algo}: {err}") from None

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One decision of a policy."""
+class PolicyError(ValueError):
+    """A policy name or file the user gave cannot be used (reported in one line, exit code 2)."""
+
+
+class Decision(NamedTuple):
+    """One decision of a policy (a NamedTuple: one is made every turn)."""
 
     action: int
     """Index into the scenario's action catalog."""
@@ -115,6 +119,9 @@ class Learner(Policy):
     (weights, optimiser moments, replay buffer, counters, its own rng) round-trips through
     ``state()``/``load_state()``: tensors (numpy arrays) plus JSON-safe metadata, so a checkpoint
     never needs pickle and a resumed run continues exactly.
+
+    Learners are built as ``cls(domain, spec, seed, **hyperparameters)``; ``config()`` returns
+    those hyperparameters (JSON-safe), so a checkpoint rebuilds the learner from its metadata.
     """
 
     algo = "learner"
@@ -130,3 +137,24 @@ class Learner(Policy):
     @abstractmethod
     def load_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
         """Restore what ``state`` returned."""
+
+    def clone(
+        self, obs: np.ndarray, masks: np.ndarray, actions: np.ndarray, weights: np.ndarray
+    ) -> dict[str, float]:
+        """Warm start by behaviour cloning: fit the policy to imitate demonstrated decisions.
+
+        Called once by the training loop before the first episode, when ``--demos`` is given.
+        Rows are single decisions from logs of a demonstrator (the rule policy, or a person
+        overriding the policy in the TUI); they are not episodes and carry no rewards.
+
+        Args:
+            obs: float32 [N, obs_dim] states.
+            masks: int8 [N, n_actions] action masks at those states (the demonstrated action is
+                always allowed).
+            actions: int64 [N] demonstrated actions.
+            weights: float64 [N] per-row weights (> 0): TUI overrides count more than rule rows.
+
+        Returns metrics to log (e.g. ``losses/bc``, ``bc/accuracy``). Randomness (minibatch
+        order) must come from the learner's own generator so a run stays reproducible.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support behaviour cloning")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from dialog_rl.env.featurizer import ObservationSpec
-from dialog_rl.policies.base import Policy, epsilon_soft, uniform
+from dialog_rl.policies.base import Decision, Policy, epsilon_soft, uniform
 from dialog_rl.scenario import Domain
 
 
@@ -155,6 +155,14 @@ class RulePolicy(Policy):
         if self._bye >= 0 and ok(self._bye):
             return self._bye
         return int(np.flatnonzero(mask)[0])
+
+    def act(self, obs, mask, *, explore=True, rng=None):
+        if explore and self.epsilon > 0:
+            return super().act(obs, mask, explore=explore, rng=rng)
+        a = self.rule_action(obs, mask)
+        onehot = np.zeros(self._n)
+        onehot[a] = 1.0
+        return Decision(a, 1.0, onehot, onehot)
 
     def distribution(self, obs, mask, explore=True):
         a = self.rule_action(obs, mask)

@@ -42,6 +42,9 @@ def log_schema(obs_dim: int, n_actions: int) -> pa.Schema:
             pa.field("persona", pa.string()),
             pa.field("outcome", pa.string()),
             pa.field("success", pa.bool_()),
+            # True where a person picked the action in the TUI (its propensity is then 1.0);
+            # batch runs write False, and readers of older logs should treat a missing column so.
+            pa.field("overridden", pa.bool_()),
         ]
     )
 
@@ -98,6 +101,8 @@ class EpisodeLogWriter:
             cols["persona"].extend([rec.persona] * n)
             cols["outcome"].extend([rec.outcome["outcome"]] * n)
             cols["success"].extend([rec.outcome["success"]] * n)
+            if "overridden" not in rec.turns:
+                cols["overridden"].extend([False] * n)
         obs = np.concatenate(obs_blocks).reshape(-1)
         mask = np.concatenate(mask_blocks).reshape(-1)
         arrays = []

@@ -15,11 +15,38 @@ from dialog_rl.acts import format_user_acts
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import Policy
 
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
 
 def episode_seed(seed: int, episode: int) -> int:
-    """The seed of episode ``episode`` in a run with seed ``seed``."""
-    state = np.random.SeedSequence([seed, episode]).generate_state(2, np.uint32)
-    return int(state[0]) << 31 | int(state[1]) >> 1
+    """The seed of episode ``episode`` in a run with seed ``seed`` (a 63-bit hash of the pair).
+
+    A pure-integer hash (SplitMix64) rather than a SeedSequence: it runs once per episode.
+    """
+    return _splitmix64(_splitmix64(seed & _MASK64) ^ (episode & _MASK64)) >> 1
+
+
+def policy_rng(episode_seed: int, gen: np.random.Generator | None = None) -> np.random.Generator:
+    """The policy's own stream for one episode (exploration draws), keyed by the episode seed.
+
+    Pass ``gen`` to re-seed an existing generator in place (cheaper than making one).
+    """
+    a, b = _splitmix64(episode_seed ^ 0x5DEECE66D), _splitmix64(episode_seed + 1)
+    gen = gen if gen is not None else np.random.Generator(np.random.PCG64(0))
+    gen.bit_generator.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": a << 64 | b, "inc": 0xDA3E39CB94B95BDB | 1},
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
+    return gen
 
 
 @dataclass
@@ -41,11 +68,15 @@ def run_episode(
     explore: bool = True,
     record: bool = False,
     on_decision: Callable | None = None,
+    rng: np.random.Generator | None = None,
 ) -> EpisodeRecord:
-    """Play one conversation; with ``record`` keep the per-turn log columns."""
+    """Play one conversation; with ``record`` keep the per-turn log columns.
+
+    ``rng`` is a scratch generator to re-seed for the policy (one is made if not given).
+    """
     s = episode_seed(seed, episode)
     obs, info = env.reset(seed=s)
-    rng = np.random.default_rng([s, 1])
+    rng = policy_rng(s, rng)
     d = env.domain
     cols: dict[str, list] = {}
     if record:
@@ -113,5 +144,6 @@ def run_episodes(
     record: bool = False,
 ) -> Iterator[EpisodeRecord]:
     """Play the given episode indices in order."""
+    rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
     for i in episodes:
-        yield run_episode(env, policy, i, seed, explore=explore, record=record)
+        yield run_episode(env, policy, i, seed, explore=explore, record=record, rng=rng)

@@ -19,7 +19,7 @@ from dialog_rl.scenario.schema import Scenario, ScenarioRefError, check_referenc
 
 MAX_SCENARIO_BYTES = 2_000_000
 MAX_KB_BYTES = 50_000_000
-MAX_YAML_ALIASES = 100
+MAX_EXPANDED_NODES = 1_000_000
 
 
 class ScenarioError(Exception):
@@ -53,8 +53,7 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     path = Path(path)
     raw = _read_bytes(path, MAX_SCENARIO_BYTES)
     text = _decode(path, raw)
-    node = _compose(path, text)
-    data = yaml.safe_load(text) if node is not None else None
+    node, data = _parse(path, text)
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise ScenarioError(
@@ -113,25 +112,50 @@ def _decode(path: Path, raw: bytes) -> str:
         raise ScenarioError(path, line, "", "not UTF-8 text") from None
 
 
-def _compose(path: Path, text: str) -> yaml.Node | None:
+def _parse(path: Path, text: str) -> tuple[yaml.Node | None, object]:
+    """The YAML node tree (for line numbers) and the plain data built from it."""
+    loader = yaml.SafeLoader(text)
     try:
-        # Count aliases first: a "billion laughs" file is a few lines that expand exponentially.
-        aliases = sum(
-            1 for ev in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(ev, yaml.AliasEvent)
-        )
-        if aliases > MAX_YAML_ALIASES:
-            raise ScenarioError(
-                path, None, "", f"{aliases} YAML aliases; at most {MAX_YAML_ALIASES} are allowed"
-            )
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise ScenarioError(
-            path, line, "", f"YAML syntax error: {err.problem or err.context}"
-        ) from None
+        problem = err.problem or err.context
+        raise ScenarioError(path, line, "", f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as err:
         raise ScenarioError(path, None, "", f"YAML error: {err}") from None
+    # A "billion laughs" file is a few lines of aliases that expand exponentially: measure the
+    # expanded size on the shared node graph before anything walks it.
+    size = _expanded_size(node, {})
+    if size > MAX_EXPANDED_NODES:
+        raise ScenarioError(
+            path, None, "", f"YAML aliases expand to {size:,} nodes (limit {MAX_EXPANDED_NODES:,})"
+        )
+    if node is None:
+        return None, None
+    try:
+        return node, loader.construct_document(node)
+    except yaml.YAMLError as err:
+        raise ScenarioError(path, None, "", f"YAML error: {err}") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node | None, memo: dict[int, int]) -> int:
+    if node is None:
+        return 0
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # guards against recursive aliases
+    if isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_expanded_size(v, memo) for v in node.value)
+    else:
+        total = 1
+    memo[key] = total
+    return total
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:

@@ -1,0 +1,104 @@
+"""The agenda-based user: reactions to system acts, patience, and the end of a conversation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from dialog_rl.acts import AFFIRM, BYE, HANGUP, INFORM, NEGATE, REQUEST, THANK
+from simulators.agenda import HANGUP_OUTCOME, SUCCESS, AgendaUser
+from simulators.goal import Goal, sample_goal
+
+
+def _user(d, goal, persona=0, seed=0):
+    user = AgendaUser(dataclasses.replace(d, change_mind=0.0))  # keep the goal fixed
+    opening = user.reset(np.random.default_rng(seed), goal=goal, persona=persona)
+    return user, opening
+
+
+def _goal(d, **constraints):
+    values = [-1] * d.n_inf
+    for name, value in constraints.items():
+        s = d.inf_names.index(name)
+        values[s] = d.inf_values[s].index(value)
+    return Goal(values, [d.req_names.index("phone")], -1, -1)
+
+
+def test_opening_turn_states_constraints_only(restaurant):
+    _, opening = _user(restaurant, _goal(restaurant, area="north", food="indian"))
+    assert opening and all(a[0] == INFORM for a in opening)
+
+
+def test_confirm_right_value_is_affirmed_and_wrong_value_corrected(restaurant):
+    d = restaurant
+    user, _ = _user(d, _goal(d, area="north", food="indian"))
+    area = d.inf_names.index("area")
+    acts = user.respond(
+        d.action_index("confirm(area)"), d.inf_values[area].index("north"), -1, [-1] * 3
+    )
+    assert acts[0][0] == AFFIRM
+    acts = user.respond(
+        d.action_index("confirm(area)"), d.inf_values[area].index("south"), -1, [-1] * 3
+    )
+    assert acts[0][0] == NEGATE
+    assert (INFORM, area, d.inf_values[area].index("north")) in acts
+
+
+def test_unconstrained_slot_is_answered_with_dontcare(restaurant):
+    d = restaurant
+    user, _ = _user(d, _goal(d, food="indian"), persona=0)
+    price = d.inf_names.index("pricerange")
+    answers = [
+        user.respond(d.action_index("request(pricerange)"), -1, -1, [-1] * 3) for _ in range(5)
+    ]
+    assert any((INFORM, price, d.dontcare(price)) in a for a in answers)
+
+
+def test_offer_of_matching_entity_is_accepted_then_questions_then_thanks(restaurant):
+    d = restaurant
+    goal = _goal(d, area="north", food="indian")
+    user, _ = _user(d, goal)
+    entity = next(
+        e
+        for e in range(d.n_entities)
+        if d.kb_values[e, 0] == goal.constraints[0] and d.kb_values[e, 1] == goal.constraints[1]
+    )
+    acts = user.respond(d.action_index("offer"), -1, entity, goal.constraints)
+    assert acts[0][0] == AFFIRM
+    asked = acts
+    for _ in range(3):
+        if (REQUEST, d.req_names.index("phone"), -1) in asked:
+            break
+        asked = user.respond(d.action_index("reqmore"), -1, entity, goal.constraints)
+    assert (REQUEST, d.req_names.index("phone"), -1) in asked
+    acts = user.respond(d.action_index("inform(phone)"), -1, entity, goal.constraints)
+    assert acts[-2:] == [(THANK, -1, -1), (BYE, -1, -1)]
+    assert user.outcome == SUCCESS
+
+
+def test_offer_of_wrong_entity_is_rejected_with_a_correction(restaurant):
+    d = restaurant
+    goal = _goal(d, area="north")
+    user, _ = _user(d, goal)
+    wrong = int(np.flatnonzero(d.kb_values[:, 0] != goal.constraints[0])[0])
+    acts = user.respond(d.action_index("offer"), -1, wrong, [-1] * 3)
+    assert acts[0][0] == NEGATE and acts[1][:2] == (INFORM, 0)
+
+
+def test_repeated_questions_drain_patience_until_hang_up(restaurant):
+    d = restaurant
+    user, _ = _user(d, _goal(d, area="north"), persona=1)  # the hurried persona
+    turns = 0
+    while user.outcome != HANGUP_OUTCOME and turns < 30:
+        acts = user.respond(d.action_index("request(area)"), -1, -1, [-1] * 3)
+        turns += 1
+    assert acts == [(HANGUP, -1, -1)]
+    assert turns < user.start_patience
+
+
+def test_only_the_simulator_holds_the_goal(restaurant):
+    rng = np.random.default_rng(0)
+    goals = [sample_goal(restaurant, rng) for _ in range(200)]
+    assert all(sum(v >= 0 for v in g.constraints) >= 1 for g in goals)
+    assert len({tuple(g.constraints) for g in goals}) > 50
