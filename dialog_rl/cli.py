@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run directory for the Parquet log and summary")
     p.add_argument("--force", action="store_true", help="replace an existing --out directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--lifetime",
+        action="store_true",
+        help="episodes are customer lifetimes of returning visits (scenario needs `lifetime`)",
+    )
     p.set_defaults(handler=cmd_simulate)
 
     p = sub.add_parser(
@@ -152,10 +157,10 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     from tqdm import tqdm
 
     import dialog_rl
-    from dialog_rl.env import DialogueEnv
+    from dialog_rl.env import DialogueEnv, LifetimeEnv
     from dialog_rl.policies import make_policy
     from dialog_rl.rollout.logs import EpisodeLogWriter
-    from dialog_rl.rollout.metrics import format_metric, summarize
+    from dialog_rl.rollout.metrics import format_metric, summarize, summarize_lifetimes
     from dialog_rl.rollout.runner import run_episodes
     from dialog_rl.scenario import load_domain
 
@@ -163,7 +168,10 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     if out is not None and out.exists() and not args.force:
         raise UsageError(f"--out {out} already exists; choose another name or pass --force")
     domain = load_domain(args.scenario)
-    env = DialogueEnv(
+    if args.lifetime and domain.lifetime is None:
+        raise UsageError(f"{args.scenario}: --lifetime needs a `lifetime` section in the scenario")
+    env_class = LifetimeEnv if args.lifetime else DialogueEnv
+    env = env_class(
         domain,
         noise=args.noise,
         channel=args.channel,
@@ -217,7 +225,7 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     elapsed = time.perf_counter() - start
-    metrics = summarize(outcomes)
+    metrics = summarize_lifetimes(outcomes) if args.lifetime else summarize(outcomes)
 
     if out is not None:
         summary = {
@@ -242,6 +250,20 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         f"scenario {domain.name}, policy {args.policy}, noise {env.noise:.2f}, "
         f"{args.episodes} episodes, seed {args.seed}"
     )
+    if args.lifetime:
+        print(f"  lifetimes: {len(outcomes)} customers")
+        print(
+            f"  retention   {format_metric(metrics['retention'], pct=True)} came back at least once"
+        )
+        print(f"  visits      {format_metric(metrics['visits'])} per customer")
+        print(f"  value       {format_metric(metrics['lifetime_value'])} lifetime value")
+        print(
+            f"  success     {format_metric(metrics['conversation_success'], pct=True)} of conversations"
+        )
+        print(f"  speed       {turns / elapsed:,.0f} turns/s ({turns} turns in {elapsed:.1f} s)")
+        if out is not None:
+            print(f"  wrote {out}/log (Parquet, {turns} rows) and {out}/summary.json")
+        return 0
     print(f"  success     {format_metric(metrics['success'], pct=True)}")
     print(f"  reward      {format_metric(metrics['reward'])}")
     print(f"  turns       {format_metric(metrics['turns'])}")

@@ -56,9 +56,18 @@ class AgendaUser:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def reset(
-        self, rng: np.random.Generator, goal: Goal | None = None, persona: int | None = None
+        self,
+        rng: np.random.Generator,
+        goal: Goal | None = None,
+        persona: int | None = None,
+        patience_scale: float = 1.0,
+        cooperativeness_shift: float = 0.0,
     ) -> list[UserAct]:
-        """Start a new customer (sampled unless given) and return their opening acts."""
+        """Start a new customer (sampled unless given) and return their opening acts.
+
+        ``patience_scale`` and ``cooperativeness_shift`` adjust the persona for a returning
+        customer whose past visits went well or badly (see ``simulators.lifetime``).
+        """
         d = self.domain
         self.rng = rng
         self.goal = goal if goal is not None else sample_goal(d, rng)
@@ -66,7 +75,8 @@ class AgendaUser:
             persona = int(rng.choice(len(d.personas), p=d.persona_weights))
         self.persona_index = persona
         self.persona = p = d.personas[persona]
-        self.patience = float(rng.integers(p.patience[0], p.patience[1] + 1))
+        self.patience = float(rng.integers(p.patience[0], p.patience[1] + 1)) * patience_scale
+        self.cooperativeness = min(max(p.cooperativeness + cooperativeness_shift, 0.0), 1.0)
         self.start_patience = self.patience
         self.accepted = -1
         self.informed: set[int] = set()
@@ -126,7 +136,7 @@ class AgendaUser:
             self.asked[slot] += 1
             if self.asked[slot] > 1 and self.told[slot]:
                 self._annoy(1.0)
-            if rng.random() < self.persona.cooperativeness:
+            if rng.random() < self.cooperativeness:
                 react.append((INFORM, slot, self._wanted(slot)))
                 self._drop(INFORM, slot)
         elif kind == SYS_CONFIRM:

@@ -83,7 +83,8 @@ class UserNLG:
         text = " ".join(parts)
         if parts and rng.random() < verbosity * 0.5:
             filler = self._pick(self.phrases["filler"], rng)
-            text = filler + text[0].lower() + text[1:]
+            keep = filler.rstrip().endswith((".", "!", "?")) or text.startswith(("I ", "I'"))
+            text = filler + (text if keep else text[0].lower() + text[1:])
         return text
 
 

@@ -2,6 +2,14 @@
 
 from dialog_rl.env.dialogue_env import DialogueEnv
 from dialog_rl.env.featurizer import Featurizer, ObservationSpec, observation_spec
+from dialog_rl.env.lifetime_env import LifetimeEnv
 from dialog_rl.env.tracker import Tracker
 
-__all__ = ["DialogueEnv", "Featurizer", "ObservationSpec", "Tracker", "observation_spec"]
+__all__ = [
+    "DialogueEnv",
+    "Featurizer",
+    "LifetimeEnv",
+    "ObservationSpec",
+    "Tracker",
+    "observation_spec",
+]

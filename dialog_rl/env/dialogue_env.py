@@ -113,7 +113,13 @@ class DialogueEnv(gym.Env):
         self.tracker.reset()
         self.turn = 0
         self.episode_reward = 0.0
-        acts = self.user.reset(self.user_rng, goal=goal, persona=persona)
+        acts = self.user.reset(
+            self.user_rng,
+            goal=goal,
+            persona=persona,
+            patience_scale=options.get("patience_scale", 1.0),
+            cooperativeness_shift=options.get("cooperativeness_shift", 0.0),
+        )
         observed, user_text = self._hear(acts)
         self.tracker.observe(observed)
         self._transcript = [f"USER: {user_text}"] if self.text else []

@@ -75,10 +75,11 @@ class Tracker:
         self.turn += 1
         bits = 0
         kind = self.last_kind
+        correcting = False  # "No, it's X": a value after a negation replaces what we had
         for act_type, slot, value, c in acts:
             bits |= 1 << act_type
             if act_type == INFORM:
-                self._inform(slot, value, c)
+                self._inform(slot, value, c, correcting)
             elif act_type == REQUEST:
                 self.requested[slot] = True
             elif act_type == AFFIRM:
@@ -89,6 +90,7 @@ class Tracker:
                 elif kind == SYS_OFFER and self.offered >= 0:
                     self.offer_state = OFFER_ACCEPTED
             elif act_type == NEGATE:
+                correcting = kind in (SYS_CONFIRM, SYS_OFFER)
                 if kind == SYS_CONFIRM and self.values[self.last_slot] == self.last_value:
                     s = self.last_slot
                     self.conf[s] *= 1.0 - c
@@ -103,10 +105,10 @@ class Tracker:
                     self.performed = -1
         self.last_user_types = bits
 
-    def _inform(self, slot: int, value: int, c: float) -> None:
+    def _inform(self, slot: int, value: int, c: float, correcting: bool = False) -> None:
         if self.values[slot] == value:
             self.conf[slot] = 1.0 - (1.0 - self.conf[slot]) * (1.0 - c)
-        elif c >= 0.5 * self.conf[slot]:
+        elif correcting or c >= 0.5 * self.conf[slot]:
             # Newer evidence wins unless it is much weaker: customers do change their minds.
             self.values[slot] = value
             self.conf[slot] = c

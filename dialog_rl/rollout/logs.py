@@ -45,6 +45,8 @@ def log_schema(obs_dim: int, n_actions: int) -> pa.Schema:
             # True where a person picked the action in the TUI (its propensity is then 1.0);
             # batch runs write False, and readers of older logs should treat a missing column so.
             pa.field("overridden", pa.bool_()),
+            # which conversation of the customer's lifetime (0 outside lifetime runs)
+            pa.field("visit", pa.int32()),
         ]
     )
 
@@ -53,9 +55,15 @@ class EpisodeLogWriter:
     """Buffers episodes and writes them as Parquet parts of ``PART_EPISODES`` episodes."""
 
     def __init__(
-        self, directory: Path, obs_dim: int, n_actions: int, metadata: dict[str, str]
+        self,
+        directory: Path,
+        obs_dim: int,
+        n_actions: int,
+        metadata: dict[str, str],
+        part_episodes: int = PART_EPISODES,
     ) -> None:
         self.directory = Path(directory)
+        self.part_episodes = part_episodes
         self.directory.mkdir(parents=True, exist_ok=True)
         self.schema = log_schema(obs_dim, n_actions).with_metadata(metadata)
         self.obs_dim = obs_dim
@@ -64,7 +72,7 @@ class EpisodeLogWriter:
         self._part = -1
 
     def write(self, record: EpisodeRecord) -> None:
-        part = record.episode // PART_EPISODES
+        part = record.episode // self.part_episodes
         if self._buffer and part != self._part:
             self.flush()
         self._part = part
@@ -103,6 +111,8 @@ class EpisodeLogWriter:
             cols["success"].extend([rec.outcome["success"]] * n)
             if "overridden" not in rec.turns:
                 cols["overridden"].extend([False] * n)
+            if "visit" not in rec.turns:
+                cols["visit"].extend([0] * n)
         obs = np.concatenate(obs_blocks).reshape(-1)
         mask = np.concatenate(mask_blocks).reshape(-1)
         arrays = []

@@ -44,6 +44,27 @@ def summarize(outcomes: list[dict]) -> dict:
     }
 
 
+def summarize_lifetimes(outcomes: list[dict]) -> dict:
+    """Retention, visits, lifetime value and per-conversation success over customer lifetimes."""
+    visits = np.array([o["visits"] for o in outcomes])
+    successes = np.array([o["successes"] for o in outcomes])
+    # Per-conversation success is a ratio estimate over customers (conversations within one
+    # customer are not independent), with a delta-method CI.
+    total = visits.sum()
+    ratio = successes.sum() / total
+    resid = successes - ratio * visits
+    half = Z95 * math.sqrt(resid.var(ddof=1) / len(outcomes)) / visits.mean()
+    return {
+        "customers": len(outcomes),
+        "retention": rate_ci(np.array([o["returned"] for o in outcomes])),
+        "churn": rate_ci(np.array([o["churned"] for o in outcomes])),
+        "visits": mean_ci(visits),
+        "lifetime_value": mean_ci(np.array([o["lifetime_value"] for o in outcomes])),
+        "conversation_success": {"mean": float(ratio), "ci95": [ratio - half, ratio + half]},
+        "turns": mean_ci(np.array([o["turns"] for o in outcomes])),
+    }
+
+
 def format_metric(m: dict, pct: bool = False) -> str:
     lo, hi = m["ci95"]
     if pct:

@@ -82,6 +82,9 @@ def run_episode(
     if record:
         for key in LOG_TURN_COLUMNS:
             cols[key] = []
+    lifetime = hasattr(env, "visit")  # a LifetimeEnv: log which visit each turn belongs to
+    if record and lifetime:
+        cols["visit"] = []
     user_acts, user_text = info["user_acts"], info["user_text"]
     observed = info["observed_acts"]
     t = 0
@@ -90,8 +93,11 @@ def run_episode(
         decision = policy.act(obs, mask, explore=explore, rng=rng)
         if on_decision is not None:
             on_decision(obs, mask, decision)
+        visit = getattr(env, "visit", 0)
         next_obs, reward, terminated, truncated, info = env.step(decision.action)
         if record:
+            if lifetime:
+                cols["visit"].append(visit)
             cols["turn"].append(t)
             cols["obs"].append(obs)
             cols["mask"].append(mask)
@@ -107,7 +113,10 @@ def run_episode(
             cols["system_text"].append(info["system_text"])
             cols["reply_acts"].append(format_user_acts(d, info["user_acts"]))
             cols["reply_text"].append(info["user_text"])
-        user_acts, user_text, observed = info["user_acts"], info["user_text"], info["observed_acts"]
+        # a lifetime env starts the customer's next visit within the step: act on its opening
+        user_acts = info.get("next_user_acts", info["user_acts"])
+        user_text = info.get("next_user_text", info["user_text"])
+        observed = info.get("next_observed_acts", info["observed_acts"])
         obs = next_obs
         t += 1
         if terminated or truncated:

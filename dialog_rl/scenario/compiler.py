@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dialog_rl.scenario.loader import LoadedScenario
-from dialog_rl.scenario.schema import ACT_KINDS
+from dialog_rl.scenario.schema import ACT_KINDS, Lifetime
 
 TASK_SLOT_NAME = "task"
 
@@ -28,6 +28,48 @@ class PersonaParams:
     cooperativeness: float
     verbosity: float
     multi_slot: float
+
+
+@dataclass(frozen=True)
+class LifetimeParams:
+    """Returning-customer model, as plain numbers (see ``schema.Lifetime`` for meanings)."""
+
+    horizon_days: int
+    max_visits: int
+    day_discount: float  # per-day discount: annual_discount ** (1 / 365)
+    w_success: float
+    w_failure: float
+    w_handover: float
+    w_turn: float
+    w_annoyance: float
+    memory: float
+    return_bias: float
+    return_slope: float
+    mean_gap_days: float
+    gap_slope: float
+    patience_slope: float
+    cooperativeness_slope: float
+
+    @classmethod
+    def from_schema(cls, lt: Lifetime) -> LifetimeParams:
+        sat = lt.satisfaction
+        return cls(
+            lt.horizon_days,
+            lt.max_visits,
+            lt.annual_discount ** (1 / 365),
+            sat.success,
+            sat.failure,
+            sat.handover,
+            sat.turn,
+            sat.annoyance,
+            lt.memory,
+            lt.return_bias,
+            lt.return_slope,
+            lt.mean_gap_days,
+            lt.gap_slope,
+            lt.patience_slope,
+            lt.cooperativeness_slope,
+        )
 
 
 @dataclass(frozen=True)
@@ -85,6 +127,8 @@ class Domain:
     req_keywords: tuple[tuple[str, ...], ...]
     synonyms: tuple[dict[str, tuple[str, ...]], ...]
     user_phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # returning customers (None when the scenario has no `lifetime` section)
+    lifetime: LifetimeParams | None = None
 
     @property
     def n_inf(self) -> int:
@@ -230,4 +274,5 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
         req_keywords=tuple(tuple(s.keywords) for s in sc.slots.requestable),
         synonyms=tuple(synonyms),
         user_phrases={k: tuple(v) for k, v in sc.user_phrases.items()},
+        lifetime=LifetimeParams.from_schema(sc.lifetime) if sc.lifetime else None,
     )

@@ -229,6 +229,49 @@ class Reward(Strict):
     """Turn limit; reaching it truncates the conversation (it does not terminate it)."""
 
 
+class Satisfaction(Strict):
+    """How one conversation moves a customer's satisfaction (weights of a linear score)."""
+
+    success: float = 1.0
+    """Added when the conversation met the goal."""
+    failure: float = -1.0
+    """Added when it ended without meeting the goal (hang-up, bye, turn limit)."""
+    handover: float = -0.3
+    """Added when the customer was handed over to a human."""
+    turn: float = -0.04
+    """Added per turn: long conversations tire customers."""
+    annoyance: float = -0.15
+    """Added per annoyance: repeated questions, wrong offers, wrong actions, "say that again"."""
+
+
+class Lifetime(Strict):
+    """Returning customers: each conversation's experience changes whether, when and how the
+    customer comes back. A customer's lifetime is the sequence of their conversations."""
+
+    horizon_days: int = Field(default=365, ge=1, le=10_000)
+    """Length of a lifetime in days: no visit happens after it."""
+    max_visits: int = Field(default=20, ge=1, le=1000)
+    """At most this many conversations per lifetime (reaching it truncates the lifetime)."""
+    annual_discount: float = Field(default=0.9, gt=0, le=1)
+    """Discount of value per year; lifetime value discounts each visit's reward by its day."""
+    satisfaction: Satisfaction = Field(default_factory=Satisfaction)
+    """Weights of the satisfaction score of one conversation."""
+    memory: Probability = 0.5
+    """How much the latest conversation moves trust: trust <- (1-m) trust + m satisfaction."""
+    return_bias: float = 0.5
+    """Log-odds of coming back at neutral trust."""
+    return_slope: float = 2.5
+    """Change in the log-odds of coming back per unit of trust."""
+    mean_gap_days: float = Field(default=30.0, gt=0)
+    """Mean days to the next visit at neutral trust (exponentially distributed)."""
+    gap_slope: float = 0.5
+    """Trusting customers come back sooner: the mean gap is scaled by exp(-gap_slope * trust)."""
+    patience_slope: float = 0.3
+    """Next visit's patience is scaled by 1 + patience_slope * trust (clipped to [0.5, 1.5])."""
+    cooperativeness_slope: float = 0.1
+    """Next visit's cooperativeness shifts by cooperativeness_slope * trust."""
+
+
 class Scenario(Strict):
     """A whole domain, as written in ``scenarios/*.yaml``."""
 
@@ -252,6 +295,8 @@ class Scenario(Strict):
     """Reward and turn limit."""
     user_phrases: dict[str, list[str]] = Field(default_factory=dict)
     """Extra customer phrasings per act (hello, affirm, negate, bye, thank, dontcare), for NLG."""
+    lifetime: Lifetime | None = None
+    """Returning customers (optional): how experience drives their next visits."""
 
 
 def check_references(scenario: Scenario) -> None:

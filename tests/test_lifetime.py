@@ -1,0 +1,105 @@
+"""Returning customers: lifetimes of several conversations, driven by satisfaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from dialog_rl.cli import main
+from dialog_rl.env import LifetimeEnv
+from dialog_rl.policies import RandomPolicy, RulePolicy
+from dialog_rl.rollout.runner import run_episode
+from simulators.lifetime import CustomerHistory, next_visit, satisfaction
+
+
+@pytest.mark.parametrize("name", ["order_support", "shopping"])
+def test_lifetime_env_passes_check_env(domains, name):
+    check_env(LifetimeEnv(domains[name]), skip_render_check=True)
+
+
+def test_scenario_without_lifetime_section_is_refused(restaurant, capsys):
+    with pytest.raises(ValueError, match="no `lifetime` section"):
+        LifetimeEnv(restaurant)
+    args = ["simulate", "--scenario", "scenarios/restaurant.yaml", "--lifetime", "--episodes", "3"]
+    assert main([*args, "--no-progress"]) == 2
+    assert "needs a `lifetime` section" in capsys.readouterr().err
+
+
+def test_a_lifetime_chains_conversations_and_discounts_by_day(domains):
+    d = domains["order_support"]
+    env = LifetimeEnv(d)
+    policy = RulePolicy(d, env.spec_obs)
+    rng = np.random.default_rng(0)
+    multi = 0
+    for seed in range(40):
+        obs, info = env.reset(seed=seed)
+        total, visits, days = 0.0, [env.visit], [0.0]
+        done = False
+        while not done:
+            obs, reward, term, trunc, info = env.step(
+                policy.act(obs, info["action_mask"], rng=rng).action
+            )
+            total += reward
+            done = term or trunc
+            if not done and env.visit != visits[-1]:
+                visits.append(env.visit)
+                days.append(env.history.day)
+        out = info["outcome"]
+        assert out["visits"] == len(visits) and visits == list(range(len(visits)))
+        assert out["lifetime_value"] == pytest.approx(total)
+        assert days == sorted(days) and days[-1] <= d.lifetime.horizon_days
+        assert term == out["churned"] and trunc == (not out["churned"])
+        multi += len(visits) > 1
+    assert multi > 10
+
+
+def test_good_service_keeps_customers(domains):
+    d = domains["shopping"]
+    env = LifetimeEnv(d, noise=0.15)
+    rule = [run_episode(env, RulePolicy(d, env.spec_obs), i, 3).outcome for i in range(200)]
+    rand = [run_episode(env, RandomPolicy(d), i, 3).outcome for i in range(200)]
+    assert np.mean([o["returned"] for o in rule]) > np.mean([o["returned"] for o in rand]) + 0.2
+    assert np.mean([o["lifetime_value"] for o in rule]) > np.mean(
+        [o["lifetime_value"] for o in rand]
+    )
+
+
+def test_satisfaction_weights_and_return_model(domains):
+    p = domains["order_support"].lifetime
+    won = {"success": True, "handover": False, "turns": 4}
+    lost = {"success": False, "handover": False, "turns": 4}
+    assert satisfaction(p, won, 0) > satisfaction(p, won, 3) > satisfaction(p, lost, 3)
+    rng = np.random.default_rng(0)
+    happy = [next_visit(p, CustomerHistory(), 1.0, rng) for _ in range(2000)]
+    angry = [next_visit(p, CustomerHistory(), -1.0, rng) for _ in range(2000)]
+    assert sum(g is not None for g in happy) > sum(g is not None for g in angry) + 400
+    gaps_happy = np.mean([g for g in happy if g is not None])
+    gaps_angry = np.mean([g for g in angry if g is not None])
+    assert gaps_happy < gaps_angry
+
+
+def test_bad_lifetime_parameter_is_located(tmp_path, capsys):
+    text = (
+        Path("scenarios/order_support.yaml").read_text().replace("  memory: 0.5", "  memory: 1.5")
+    )
+    path = tmp_path / "o.yaml"
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    line = text[: text.index("memory: 1.5")].count("\n") + 1
+    assert f"{path}:{line}: lifetime.memory:" in err
+
+
+def test_simulate_lifetime_logs_visits(tmp_path, capsys):
+    out = tmp_path / "lt"
+    args = ["simulate", "--scenario", "scenarios/shopping.yaml", "--lifetime", "--episodes", "30"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    assert "retention" in capsys.readouterr().out
+    from dialog_rl.rollout.logs import read_log
+
+    table = read_log(out)
+    visits = table.column("visit").to_pylist()
+    assert max(visits) >= 1 and min(visits) == 0
