@@ -1,0 +1,303 @@
+"""The text-level channel: word noise like a speech recogniser's, and a rule NLU that reads acts back.
+
+``DialogueEnv(channel="text")`` realises the customer's acts with the NLG, corrupts the words with
+``TextNoise`` and parses what is left with ``RuleNLU``. The NLU knows only the scenario (through
+``simulators.lexicon``): no code changes for a new domain. Its confidence says how good the match
+was: a known whole sentence beats a value as written, which beats a synonym, which beats a cue
+word; every repaired word and every word it could not place lowers it further.
+"""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+
+from dialog_rl.acts import AFFIRM, BYE, HANGUP, INFORM, NEGATE, REQUEST, ObservedAct
+from dialog_rl.scenario import Domain
+from simulators.lexicon import (
+    ANY,
+    COMMON_WORDS,
+    CONF_SENTENCE,
+    CONF_SHARED,
+    CUE,
+    DONTCARE,
+    MENTION,
+    NEGATE_OPENERS,
+    QUESTION_OBJECTS,
+    QUESTION_OPENERS,
+    QUESTION_VERBS,
+    REQ,
+    STOPWORDS,
+    VALUE,
+    Sentence,
+    build_lexicon,
+    sentences,
+)
+from simulators.speller import Speller
+from simulators.word_noise import TextNoise
+
+__all__ = ["RuleNLU", "TextNoise"]
+
+NEAR_SENTENCE = 0.8  # similarity (difflib ratio over words) to accept a near known sentence
+_REPAIR_FACTOR = (1.0, 0.8, 0.65)  # confidence kept after a repair of 0, 1 or 2 edits
+_CACHE_LIMIT = 50_000
+
+
+class RuleNLU:
+    """Parses a customer utterance into ``(type, slot, value, confidence)`` acts for one scenario."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+        self.lex = build_lexicon(domain)
+        # repair towards the scenario's words and the cue words ("thanks"), not towards stop
+        # words or everyday words that are only there so that they are not "repaired"
+        lex = self.lex
+        targets = (lex.known - STOPWORDS - COMMON_WORDS).union(*lex.phrases)
+        self.speller = Speller(targets | set(lex.slot_words) | set(lex.task_words))
+        self._repairs: dict[str, tuple[str, float, bool]] = {}
+
+    def parse(self, text: str) -> list[ObservedAct]:
+        """The acts an utterance says, in the order it says them."""
+        # act -> (confidence, where it was said: sentence index, word index)
+        found: dict[tuple[int, int, int], tuple[float, tuple[int, int]]] = {}
+        sents = [self._repair(s) for s in self._strip_filler(sentences(text))]
+        lex = self.lex
+        i = 0
+        while i < len(sents):
+            for n in range(min(lex.max_sentences, len(sents) - i), 0, -1):
+                acts = lex.sentences.get(tuple(s[0].words for s in sents[i : i + n]))
+                if acts:
+                    conf = CONF_SENTENCE * min(f for s in sents[i : i + n] for f in s[1])
+                    for act in acts:
+                        _keep(found, act, conf, (i, 0))
+                    break
+            else:
+                n = 1
+                before = len(found)
+                self._parse_sentence(*sents[i], found, i)
+                if len(found) == before:
+                    self._near_sentence(*sents[i], found, i)
+            i += n
+        if any(a[0] == HANGUP for a in found):  # hanging up says it all
+            found = {a: c for a, c in found.items() if a[0] != BYE}
+        ordered = sorted(found.items(), key=lambda item: item[1][1])
+        return [(t, s, v, round(min(c, 1.0), 3)) for (t, s, v), (c, _) in ordered]
+
+    # -- pieces --------------------------------------------------------------------------------
+
+    def _strip_filler(self, sents: list[Sentence]) -> list[Sentence]:
+        """Drop an opening filler ("Well, ...", "Okay. ...") the NLG or a customer put first."""
+        if not sents:
+            return sents
+        words = sents[0].words
+        for filler in sorted(self.lex.fillers, key=len, reverse=True):
+            if words[: len(filler)] == filler:
+                rest = _drop_front(sents[0], len(filler))
+                return ([rest] if rest.clauses else []) + sents[1:]
+        return sents
+
+    def _repair(self, sent: Sentence) -> tuple[Sentence, list[float], float]:
+        """Repair unknown words; returns the sentence, per-word confidence factors and the share
+        of words the lexicon knows (a sentence of unplaceable words is likely misheard)."""
+        clauses, factors, known = [], [], 0
+        for clause in sent.clauses:
+            out = []
+            for w in clause:
+                word, factor, ok = self._repair_word(w)
+                out.append(word)
+                factors.append(factor)
+                known += ok
+            clauses.append(tuple(out))
+        share = known / max(len(factors), 1)
+        return Sentence(tuple(clauses), sent.question), factors or [1.0], share
+
+    def _repair_word(self, w: str) -> tuple[str, float, bool]:
+        hit = self._repairs.get(w)
+        if hit is None:
+            if w in self.lex.known or w.isdigit():
+                hit = (w, 1.0, True)
+            else:
+                word, dist = self.speller.repair(w)
+                hit = (word, _REPAIR_FACTOR[dist], dist > 0)
+            if len(self._repairs) >= _CACHE_LIMIT:
+                self._repairs.clear()
+            self._repairs[w] = hit
+        return hit
+
+    def _near_sentence(
+        self,
+        sent: Sentence,
+        factors: list[float],
+        known_share: float,
+        found: dict,
+        at: int,
+    ) -> None:
+        """Last resort for a sentence the rules found nothing in: the known phrasing it is
+        closest to, if close enough ("I give uup" is "I give up")."""
+        words = sent.words
+        best, best_acts = 0.0, None
+        matcher = SequenceMatcher(autojunk=False)
+        matcher.set_seq2(words)
+        for key, acts in self.lex.fuzzy.items():
+            if abs(len(key) - len(words)) > 3:
+                continue
+            matcher.set_seq1(key)
+            if matcher.real_quick_ratio() < best or matcher.quick_ratio() < best:
+                continue
+            ratio = matcher.ratio()
+            if ratio > best:
+                best, best_acts = ratio, acts
+            elif ratio == best and acts != best_acts:
+                best_acts = None  # "any is fine": any area or any food? a tie says nothing
+        if best_acts is not None and best >= NEAR_SENTENCE:
+            conf = CONF_SENTENCE * best * best * (0.6 + 0.4 * known_share)
+            for act in best_acts:
+                _keep(found, act, conf, (at, 0))
+
+    def _match_phrases(self, words: tuple[str, ...]) -> tuple[list, list[bool]]:
+        """Gazetteer phrases in a sentence, longest first, left to right, not overlapping;
+        returns ``(start, end, entries)`` triples and which words they cover."""
+        matches, used = [], [False] * len(words)
+        i = 0
+        while i < len(words):
+            for n in range(min(self.lex.max_len, len(words) - i), 0, -1):
+                entries = self.lex.phrases.get(words[i : i + n])
+                if entries:
+                    matches.append((i, i + n, entries))
+                    used[i : i + n] = [True] * n
+                    i += n
+                    break
+            else:
+                i += 1
+        return matches, used
+
+    def _parse_sentence(
+        self,
+        sent: Sentence,
+        factors: list[float],
+        known_share: float,
+        found: dict,
+        at: int,
+    ) -> None:
+        """The rules for one sentence: values, tasks, requests, don't-cares and cue words."""
+        d, lex = self.domain, self.lex
+        words = sent.words
+        scale = 0.6 + 0.4 * known_share
+        matches, used = self._match_phrases(words)
+
+        def conf_of(c: float, a: int, b: int) -> float:
+            f = 1.0
+            for x in factors[a:b]:
+                f *= x
+            return c * f * scale
+
+        mentioned: dict[int, list[int]] = {}
+        for j, w in enumerate(words):
+            for s in lex.slot_words.get(w, ()):
+                mentioned.setdefault(s, []).append(j)
+
+        values: list[tuple[int, int, float, int, int]] = []  # slot, value, conf, start, end
+        requests, cues, dontcares, anys = [], [], [], []
+        for a, b, entries in matches:
+            kinds = {e.kind for e in entries}
+            if MENTION in kinds:
+                continue
+            if VALUE in kinds:
+                vals = [e for e in entries if e.kind == VALUE]
+                named = [e for e in vals if e.slot in mentioned]
+                if len({e.slot for e in vals}) > 1:
+                    vals = named or [e._replace(conf=min(e.conf, CONF_SHARED)) for e in vals]
+                values.extend((e.slot, e.value, conf_of(e.conf, a, b), a, b) for e in vals)
+                continue
+            for e in entries:
+                if e.kind == REQ:
+                    requests.append((e.slot, conf_of(e.conf, a, b), words[a:b], a))
+                elif e.kind == CUE:
+                    cues.append((e.slot, conf_of(e.conf, a, b), a))
+                elif e.kind == DONTCARE:
+                    dontcares.append((conf_of(e.conf, a, b), a))
+                elif e.kind == ANY:
+                    anys.append((conf_of(e.conf, a, b), b))
+        starts, k = set(), 0
+        for clause in sent.clauses:
+            starts.add(k)
+            k += len(clause)
+        for j in starts:
+            if j < len(words) and not used[j] and words[j] in NEGATE_OPENERS:
+                cues.append((NEGATE, conf_of(0.85, j, j + 1), j))
+
+        # a value spelled only with its slot's template words ("my budget is ...") is weak
+        weak = [set(words[a:b]) <= lex.template_words[s] for s, _, _, a, b in values]
+        strong_slots = {v[0] for v, w in zip(values, weak) if not w}
+        values = [v for v, w in zip(values, weak) if not w or v[0] not in strong_slots]
+        for s, v, c, a, _ in values:
+            _keep(found, (INFORM, s, v), c, (at, a))
+        valued = {v[0] for v in values}
+
+        # tasks named by words only one task's phrasings use
+        task_said = d.task_slot in valued
+        if d.task_slot >= 0 and not task_said:
+            hits: dict[int, list[int]] = {}
+            for j, w in enumerate(words):
+                t = lex.task_words.get(w)
+                if t is not None and not used[j]:
+                    hits.setdefault(t, []).append(j)
+            if len(hits) == 1:
+                ((task, where),) = hits.items()
+                base = 0.85 if len(where) > 1 else 0.7
+                conf = conf_of(base, where[0], where[0] + 1)
+                _keep(found, (INFORM, d.task_slot, task), conf, (at, where[0]))
+                task_said = True
+
+        # requests: a question, or the slot's own name with nothing else said beside it
+        question = _is_question(sent)
+        for r, c, key, a in requests:
+            plain = not (values or dontcares or anys or task_said)
+            if question or (key in lex.strong_requests and plain):
+                _keep(found, (REQUEST, r, -1), c, (at, a))
+
+        # "any value": a don't-care cue with a slot named in the sentence (or right after "any")
+        for c, a in dontcares:
+            for s in mentioned:
+                if s not in valued and s != d.task_slot:
+                    _keep(found, (INFORM, s, d.dontcare(s)), c, (at, a))
+        for c, b in anys:
+            for s, named_at in mentioned.items():
+                if s not in valued and s != d.task_slot and any(b <= j <= b + 3 for j in named_at):
+                    _keep(found, (INFORM, s, d.dontcare(s)), c, (at, b))
+
+        negated = any(act == NEGATE for act, _, _ in cues)
+        for act, c, a in cues:
+            if not (negated and act == AFFIRM):
+                _keep(found, (act, -1, -1), c, (at, a))
+
+
+def _keep(found: dict, act: tuple[int, int, int], conf: float, pos: tuple[int, int]) -> None:
+    """Record an act, keeping its best confidence and the place it was first said."""
+    old = found.get(act)
+    if old is None:
+        found[act] = (conf, pos)
+    elif conf > old[0]:
+        found[act] = (conf, old[1])
+
+
+def _is_question(sent: Sentence) -> bool:
+    """Asked as a question, or phrased as a request for information ("give me the ...")."""
+    words = sent.words
+    return (
+        sent.question
+        or (bool(words) and words[0] in QUESTION_OPENERS)
+        or any(
+            words[j] in QUESTION_VERBS and words[j + 1] in QUESTION_OBJECTS
+            for j in range(len(words) - 1)
+        )
+    )
+
+
+def _drop_front(sent: Sentence, n: int) -> Sentence:
+    clauses = []
+    for clause in sent.clauses:
+        cut = min(n, len(clause))
+        n -= cut
+        if clause[cut:]:
+            clauses.append(clause[cut:])
+    return Sentence(tuple(clauses), sent.question)

@@ -1,0 +1,156 @@
+"""How well the text channel's NLU recovers what the customer meant: scores and a turn generator.
+
+``nlu_accuracy`` plays simulated customers against a scripted, deliberately erratic agent (it asks,
+confirms right and wrong values, offers good and bad entities, informs, performs, repeats), so that
+every kind of customer turn occurs; each turn's true acts are compared with what ``RuleNLU`` reads
+from the (noisy) utterance. The agent lives here, not in ``dialog_rl.policies``, because
+simulators must not import policies (DESIGN.md layering).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dialog_rl.acts import INFORM, N_USER_ACTS, REQUEST, SYS_CONFIRM, SYS_OFFER, USER_ACT_NAMES
+from dialog_rl.domain import first_match
+from dialog_rl.scenario import Domain
+from simulators.agenda import ONGOING, AgendaUser
+from simulators.nlg import UserNLG
+from simulators.nlu import RuleNLU, TextNoise
+
+
+@dataclass(frozen=True)
+class NLUScore:
+    """Agreement between true and parsed acts over a set of customer turns."""
+
+    turns: int
+    """Turns scored (turns with no true act, such as silence at a hand-over, are skipped)."""
+    act_type_accuracy: float
+    """Share of turns whose set of act types (inform, request, affirm, ...) is exactly right."""
+    slot_precision: float
+    """Of the parsed slot items (inform slot=value, request slot), the share that are true."""
+    slot_recall: float
+    """Of the true slot items, the share the NLU found."""
+    slot_f1: float
+    """Harmonic mean of slot precision and recall."""
+    exact_turn: float
+    """Share of turns whose whole set of acts (type, slot, value) is exactly right."""
+    type_f1: dict[str, float] = field(default_factory=dict)
+    """Per act type, F1 of detecting it in a turn."""
+    conf_right: float = float("nan")
+    """Mean confidence of parsed acts that are true (when parsed acts carry a confidence)."""
+    conf_wrong: float = float("nan")
+    """Mean confidence of parsed acts that are not: well below ``conf_right`` if it is useful."""
+
+
+def slot_items(acts: Iterable[Sequence[int]]) -> set[tuple[int, int, int]]:
+    """The slot-bearing part of a turn: inform (slot, value) and request (slot) items."""
+    return {(a[0], a[1], a[2] if a[0] == INFORM else -1) for a in acts if a[0] in (INFORM, REQUEST)}
+
+
+def score_turns(
+    truth: Sequence[Iterable[Sequence[int]]], parsed: Sequence[Iterable[Sequence[int]]]
+) -> NLUScore:
+    """Score parsed turns against true turns (acts are ``(type, slot, value[, confidence])``)."""
+    if len(truth) != len(parsed):
+        raise ValueError(f"{len(truth)} true turns but {len(parsed)} parsed ones")
+    n = type_ok = exact = tp = fp = fn = 0
+    type_counts = np.zeros((N_USER_ACTS, 3), dtype=np.int64)  # tp, fp, fn per act type
+    conf_right: list[float] = []
+    conf_wrong: list[float] = []
+    for true_acts, got_acts in zip(truth, parsed):
+        true_acts, got_acts = list(true_acts), list(got_acts)
+        if not true_acts:
+            continue
+        n += 1
+        t_types, g_types = {a[0] for a in true_acts}, {a[0] for a in got_acts}
+        type_ok += t_types == g_types
+        for k in range(N_USER_ACTS):
+            type_counts[k] += (
+                k in t_types and k in g_types,
+                k in g_types - t_types,
+                k in t_types - g_types,
+            )
+        t_items, g_items = slot_items(true_acts), slot_items(got_acts)
+        tp += len(t_items & g_items)
+        fp += len(g_items - t_items)
+        fn += len(t_items - g_items)
+        true_set = {tuple(a[:3]) for a in true_acts}
+        exact += true_set == {tuple(a[:3]) for a in got_acts}
+        for a in got_acts:
+            if len(a) > 3:
+                (conf_right if tuple(a[:3]) in true_set else conf_wrong).append(a[3])
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    type_f1 = {}
+    for k, (a, b, c) in enumerate(type_counts):
+        if a + b + c:
+            type_f1[USER_ACT_NAMES[k]] = float(2 * a / (2 * a + b + c))
+    return NLUScore(
+        turns=n,
+        act_type_accuracy=type_ok / max(n, 1),
+        slot_precision=precision,
+        slot_recall=recall,
+        slot_f1=f1,
+        exact_turn=exact / max(n, 1),
+        type_f1=type_f1,
+        conf_right=float(np.mean(conf_right)) if conf_right else float("nan"),
+        conf_wrong=float(np.mean(conf_wrong)) if conf_wrong else float("nan"),
+    )
+
+
+def generate_turns(
+    domain: Domain, episodes: int, seed: int
+) -> list[tuple[list[tuple[int, int, int]], str]]:
+    """Customer turns ``(true acts, utterance)`` from ``episodes`` conversations with an erratic
+    scripted agent; one seed decides everything."""
+    d = domain
+    streams = np.random.SeedSequence(seed).spawn(3)
+    user_rng, agent_rng, text_rng = (np.random.default_rng(s) for s in streams)
+    user, nlg = AgendaUser(d), UserNLG(d)
+    turns = []
+    for _ in range(episodes):
+        acts = user.reset(user_rng)
+        turns.append((acts, nlg.realise(acts, text_rng, user.persona.verbosity)))
+        for _ in range(d.max_turns):
+            action = int(agent_rng.integers(d.n_actions))
+            value, entity = _arguments(d, user, action, agent_rng)
+            acts = user.respond(action, value, entity, list(user.goal.constraints))
+            turns.append((acts, nlg.realise(acts, text_rng, user.persona.verbosity)))
+            if user.outcome != ONGOING:
+                break
+    return turns
+
+
+def _arguments(d: Domain, user: AgendaUser, action: int, rng: np.random.Generator) -> tuple:
+    """The value a confirm asks about and the entity an act is about: right about half the time."""
+    kind, slot = d.act_kind[action], d.act_slot[action]
+    value = -1
+    entity = user.accepted if user.accepted >= 0 else int(rng.integers(d.n_entities))
+    if kind == SYS_CONFIRM:
+        wanted = user.goal.constraints[slot]
+        value = (
+            wanted
+            if wanted >= 0 and rng.random() < 0.5
+            else int(rng.integers(len(d.inf_values[slot]) + 1))
+        )
+    elif kind == SYS_OFFER:
+        u = rng.random()
+        entity = first_match(d, user.goal.constraints) if u < 0.6 else entity if u < 0.9 else -1
+    return value, entity
+
+
+def nlu_accuracy(
+    domain: Domain, episodes: int = 200, noise: float = 0.0, seed: int = 0
+) -> NLUScore:
+    """Score ``RuleNLU`` on customer turns from ``episodes`` conversations through
+    ``TextNoise(noise)``."""
+    turns = generate_turns(domain, episodes, seed)
+    nlu, corrupt = RuleNLU(domain), TextNoise(noise)
+    rng = np.random.default_rng([seed, 1])
+    parsed = [nlu.parse(corrupt(text, rng)) for _, text in turns]
+    return score_turns([acts for acts, _ in turns], parsed)
