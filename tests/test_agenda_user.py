@@ -73,7 +73,7 @@ def test_offer_of_matching_entity_is_accepted_then_questions_then_thanks(restaur
         asked = user.respond(d.action_index("reqmore"), -1, entity, goal.constraints)
     assert (REQUEST, d.req_names.index("phone"), -1) in asked
     acts = user.respond(d.action_index("inform(phone)"), -1, entity, goal.constraints)
-    assert acts[-2:] == [(THANK, -1, -1), (BYE, -1, -1)]
+    assert (THANK, -1, -1) in acts and acts[-1] in ((THANK, -1, -1), (BYE, -1, -1))
     assert user.outcome == SUCCESS
 
 
