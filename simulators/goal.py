@@ -35,24 +35,41 @@ class Goal:
         }
 
 
-def sample_goal(domain: Domain, rng: np.random.Generator) -> Goal:
-    """Draw a goal: constraints (usually from a real entity), requests and a task."""
+def sample_goal(
+    domain: Domain, rng: np.random.Generator, fixed: dict[int, int] | None = None
+) -> Goal:
+    """Draw a goal: constraints (usually from a real entity), requests and a task.
+
+    ``fixed`` pins some constraints (slot -> value), as a returning customer keeps their own
+    email; the goal's entity is then drawn among the entities with those values.
+    """
     n_inf = domain.n_inf
     probs = domain.constraint_prob
     chosen = [s for s in domain.kb_slots if rng.random() < probs[s]]
     candidates = [s for s in domain.kb_slots if probs[s] > 0 and s not in chosen]
     while len(chosen) < domain.min_constraints and candidates:
         chosen.append(candidates.pop(int(rng.integers(len(candidates)))))
+    if fixed:
+        chosen += [s for s in fixed if s not in chosen]
     constraints = [-1] * n_inf
     entity = -1
     if rng.random() < domain.satisfiable:
-        entity = int(rng.integers(domain.n_entities))
+        if fixed:
+            pool = np.flatnonzero(
+                np.all([domain.kb_values[:, s] == v for s, v in fixed.items()], axis=0)
+            )
+            pool = pool if len(pool) else np.arange(domain.n_entities)
+            entity = int(pool[int(rng.integers(len(pool)))])
+        else:
+            entity = int(rng.integers(domain.n_entities))
         row = domain.kb_values[entity]
         for s in chosen:
             constraints[s] = int(row[s])  # -1 when the entity has no value there
     else:
         for s in chosen:
             constraints[s] = int(rng.integers(len(domain.inf_values[s])))
+    for s, v in (fixed or {}).items():
+        constraints[s] = v
     requests = [r for r, p in enumerate(domain.request_prob) if rng.random() < p]
     task = -1
     if domain.task_names:

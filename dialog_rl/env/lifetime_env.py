@@ -20,6 +20,7 @@ import numpy as np
 from dialog_rl.env.dialogue_env import DialogueEnv
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.scenario import Domain
+from simulators.goal import sample_goal
 from simulators.lifetime import CustomerHistory, next_visit, satisfaction, visit_modifiers
 
 HISTORY_FEATURES = (
@@ -83,6 +84,7 @@ class LifetimeEnv(gym.Env):
         d = self.domain
         self.history = CustomerHistory()
         self.visit = 0
+        self._identity: dict[int, int] = {}
         self._last = (0.0, 0.0, 0.0)
         self._turns = 0
         self._conversations: list[dict] = []
@@ -95,14 +97,20 @@ class LifetimeEnv(gym.Env):
     def _start_conversation(self) -> tuple[np.ndarray, dict]:
         patience, cooperation = visit_modifiers(self.params, self.history.trust)
         seed = int(self.np_random.integers(2**63))
-        obs, info = self.conv.reset(
-            seed=seed,
-            options={
-                "persona": self.persona,
-                "patience_scale": patience,
-                "cooperativeness_shift": cooperation,
-            },
-        )
+        options = {
+            "persona": self.persona,
+            "patience_scale": patience,
+            "cooperativeness_shift": cooperation,
+        }
+        if self.visit > 0 and self._identity:
+            # the same person comes back: their persistent slots (an email) stay theirs
+            options["goal"] = sample_goal(self.domain, self.np_random, fixed=self._identity)
+        obs, info = self.conv.reset(seed=seed, options=options)
+        if self.visit == 0:
+            goal = self.conv.user.goal
+            self._identity = {
+                s: goal.constraints[s] for s in self.params.persistent if goal.constraints[s] >= 0
+            }
         info["visit"] = self.visit
         return self._observe(obs), info
 

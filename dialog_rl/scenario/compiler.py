@@ -49,9 +49,10 @@ class LifetimeParams:
     gap_slope: float
     patience_slope: float
     cooperativeness_slope: float
+    persistent: tuple[int, ...]  # informable slots a customer keeps across visits
 
     @classmethod
-    def from_schema(cls, lt: Lifetime) -> LifetimeParams:
+    def from_schema(cls, lt: Lifetime, inf_names: list[str]) -> LifetimeParams:
         sat = lt.satisfaction
         return cls(
             lt.horizon_days,
@@ -69,6 +70,7 @@ class LifetimeParams:
             lt.gap_slope,
             lt.patience_slope,
             lt.cooperativeness_slope,
+            tuple(inf_names.index(n) for n in lt.persistent),
         )
 
 
@@ -274,5 +276,5 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
         req_keywords=tuple(tuple(s.keywords) for s in sc.slots.requestable),
         synonyms=tuple(synonyms),
         user_phrases={k: tuple(v) for k, v in sc.user_phrases.items()},
-        lifetime=LifetimeParams.from_schema(sc.lifetime) if sc.lifetime else None,
+        lifetime=LifetimeParams.from_schema(sc.lifetime, inf_names) if sc.lifetime else None,
     )

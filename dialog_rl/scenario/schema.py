@@ -270,6 +270,8 @@ class Lifetime(Strict):
     """Next visit's patience is scaled by 1 + patience_slope * trust (clipped to [0.5, 1.5])."""
     cooperativeness_slope: float = 0.1
     """Next visit's cooperativeness shifts by cooperativeness_slope * trust."""
+    persistent: list[Name] = Field(default_factory=list)
+    """Informable slots that stay the customer's own across visits (their email, say)."""
 
 
 class Scenario(Strict):
@@ -342,6 +344,10 @@ def check_references(scenario: Scenario) -> None:
                 if value not in slot.values:
                     where = ("slots", "informable", i, "synonyms", value)
                     _bad(where, f"{value!r} is not one of the slot's values")
+    if scenario.lifetime is not None:
+        for i, slot in enumerate(scenario.lifetime.persistent):
+            if slot not in informable:
+                _bad(("lifetime", "persistent", i), f"{slot!r} is not a declared informable slot")
     for i, slot in enumerate(scenario.slots.requestable):
         for j, template in enumerate(slot.user_templates):
             _check_template(template, known, ("slots", "requestable", i, "user_templates", j))
