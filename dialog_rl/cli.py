@@ -74,7 +74,99 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="episodes are customer lifetimes of returning visits (scenario needs `lifetime`)",
     )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="worker processes (local) or Ray actors (ray; default: the cluster's CPUs); "
+        "results are identical for any number",
+    )
+    p.add_argument(
+        "--backend", choices=("local", "ray"), default="local", help="where episodes run"
+    )
+    p.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
     p.set_defaults(handler=cmd_simulate)
+
+    p = sub.add_parser("train", help="train a learning policy online against the simulator")
+    p.add_argument("--scenario", required=True, help="scenario YAML file")
+    p.add_argument(
+        "--algo",
+        required=True,
+        choices=("dqn", "ppo", "linucb", "thompson", "egreedy"),
+        help="learning algorithm",
+    )
+    p.add_argument(
+        "--dialogues", type=_positive_int, default=4000, help="training conversations (4000)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="the one seed that decides the run")
+    p.add_argument("--noise", type=_probability, default=None, help="semantic error rate (0-1)")
+    p.add_argument("--out", required=True, help="run directory (curve, checkpoints, final policy)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing --out directory")
+    p.add_argument(
+        "--demos",
+        default=None,
+        help="Parquet log (file or directory, e.g. from `simulate --out`) to behaviour-clone first",
+    )
+    p.add_argument(
+        "--override-weight",
+        type=float,
+        default=5.0,
+        help="weight of demonstration rows overridden in the TUI (default 5)",
+    )
+    p.add_argument(
+        "--eval-every", type=_positive_int, default=500, help="dialogues between evaluations"
+    )
+    p.add_argument(
+        "--eval-episodes", type=_positive_int, default=200, help="held-out conversations each"
+    )
+    p.add_argument(
+        "--checkpoint-every", type=_positive_int, default=500, help="dialogues between checkpoints"
+    )
+    p.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="learner hyperparameter (repeatable), e.g. --hp alpha=0.5 --hp credit=turn",
+    )
+    p.add_argument(
+        "--channel", choices=("act", "text"), default="act", help="act-level or text-level"
+    )
+    p.add_argument("--max-turns", type=_positive_int, default=None, help="override the turn limit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--rollout-batch",
+        type=_positive_int,
+        default=1,
+        help="episodes played per snapshot of the learner before it learns from them (1)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="rollout workers playing each round (needs --rollout-batch > 1; results do not "
+        "depend on it)",
+    )
+    p.add_argument(
+        "--backend", choices=("local", "ray"), default="local", help="where rollout workers run"
+    )
+    p.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
+    p.add_argument(
+        "--lifetime",
+        action="store_true",
+        help="train on customer lifetimes (lifetime value; scenario needs `lifetime`): "
+        "--dialogues then counts customers",
+    )
+    p.add_argument(
+        "--gamma",
+        type=_probability,
+        default=None,
+        help="the learner's discount per turn (default: the learner's; 0.995 with --lifetime)",
+    )
+    p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser(
         "tui", help="step through conversations in the terminal: see why, override, teach"
@@ -89,9 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--explore", action="store_true", help="sample from the policy instead of acting greedily"
     )
     p.add_argument("--customer", action="store_true", help="start with you playing the customer")
+    p.add_argument(
+        "--lifetime",
+        action="store_true",
+        help="step through returning customers' successive visits (scenario needs `lifetime`)",
+    )
     p.add_argument("--out", default="tui-session", help="where s saves (default: tui-session)")
     p.add_argument("--open", default=None, help="reopen a saved session.json")
     p.set_defaults(handler=cmd_tui)
+
+    from dialog_rl.regress.command import add_regress_parser  # argparse only: --help stays fast
+
+    add_regress_parser(sub, UsageError)
+    from dialog_rl.ope.command import add_ope_parser  # argparse only: --help stays fast
+
+    add_ope_parser(sub, UsageError)
     return parser
 
 
@@ -159,9 +263,8 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     import dialog_rl
     from dialog_rl.env import DialogueEnv, LifetimeEnv
     from dialog_rl.policies import make_policy
-    from dialog_rl.rollout.logs import EpisodeLogWriter
+    from dialog_rl.rollout.backends import BackendError, RolloutJob, run_rollouts
     from dialog_rl.rollout.metrics import format_metric, summarize, summarize_lifetimes
-    from dialog_rl.rollout.runner import run_episodes
     from dialog_rl.scenario import load_domain
 
     out = Path(args.out) if args.out else None
@@ -179,8 +282,11 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         max_turns=args.max_turns,
     )
     policy = make_policy(args.policy, domain, env.spec_obs, epsilon=args.epsilon)
+    if args.address is not None and args.backend != "ray":
+        raise UsageError("--address needs --backend ray")
 
-    tmp = writer = None
+    tmp = None
+    meta: dict[str, str] = {}
     if out is not None:
         tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -191,21 +297,25 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
             "dialog_rl.noise": str(env.noise),
             "dialog_rl.observation_spec": json.dumps(env.spec_obs.to_dict()),
         }
-        writer = EpisodeLogWriter(tmp / "log", env.spec_obs.size, domain.n_actions, meta)
+    job = RolloutJob(
+        domain,
+        policy=args.policy,
+        episodes=args.episodes,
+        seed=args.seed,
+        noise=args.noise,
+        channel=args.channel,
+        max_turns=args.max_turns,
+        epsilon=args.epsilon,
+        explore=not args.greedy,
+        lifetime=args.lifetime,
+        log_dir=str(tmp / "log") if tmp is not None else None,
+        log_metadata=meta,
+    )
 
     outcomes = []
     turns = 0
     start = time.perf_counter()
-    episodes = run_episodes(
-        env,
-        policy,
-        range(args.episodes),
-        args.seed,
-        explore=not args.greedy,
-        record=writer is not None,
-    )
     bar = tqdm(
-        episodes,
         total=args.episodes,
         unit="ep",
         disable=args.no_progress or None,
@@ -213,13 +323,18 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         smoothing=0.1,
     )
     try:
-        for rec in bar:
-            outcomes.append(rec.outcome)
-            turns += rec.outcome["turns"]
-            if writer is not None:
-                writer.write(rec)
-        if writer is not None:
-            writer.close()
+        # Chunks come back in episode order whatever the backend, so outcomes (and the metrics)
+        # are the same list for any number of workers.
+        chunks = run_rollouts(job, backend=args.backend, workers=args.workers, address=args.address)
+        for chunk in chunks:
+            outcomes.extend(chunk.outcomes)
+            turns += chunk.turns
+            bar.update(len(chunk.outcomes))
+        bar.close()
+    except BackendError as err:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise UsageError(str(err)) from None
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -276,6 +391,103 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+# -- train -------------------------------------------------------------------------------------
+
+
+def _hyperparameters(items: list[str]) -> dict:
+    """``KEY=VALUE`` pairs; values are read as JSON (numbers, true, lists) or else as text."""
+    out: dict = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--hp {item!r}: expected KEY=VALUE, e.g. --hp alpha=0.5")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        out[key.strip()] = value
+    return out
+
+
+def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from dialog_rl.policies import make_learner
+    from dialog_rl.scenario import load_domain
+    from dialog_rl.train import DemoError, TrainConfig, TrainError, load_demos, train
+
+    if args.resume and args.force:
+        raise UsageError("--resume continues --out and --force replaces it: pass one of them")
+    out = Path(args.out)
+    domain = load_domain(args.scenario)
+    try:
+        config = TrainConfig(
+            algo=args.algo,
+            dialogues=args.dialogues,
+            seed=args.seed,
+            noise=args.noise,
+            hyperparameters=_hyperparameters(args.hp),
+            eval_every=args.eval_every,
+            eval_episodes=args.eval_episodes,
+            checkpoint_every=args.checkpoint_every,
+            demos=args.demos,
+            override_weight=args.override_weight,
+            channel=args.channel,
+            max_turns=args.max_turns,
+            rollout_batch=args.rollout_batch,
+            workers=args.workers,
+            backend=args.backend,
+            address=args.address,
+            lifetime=args.lifetime,
+            gamma=args.gamma,
+        )
+        if args.address is not None and args.backend != "ray":
+            raise UsageError("--address needs --backend ray")
+        if args.force and out.exists():
+            # check everything that can be wrong before deleting what is there
+            from dialog_rl.train.loop import make_env
+
+            spec = make_env(domain, config).spec_obs
+            make_learner(args.algo, domain, spec, args.seed, **config.learner_hyperparameters())
+            if args.demos:
+                load_demos(args.demos, domain, spec, args.override_weight)
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        result = train(
+            domain,
+            config,
+            out,
+            resume=args.resume,
+            progress=not args.no_progress,
+            run_info={"scenario_path": args.scenario, "command": ["dialog-rl", *argv]},
+        )
+    except (TrainError, DemoError) as err:
+        raise UsageError(str(err)) from None
+    row = result.curve[-1]
+    noise = args.noise if args.noise is not None else domain.error_rate
+    trained = f"{result.episodes} training dialogues"
+    if args.lifetime:
+        trained = f"{result.episodes} training customers ({result.conversations} conversations)"
+    print(
+        f"scenario {domain.name}, {args.algo}, noise {noise:.2f}, seed {args.seed}: {trained}"
+        + (" (stopped early)" if result.stopped else "")
+    )
+    if args.lifetime:
+        print(
+            f"  greedy on {args.eval_episodes} held-out customers: lifetime value "
+            f"{row['life/value']:.2f}, retention {100 * row['life/retention']:.1f}%, visits "
+            f"{row['life/visits']:.2f}, success {100 * row['dialog/success']:.1f}% of conversations"
+        )
+    else:
+        print(
+            f"  greedy on {args.eval_episodes} held-out conversations: success "
+            f"{100 * row['dialog/success']:.1f}%, reward {row['dialog/reward']:.2f}, "
+            f"turns {row['dialog/turns']:.2f}"
+        )
+    print(f"  CPU time    {result.cpu_seconds:.1f} s")
+    print(f"  wrote {out}/final (policy), {out}/curve.csv, {out}/curve.png")
+    life = " --lifetime" if args.lifetime else ""
+    print(f"  run it:     dialog-rl simulate --scenario {args.scenario} --policy {out}{life}")
+    return 0
+
+
 # -- tui ---------------------------------------------------------------------------------------
 
 
@@ -289,6 +501,7 @@ def cmd_tui(args: argparse.Namespace, argv: list[str]) -> int:
         noise=args.noise,
         explore=args.explore,
         customer=args.customer,
+        lifetime=args.lifetime,
         open_path=args.open,
         error=UsageError,
     )

@@ -11,6 +11,7 @@ from dialog_rl.scenario import Domain
 
 __all__ = [
     "BUILTIN",
+    "LEARNERS",
     "Decision",
     "Policy",
     "PolicyError",
@@ -59,14 +60,21 @@ def make_learner(
         raise PolicyError(f"unknown algorithm {algo!r}: use one of {', '.join(LEARNERS)}")
     module, cls_name = LEARNERS[algo]
     cls = getattr(importlib.import_module(module), cls_name)
-    params = inspect.signature(cls.__init__).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        known = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY]
-        unknown = sorted(set(hyperparameters) - set(known))
-        if unknown:
-            raise PolicyError(
-                f"{algo}: unknown hyperparameter {unknown[0]!r}; known: {', '.join(known)}"
-            )
+    # Hyperparameters are keyword-only constructor arguments, possibly spread over base classes
+    # that take the rest as ``**kwargs``; name an unknown one instead of a bare TypeError.
+    known: list[str] = []
+    for klass in cls.__mro__:
+        if klass in (Learner, Policy) or "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        known += [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            unknown = sorted(set(hyperparameters) - set(known))
+            if unknown:
+                raise PolicyError(
+                    f"{algo}: unknown hyperparameter {unknown[0]!r}; known: {', '.join(known)}"
+                )
+            break
     try:
         return cls(domain, spec, seed, **hyperparameters)
     except (TypeError, ValueError) as err:

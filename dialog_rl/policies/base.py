@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -63,6 +64,33 @@ class Policy(ABC):
             action = int(np.argmax(probs))
         return Decision(action, float(probs[action]), scores, probs)
 
+    def act_batch(
+        self,
+        obs: np.ndarray,
+        masks: np.ndarray,
+        *,
+        explore: bool = True,
+        rng: Sequence[np.random.Generator] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Act in many conversations at once: actions (int64 [n]) and propensities (float64 [n]).
+
+        ``obs`` is float32 [n, obs_dim] and ``masks`` [n, n_actions]; ``rng`` holds one stream
+        per row, since every conversation has its own exploration stream. Row ``i`` must get
+        exactly what ``act(obs[i], masks[i], explore=explore, rng=rng[i])`` gives, so batched and
+        one-at-a-time rollouts play the same conversations. This default loops over the rows
+        (``rng`` is then a sequence of Generators). A policy with a network overrides it to
+        score the whole batch in one forward pass and draws each row's action with
+        ``sample_rows``; an override must draw only through ``sample_rows``/``row_uniforms``,
+        since batched rollouts may then hand it array-backed streams instead of Generators.
+        """
+        n = len(obs)
+        actions = np.empty(n, dtype=np.int64)
+        props = np.empty(n, dtype=np.float64)
+        for i in range(n):
+            d = self.act(obs[i], masks[i], explore=explore, rng=None if rng is None else rng[i])
+            actions[i], props[i] = d.action, d.propensity
+        return actions, props
+
     def config(self) -> dict:
         """Constructor arguments, for logs and checkpoints."""
         return {}
@@ -73,6 +101,38 @@ def sample(probs: np.ndarray, rng: np.random.Generator) -> int:
     u = rng.random()
     cum = np.cumsum(probs)
     return int(min(np.searchsorted(cum, u * cum[-1], side="right"), len(probs) - 1))
+
+
+def sample_rows(
+    probs: np.ndarray, rng: Sequence[np.random.Generator] | None, explore: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """``act``'s choice for every row of ``probs`` [n, n_actions]: actions and propensities.
+
+    With ``explore`` and generators, row ``i`` draws once from ``rng[i]`` exactly as ``sample``
+    does (same cumulative sums, same single uniform), so a batched rollout repeats a sequential
+    one draw for draw; otherwise each row takes its most probable action.
+    """
+    n = len(probs)
+    if explore and rng is not None:
+        u = row_uniforms(rng, n)
+        cum = np.cumsum(probs, axis=1)
+        # searchsorted(cum, u * total, "right") row by row: the count of sums <= the threshold
+        actions = (cum <= (u * cum[:, -1])[:, None]).sum(axis=1)
+        actions = np.minimum(actions, probs.shape[1] - 1)
+    else:
+        actions = np.argmax(probs, axis=1)
+    return actions.astype(np.int64), probs[np.arange(n), actions].astype(np.float64)
+
+
+def row_uniforms(rng, n: int) -> np.ndarray:
+    """One ``random()`` draw from each row's stream: Generators, or array-backed streams.
+
+    Array-backed streams (``dialog_rl.rollout.batched.RowStreams``) have ``random_rows()``,
+    which draws for every row at once, exactly as the rows' Generators would.
+    """
+    if hasattr(rng, "random_rows"):
+        return rng.random_rows()
+    return np.fromiter((g.random() for g in rng), dtype=np.float64, count=n)
 
 
 def uniform(mask: np.ndarray) -> np.ndarray:
@@ -93,7 +153,7 @@ def epsilon_soft(action: int, mask: np.ndarray, epsilon: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Episode:
-    """One finished conversation as arrays, as a learner receives it after playing it.
+    """One finished conversation (or customer lifetime) as arrays, as a learner receives it.
 
     ``obs[t]``/``masks[t]`` are the state and mask at decision ``t``; ``final_obs``/``final_mask``
     the state after the last action (bootstrap from it only when ``truncated``).
@@ -109,6 +169,9 @@ class Episode:
     terminated: bool
     truncated: bool
     outcome: dict
+    ends: np.ndarray | None = None
+    """bool [T]: a conversation ended at decision ``t``, when the episode is a customer's
+    lifetime of visits (``LifetimeEnv``); None when the episode is one conversation."""
 
 
 class Learner(Policy):

@@ -1,0 +1,290 @@
+"""Per-conversation versus lifetime training: which policy keeps its customers.
+
+For every scenario with a ``lifetime`` section and every training seed ``s``:
+
+- **lifetime-trained**: ``--algo`` trains on ``--customers`` customer lifetimes through
+  ``dialog_rl.train.train`` with ``lifetime=True`` (the code path of ``dialog-rl train
+  --lifetime``; its return is the lifetime value);
+- **per-conversation-trained**: the same algorithm, hyperparameters and seed train on as many
+  single conversations as the lifetime run played (the same budget, counted in conversations);
+- **rule** and **random**: no training.
+
+Each policy then plays the same held-out customers in the lifetime environment (customers
+``EVAL_OFFSET + j`` of seed ``100 + s``, never trained on): greedily, except random, which only
+is random when it samples. The per-conversation policy sees the features it was trained on (the
+``life.*`` history features are sliced off, as ``simulate --lifetime --policy`` does).
+
+Reported per policy: success, turns and hand-overs per conversation, the customers' mean
+satisfaction with a conversation (hidden from every policy; the scenario's ``lifetime.satisfaction``
+weights), retention (came back at least once), visits and lifetime value per customer. Cells are
+the mean over seeds ± the half-width of a 95% interval: Student t over the per-seed figures with
+several seeds (it covers training variance and the customer sample alike), or over customers
+with one seed. A second table gives lifetime minus per-conversation, paired by held-out customer.
+
+Run: python benchmarks/lifetime.py [--quick] [--algo egreedy] [--customers 3000] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+Z95 = 1.959963984540054
+#: Student t quantile t_{0.975, n-1} for n seeds
+T975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
+HELD_OUT_BASE = 100
+POLICIES = ("random", "rule", "per-conversation", "lifetime")
+#: (column, key, per conversation?, percent?)
+COLUMNS = (
+    ("success / conv.", "success", True, True),
+    ("turns / conv.", "turns", True, False),
+    ("hand-overs", "handover", True, True),
+    ("satisfaction", "satisfaction", True, False),
+    ("retention", "returned", False, True),
+    ("visits", "visits", False, False),
+    ("lifetime value", "value", False, False),
+)
+
+
+def play_customers(env, policy, customers: int, eval_seed: int, explore: bool) -> dict:
+    """Play held-out customers' lifetimes; per-customer sums as arrays.
+
+    Customer ``j`` is episode ``EVAL_OFFSET + j`` of ``eval_seed``, seeded as ``run_episode``
+    seeds it (so ``dialog-rl simulate --lifetime`` plays the same customers for those indices).
+    """
+    from dialog_rl.rollout.runner import episode_seed, policy_rng
+    from dialog_rl.train import EVAL_OFFSET
+
+    keys = ("value", "returned", "visits", "success", "handover", "turns", "satisfaction")
+    out = {k: np.zeros(customers) for k in keys}
+    rng = np.random.Generator(np.random.PCG64(0))
+    for j in range(customers):
+        seed = episode_seed(eval_seed, EVAL_OFFSET + j)
+        obs, info = env.reset(seed=seed)
+        policy_rng(seed, rng)
+        while True:
+            action = policy.act(obs, info["action_mask"], explore=explore, rng=rng).action
+            obs, _, terminated, truncated, info = env.step(action)
+            conv = info.get("conversation")
+            if conv is not None:
+                out["success"][j] += conv["success"]
+                out["handover"][j] += conv["handover"]
+                out["turns"][j] += conv["turns"]
+                out["satisfaction"][j] += conv["satisfaction"]
+            if terminated or truncated:
+                break
+        o = info["outcome"]
+        out["value"][j] = o["lifetime_value"]
+        out["returned"][j] = o["returned"]
+        out["visits"][j] = o["visits"]
+    return out
+
+
+def figure(rows: dict, key: str, per_conversation: bool) -> tuple[float, float]:
+    """A policy's figure over customers and the half-width of its 95% CI over customers
+    (per-conversation figures are ratios of sums over customers, with a delta-method CI)."""
+    y = rows[key]
+    n = len(y)
+    if not per_conversation:
+        return float(y.mean()), float(Z95 * y.std(ddof=1) / math.sqrt(n))
+    v = rows["visits"]
+    ratio = y.sum() / v.sum()
+    return float(ratio), float(Z95 * (y - ratio * v).std(ddof=1) / math.sqrt(n) / v.mean())
+
+
+def run_one(task: dict) -> dict:
+    """Train both policies for one scenario and seed, and play every policy's customers."""
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # 1-customer loop evaluations
+    from dialog_rl.env import LifetimeEnv
+    from dialog_rl.policies import make_policy
+    from dialog_rl.policies.remap import RemappedPolicy, feature_map
+    from dialog_rl.scenario import load_domain
+    from dialog_rl.train import TrainConfig, train
+
+    domain = load_domain(task["scenario"])
+    env = LifetimeEnv(domain, noise=task["noise"])
+    seed = task["seed"]
+    common = dict(
+        seed=seed,
+        noise=task["noise"],
+        hyperparameters=task["hyperparameters"],
+        eval_episodes=2,  # the loop's own curve is not needed: evaluated below, once
+    )
+    life = train(
+        domain,
+        TrainConfig(
+            task["algo"],
+            dialogues=task["customers"],
+            eval_every=task["customers"],
+            lifetime=True,
+            **common,
+        ),
+    )
+    conv = train(
+        domain,
+        TrainConfig(
+            task["algo"], dialogues=life.conversations, eval_every=life.conversations, **common
+        ),
+    )
+    from dialog_rl.env import DialogueEnv
+
+    policies = {
+        "random": make_policy("random", domain, env.spec_obs),
+        "rule": make_policy("rule", domain, env.spec_obs),
+        "per-conversation": RemappedPolicy(
+            conv.learner, feature_map(DialogueEnv(domain).spec_obs, env.spec_obs)
+        ),
+        "lifetime": life.learner,
+    }
+    eval_seed = HELD_OUT_BASE + seed
+    played = {
+        name: play_customers(env, p, task["eval_customers"], eval_seed, explore=name == "random")
+        for name, p in policies.items()
+    }
+    result = {
+        **task,
+        "scenario": domain.name,
+        "conversations": life.conversations,
+        "cpu_seconds": {"lifetime": life.cpu_seconds, "per-conversation": conv.cpu_seconds},
+        "figures": {},
+    }
+    for name, rows in played.items():
+        result["figures"][name] = {
+            key: figure(rows, key, per_conv) for _, key, per_conv, _ in COLUMNS
+        }
+    diff = {}
+    a, b = played["lifetime"], played["per-conversation"]
+    for _, key, per_conv, _ in COLUMNS:
+        if per_conv:
+            continue
+        d = a[key] - b[key]  # paired by held-out customer
+        diff[key] = (float(d.mean()), float(Z95 * d.std(ddof=1) / math.sqrt(len(d))))
+    result["difference"] = diff
+    return result
+
+
+def _cell(values: list[tuple[float, float]], pct: bool) -> str:
+    means = np.array([m for m, _ in values])
+    if len(values) >= 2:
+        half = T975.get(len(values), 1.96) * means.std(ddof=1) / math.sqrt(len(values))
+    else:
+        half = values[0][1]
+    scale = 100.0 if pct else 1.0
+    unit = "%" if pct else ""
+    digits = 1 if pct or abs(means.mean()) >= 10 else 2
+    return f"{scale * means.mean():.{digits}f}{unit} ± {scale * half:.{digits}f}"
+
+
+def tables(results: list[dict]) -> str:
+    head = "| scenario | policy | " + " | ".join(c for c, *_ in COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 2)]
+    scenarios = sorted({r["scenario"] for r in results})
+    for sc in scenarios:
+        rows = [r for r in results if r["scenario"] == sc]
+        for policy in POLICIES:
+            cells = [
+                _cell([r["figures"][policy][key] for r in rows], pct) for _, key, _, pct in COLUMNS
+            ]
+            label = f"**{policy}**" if policy in ("per-conversation", "lifetime") else policy
+            lines.append(f"| {sc} | {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| scenario | lifetime − per-conversation | retention | visits | lifetime value |",
+        "|---|---|---|---|---|",
+    ]
+    for sc in scenarios:
+        rows = [r for r in results if r["scenario"] == sc]
+        cells = [
+            _cell([r["difference"][key] for r in rows], pct)
+            for _, key, per_conv, pct in COLUMNS
+            if not per_conv
+        ]
+        lines.append(f"| {sc} | paired by customer | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 300 customers, 1 seed")
+    parser.add_argument("--algo", default="egreedy", help="learning algorithm (egreedy)")
+    parser.add_argument(
+        "--hp", action="append", default=[], metavar="KEY=VALUE", help="learner hyperparameter"
+    )
+    parser.add_argument("--scenarios", nargs="+", default=None, help="scenario YAML files")
+    parser.add_argument("--noise", type=float, default=None, help="semantic error rate")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 3)")
+    parser.add_argument("--customers", type=int, default=None, help="training lifetimes (3000)")
+    parser.add_argument("--eval-customers", type=int, default=None, help="held-out (2000)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument("--json", default=None, help="also write per-seed results here")
+    args = parser.parse_args()
+    quick = args.quick
+    seeds = args.seeds or (1 if quick else 3)
+    customers = args.customers or (300 if quick else 3000)
+    eval_customers = args.eval_customers or (300 if quick else 2000)
+    hyper = {}
+    for item in args.hp:
+        key, _, text = item.partition("=")
+        try:
+            hyper[key] = json.loads(text)
+        except json.JSONDecodeError:
+            hyper[key] = text
+    if args.scenarios is None:
+        from dialog_rl.scenario import load_domain
+
+        all_yaml = sorted((ROOT / "scenarios").glob("*.yaml"))
+        scenarios = [str(p) for p in all_yaml if load_domain(str(p)).lifetime is not None]
+    else:
+        scenarios = args.scenarios
+    tasks = [
+        {
+            "scenario": s,
+            "algo": args.algo,
+            "hyperparameters": hyper,
+            "noise": args.noise,
+            "seed": seed,
+            "customers": customers,
+            "eval_customers": eval_customers,
+        }
+        for s in scenarios
+        for seed in range(seeds)
+    ]
+    start = time.perf_counter()
+    results = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for r in pool.map(run_one, tasks):
+            f = r["figures"]
+            print(
+                f"  {r['scenario']} seed {r['seed']}: {r['conversations']} training conversations; "
+                + ", ".join(
+                    f"{p} value {f[p]['value'][0]:.1f} success {f[p]['success'][0]:.3f}"
+                    for p in ("per-conversation", "lifetime")
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+            results.append(r)
+    print(tables(results))
+    cpu = np.mean([sum(r["cpu_seconds"].values()) / 2 for r in results])
+    print(
+        f"\n{args.algo}, {customers} training customers per lifetime run and as many "
+        f"conversations per per-conversation run; {eval_customers} held-out customers per seed "
+        f"({seeds} seed(s)); mean ± 95% CI half-width ({'over seeds, Student t' if seeds > 1 else 'over customers'}); "
+        f"{cpu:.1f} CPU s per training run; wall {time.perf_counter() - start:.0f} s with "
+        f"{args.jobs} job(s)."
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

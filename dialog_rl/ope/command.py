@@ -1,0 +1,282 @@
+"""``dialog-rl ope``: check the inputs, run every estimator, optionally play the target for truth.
+
+Everything the user can get wrong is checked before any estimator runs, and reported as an
+``OPEInputError`` (one line, exit code 2): unreadable or propensity-less logs, a scenario or a
+policy that does not match the logs' scenario hash, an observation layout that differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialog_rl.ope.errors import OPEInputError
+
+EXAMPLE = (
+    "example: dialog-rl simulate --scenario scenarios/restaurant.yaml --policy rule --epsilon 0.3 "
+    "--episodes 10000 --out runs/logged\n"
+    "         dialog-rl ope --logs runs/logged --policy rule --truth"
+)
+
+
+def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> None:
+    """Register ``ope`` on the CLI's subparsers (argparse only: ``--help`` stays instant).
+
+    ``error`` is the CLI's usage-error class (reported in one line, exit code 2).
+    """
+    from dialog_rl.cli import _positive_int
+
+    p = sub.add_parser(
+        "ope",
+        help="off-policy evaluation: a policy's value from another policy's logs",
+        description="Estimate the expected return per conversation of a target policy from "
+        "conversations logged under another policy (they must carry propensities), with 95%% "
+        "bootstrap intervals, importance-weight diagnostics and support warnings; --truth also "
+        "plays the target in the simulator and reports each estimator's error.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--logs", required=True, help="run directory of the logged conversations")
+    p.add_argument("--policy", required=True, help="target: random, rule, or a run directory")
+    p.add_argument("--scenario", default=None, help="scenario file (default: the logs' own)")
+    p.add_argument("--truth", action="store_true", help="also play the target online")
+    p.add_argument(
+        "--episodes-truth", type=_positive_int, default=5000, help="conversations for --truth"
+    )
+    p.add_argument("--gamma", type=float, default=1.0, help="discount per decision (1.0)")
+    p.add_argument("--bootstrap", type=_positive_int, default=1000, help="bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0, help="seed of bootstrap, FQE and truth run")
+    p.add_argument(
+        "--explore", action="store_true", help="evaluate the target as it explores (not greedy)"
+    )
+    p.add_argument("--no-fqe", action="store_true", help="skip FQE and the model-based estimators")
+    p.add_argument("--json", default=None, help="also write the results as JSON to this file")
+
+    def handler(args: argparse.Namespace, argv: list[str]) -> int:
+        ope_args = OPEArgs(
+            logs=args.logs,
+            policy=args.policy,
+            scenario=args.scenario,
+            truth=args.truth,
+            episodes_truth=args.episodes_truth,
+            gamma=args.gamma,
+            bootstrap=args.bootstrap,
+            seed=args.seed,
+            explore=args.explore,
+            fqe=not args.no_fqe,
+            json_out=args.json,
+        )
+        try:
+            text = run_ope(ope_args)
+        except OPEInputError as err:
+            raise error(str(err)) from None
+        print(text)
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
+@dataclass(frozen=True)
+class OPEArgs:
+    """Arguments of one ``dialog-rl ope`` run."""
+
+    logs: str
+    """Run directory (or log directory, or Parquet file) of the logged conversations."""
+    policy: str
+    """Target: random, rule, or a run directory of a trained policy."""
+    scenario: str | None = None
+    """Scenario file; default: the one named in the logs' summary.json."""
+    truth: bool = False
+    """Also play the target online on the same scenario and noise and report each error."""
+    episodes_truth: int = 5000
+    """Conversations played for the truth."""
+    gamma: float = 1.0
+    """Discount per decision."""
+    bootstrap: int = 1000
+    """Bootstrap replicates per interval."""
+    seed: int = 0
+    """Seed of the bootstrap, FQE and the truth run."""
+    explore: bool = False
+    """Evaluate the target as it acts while exploring (default: greedy, as deployed)."""
+    fqe: bool = True
+    """Fit FQE for the model-based estimators (the slow part)."""
+    json_out: str | None = None
+    """Write the results as JSON here too."""
+
+
+def run_ope(args: OPEArgs) -> str:
+    """Everything ``dialog-rl ope`` prints; raises ``OPEInputError`` on bad input."""
+    import numpy as np
+
+    from dialog_rl.ope.fqe import FQE
+    from dialog_rl.ope.logged import load_logged
+    from dialog_rl.ope.report import evaluate_logged, format_report, online_value
+
+    if not 0.0 < args.gamma <= 1.0:
+        raise OPEInputError(f"--gamma must be in (0, 1], got {args.gamma}")
+    logged = load_logged(args.logs)
+    domain, scenario_path = _domain_for(logged, args.scenario)
+    lifetime = _is_lifetime(logged)
+    env = _make_env(domain, logged, lifetime)
+    names = _check_observation_spec(logged, env.spec_obs)
+    policy = _target_policy(args.policy, domain, env.spec_obs, logged)
+    target_dist = logged.target_distribution(policy, explore=args.explore)
+    logger_dist, logger_warning = _logger_distribution(logged, domain, env.spec_obs)
+    result = evaluate_logged(
+        logged,
+        target_dist,
+        feature_names=names,
+        gamma=args.gamma,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        fqe=FQE() if args.fqe else None,
+        logger_dist=logger_dist,
+        action_names=domain.act_names,
+    )
+    if logger_warning:
+        result.warnings.append(logger_warning)
+    truth = None
+    if args.truth:
+        truth_seed = int(np.random.SeedSequence([args.seed, 0x7EE7]).generate_state(1)[0])
+        truth, _ = online_value(
+            env,
+            policy,
+            episodes=args.episodes_truth,
+            seed=truth_seed,
+            explore=args.explore,
+            gamma=args.gamma,
+        )
+    s = logged.summary or {}
+    logger = s.get("policy", {}) or {}
+    logger_text = logger.get("name", logged.metadata.get("dialog_rl.policy", "?"))
+    if logger.get("epsilon"):
+        logger_text += f" (epsilon {logger['epsilon']:g})"
+    mode = "exploring" if args.explore else "acting greedily, as deployed"
+    header = [
+        f"off-policy evaluation of {args.policy} ({mode}) on {args.logs}",
+        f"  scenario {domain.name} ({domain.content_hash[:12]}, {scenario_path}), noise "
+        f"{env.noise:.2f}, turn limit {logged.max_turns or domain.max_turns}"
+        + (", customer lifetimes" if lifetime else ""),
+        f"  logged by {logger_text}",
+    ]
+    if truth is not None:
+        header.append(
+            f"  truth: {args.episodes_truth} conversations played online, same scenario and noise"
+        )
+    out = "\n".join(header) + "\n\n" + format_report(result, truth)
+    if args.json_out:
+        payload = result.to_dict()
+        payload["policy"] = args.policy
+        payload["logs"] = str(args.logs)
+        if truth is not None:
+            payload["truth"] = truth.to_dict()
+        Path(args.json_out).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def _domain_for(logged, scenario: str | None):
+    from dialog_rl.scenario import load_domain
+
+    s = logged.summary or {}
+    path = scenario or s.get("scenario_path")
+    if path is None:
+        raise OPEInputError(
+            f"{logged.path}: the logs do not name their scenario file; pass --scenario"
+        )
+    if not Path(path).is_file():
+        where = "--scenario" if scenario else f"{logged.path}/summary.json scenario_path"
+        raise OPEInputError(f"{where}: scenario file {path} not found; pass --scenario")
+    domain = load_domain(str(path))
+    if logged.scenario_hash and logged.scenario_hash != domain.content_hash:
+        raise OPEInputError(
+            f"{path}: scenario hash {domain.content_hash[:12]} differs from the one the logs were "
+            f"recorded on ({logged.scenario_hash[:12]}): the scenario file changed or is another one"
+        )
+    return domain, path
+
+
+def _is_lifetime(logged) -> bool:
+    cmd = (logged.summary or {}).get("command") or []
+    spec = json.loads(logged.metadata.get("dialog_rl.observation_spec", "{}") or "{}")
+    return "--lifetime" in cmd or any(f.startswith("life.") for f in spec.get("features", []))
+
+
+def _make_env(domain, logged, lifetime: bool):
+    from dialog_rl.env import DialogueEnv, LifetimeEnv
+
+    channel = (logged.summary or {}).get("channel", "act")
+    cls = LifetimeEnv if lifetime else DialogueEnv
+    return cls(domain, noise=logged.noise, channel=channel, max_turns=logged.max_turns)
+
+
+def _check_observation_spec(logged, spec) -> tuple[str, ...]:
+    raw = logged.metadata.get("dialog_rl.observation_spec")
+    names = tuple(spec.names)
+    if raw:
+        logged_names = tuple(json.loads(raw).get("features", []))
+        if logged_names != names:
+            raise OPEInputError(
+                f"{logged.path}: the logged observations have {len(logged_names)} features that "
+                f"differ from this scenario's {len(names)}: logs from another version or scenario"
+            )
+    if logged.obs.shape[2] != len(names) or logged.n_actions != len(spec.action_names):
+        raise OPEInputError(
+            f"{logged.path}: logged obs/mask widths {logged.obs.shape[2]}/{logged.n_actions} do "
+            f"not fit the scenario ({len(names)} features, {len(spec.action_names)} actions)"
+        )
+    return names
+
+
+def _target_policy(name: str, domain, spec, logged):
+    from dialog_rl.policies import make_policy
+
+    path = Path(name)
+    if path.is_dir():
+        theirs = _policy_scenario_hash(path)
+        if theirs and logged.scenario_hash and theirs != logged.scenario_hash:
+            raise OPEInputError(
+                f"--policy {name}: trained on scenario hash {theirs[:12]}, but the logs were "
+                f"recorded on {logged.scenario_hash[:12]}: evaluate it on logs of its own scenario"
+            )
+    return make_policy(name, domain, spec)
+
+
+def _policy_scenario_hash(path: Path) -> str | None:
+    """The scenario hash a run or checkpoint directory was made for, if it records one."""
+    for candidate in (path / "summary.json", path / "policy.json", *path.glob("*/policy.json")):
+        if candidate.is_file():
+            try:
+                meta = json.loads(candidate.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue  # load_policy reports a damaged checkpoint precisely
+            if isinstance(meta.get("scenario"), dict) and meta["scenario"].get("hash"):
+                return str(meta["scenario"]["hash"])
+            if meta.get("scenario_hash"):
+                return str(meta["scenario_hash"])
+    return None
+
+
+def _logger_distribution(logged, domain, spec):
+    """The logger's full distribution, recomputed from the run's summary, if it is a policy we
+    can rebuild and it reproduces the logged propensities; else None and maybe a warning."""
+    import numpy as np
+
+    from dialog_rl.policies import BUILTIN, make_policy
+
+    s = logged.summary or {}
+    conf = s.get("policy") or {}
+    name = conf.get("name")
+    if name not in BUILTIN:
+        return None, None
+    logger = make_policy(name, domain, spec, epsilon=float(conf.get("epsilon", 0.0) or 0.0))
+    dist = logged.target_distribution(logger, explore=bool(s.get("explore", True)))
+    p = np.take_along_axis(dist, logged.action[..., None], 2)[..., 0]
+    gap = float(np.abs(p - logged.pscore)[logged.valid].max())
+    if gap > 1e-6:
+        return None, (
+            f"the logged propensities differ from the recomputed logging policy's by up to "
+            f"{gap:.3g}; support is checked from propensities and masks only"
+        )
+    return dist, None

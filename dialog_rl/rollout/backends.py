@@ -1,0 +1,348 @@
+"""Where a batch of episodes runs: in this process, a local process pool, or a Ray cluster.
+
+Every backend plays the same episodes the same way. Episode ``i`` is seeded by ``(seed, i)``
+(``runner.episode_seed``), never by the worker that plays it; work goes out in chunks of whole
+Parquet parts (``part_episodes`` episodes each), every part is written by the one worker that
+played it, and results come back in episode order. So the log directory and the metrics are
+byte-identical whatever the backend and however many workers there are.
+
+A ``RolloutJob`` is plain data (the compiled domain, a policy name or run directory, numbers), so
+it travels to worker processes and Ray actors as it is. Those transports pickle our own objects
+between our own processes; no file is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dialog_rl.rollout.logs import PART_EPISODES, EpisodeLogWriter
+from dialog_rl.scenario import Domain
+
+BACKENDS = ("local", "ray")
+
+
+class BackendError(RuntimeError):
+    """A backend cannot run here (Ray missing, cluster unreachable): reported in one line."""
+
+
+@dataclass(frozen=True)
+class RolloutJob:
+    """What to simulate; everything a worker needs to play any episode of the run."""
+
+    domain: Domain
+    """The compiled scenario."""
+    policy: str = "rule"
+    """``random``, ``rule``, or a run directory (it must be readable by every worker)."""
+    episodes: int = 1000
+    """Episodes ``0 .. episodes-1`` are played."""
+    seed: int = 0
+    """The one seed of the run."""
+    noise: float | None = None
+    """Semantic error rate; None keeps the scenario's."""
+    channel: str = "act"
+    """``act`` or ``text``."""
+    max_turns: int | None = None
+    """Turn limit; None keeps the scenario's."""
+    epsilon: float = 0.0
+    """ε-soft exploration of the rule policy."""
+    explore: bool = True
+    """Sample from the policy (False: act greedily)."""
+    lifetime: bool = False
+    """Episodes are customer lifetimes (``LifetimeEnv``)."""
+    log_dir: str | None = None
+    """Write the Parquet log here (one ``part-NNNNN.parquet`` per ``part_episodes``)."""
+    log_metadata: dict[str, str] = field(default_factory=dict)
+    """Schema metadata of every part."""
+    part_episodes: int = PART_EPISODES
+    """Episodes per Parquet part, and so per chunk of work when logging."""
+    vector_envs: int = 0
+    """With > 0 (and no log), each worker plays its chunks on a vector env of this many
+    conversations, one ``act_batch`` per step: the same episodes, faster."""
+
+    def chunks(self, workers: int) -> list[range]:
+        """Episode ranges handed out as units of work.
+
+        Logging runs hand out whole parts (a part is written by one worker). Without a log the
+        chunks only balance the load: small enough that every worker stays busy to the end, big
+        enough that handing them out costs nothing next to playing them.
+        """
+        if self.log_dir is not None:
+            size = self.part_episodes
+        elif self.vector_envs > 0:  # a chunk must keep a whole vector env busy for a while
+            size = max(4 * self.vector_envs, -(-self.episodes // max(workers, 1)))
+        else:
+            size = max(10, min(self.part_episodes, self.episodes // (8 * max(workers, 1)) or 1))
+        return [range(a, min(a + size, self.episodes)) for a in range(0, self.episodes, size)]
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What a worker sends back for one chunk: outcomes in episode order, and its Parquet part."""
+
+    start: int
+    outcomes: list[dict]
+    turns: int
+    seconds: float = 0.0
+    """Wall time the worker spent playing the chunk (for throughput figures)."""
+    cpu_seconds: float = 0.0
+    """CPU time of the worker's process for the chunk (throughput on a shared machine)."""
+    part: bytes | None = None
+    """The part file's bytes when the worker cannot write to the driver's disk (Ray)."""
+
+
+class RolloutWorker:
+    """Plays chunks of one job's episodes; built once per process or Ray actor."""
+
+    def __init__(self, job: RolloutJob) -> None:
+        import numpy as np
+
+        from dialog_rl.env import DialogueEnv, LifetimeEnv
+        from dialog_rl.policies import make_policy
+
+        self.job = job
+        env_class = LifetimeEnv if job.lifetime else DialogueEnv
+        self.env = env_class(
+            job.domain,
+            noise=job.noise,
+            channel=job.channel,
+            text=job.log_dir is not None,
+            max_turns=job.max_turns,
+        )
+        self.policy = make_policy(job.policy, job.domain, self.env.spec_obs, epsilon=job.epsilon)
+        self.rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
+        self.vec = None
+        if job.vector_envs > 0 and job.log_dir is None and not job.lifetime:
+            from dialog_rl.env.vector import DialogueVectorEnv
+
+            self.vec = DialogueVectorEnv(
+                job.domain,
+                job.vector_envs,
+                noise=job.noise,
+                max_turns=job.max_turns,
+                channel=job.channel,
+            )
+
+    def writer(self, directory: str | Path) -> EpisodeLogWriter:
+        job = self.job
+        return EpisodeLogWriter(
+            Path(directory),
+            self.env.spec_obs.size,
+            job.domain.n_actions,
+            job.log_metadata,
+            part_episodes=job.part_episodes,
+        )
+
+    def play(self, chunk: range, writer: EpisodeLogWriter | None = None) -> ChunkResult:
+        """Play ``chunk``; log its episodes to ``writer`` if given (flushing is the caller's)."""
+        from dialog_rl.rollout.runner import run_episode
+
+        job = self.job
+        outcomes, turns = [], 0
+        start, cpu = time.perf_counter(), time.process_time()
+        if self.vec is not None and writer is None:
+            from dialog_rl.rollout.batched import run_batched
+
+            for ep in run_batched(self.vec, self.policy, chunk, job.seed, explore=job.explore):
+                outcomes.append(ep.outcome)
+                turns += ep.outcome["turns"]
+            return ChunkResult(
+                chunk.start,
+                outcomes,
+                turns,
+                time.perf_counter() - start,
+                time.process_time() - cpu,
+            )
+        for i in chunk:
+            rec = run_episode(
+                self.env,
+                self.policy,
+                i,
+                job.seed,
+                explore=job.explore,
+                record=writer is not None,
+                rng=self.rng,
+            )
+            outcomes.append(rec.outcome)
+            turns += rec.outcome["turns"]
+            if writer is not None:
+                writer.write(rec)
+        return ChunkResult(
+            chunk.start, outcomes, turns, time.perf_counter() - start, time.process_time() - cpu
+        )
+
+    def play_part(self, chunk: range, return_bytes: bool = False) -> ChunkResult:
+        """Play a whole part; write it to the job's log directory, or return its bytes."""
+        job = self.job
+        if job.log_dir is None:
+            return self.play(chunk)
+        if not return_bytes:
+            writer = self.writer(job.log_dir)
+            result = self.play(chunk, writer)
+            writer.close()
+            return result
+        with tempfile.TemporaryDirectory(prefix="dialog-rl-part-") as tmp:
+            writer = self.writer(tmp)
+            result = self.play(chunk, writer)
+            writer.close()
+            (path,) = Path(tmp).glob("part-*.parquet")
+            return replace(result, part=path.read_bytes())
+
+
+def run_rollouts(
+    job: RolloutJob,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+) -> Iterator[ChunkResult]:
+    """Play ``job`` and yield its chunks in episode order (parts are on disk when yielded).
+
+    Args:
+        backend: ``local`` (this process for one worker, a process pool for more) or ``ray``.
+        workers: processes (local) or Ray actors; Ray defaults to the cluster's CPU count.
+        address: Ray cluster to connect to (``ray start --head`` prints it); None starts a local
+            Ray instance unless one is already running in this process.
+    """
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise BackendError("--address needs --backend ray")
+    if workers is not None and workers < 1:
+        raise BackendError(f"workers must be >= 1, got {workers}")
+    if backend == "ray":
+        yield from _run_ray(job, workers, address)
+    elif (workers or 1) == 1:
+        yield from _run_in_process(job)
+    else:
+        yield from run_pool(job, workers)
+
+
+# -- in this process ---------------------------------------------------------------------------
+
+
+def _run_in_process(job: RolloutJob) -> Iterator[ChunkResult]:
+    worker = RolloutWorker(job)
+    if worker.vec is not None:  # batched: one vector env plays everything
+        yield from (worker.play(c) for c in job.chunks(1))
+        return
+    writer = worker.writer(job.log_dir) if job.log_dir is not None else None
+    step = 100  # report progress often; the writer cuts parts itself
+    for start in range(0, job.episodes, step):
+        end = min(start + step, job.episodes)
+        result = worker.play(range(start, end), writer)
+        if writer is not None and end % job.part_episodes == 0:
+            writer.flush()  # a part is complete: put it on disk before saying so
+        yield result
+    if writer is not None:
+        writer.close()
+
+
+# -- local process pool ------------------------------------------------------------------------
+
+# One RolloutWorker per pool process. Pool initialisers can only hand state to the task function
+# through the process's globals; this one is private to each worker process.
+_POOL_WORKER: RolloutWorker | None = None
+
+
+def _pool_init(job: RolloutJob) -> None:
+    global _POOL_WORKER
+    _POOL_WORKER = RolloutWorker(job)
+
+
+def _pool_play(chunk: range) -> ChunkResult:
+    assert _POOL_WORKER is not None, "pool worker used before its initialiser ran"
+    return _POOL_WORKER.play_part(chunk)
+
+
+def start_method() -> str:
+    """forkserver where the platform has it (cheap starts, no inherited threads), else spawn.
+
+    Never plain fork: the parent may hold torch or Ray threads, which fork does not copy safely.
+    """
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    method = start_method()
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # Import the heavy modules once in the fork server; every worker then starts warm.
+        ctx.set_forkserver_preload(["dialog_rl.rollout.backends", "dialog_rl.rollout.runner"])
+    return ctx
+
+
+def run_pool(job: RolloutJob, workers: int) -> Iterator[ChunkResult]:
+    """The process-pool backend, even for one worker (``run_rollouts`` runs one in-process)."""
+    if job.log_dir is not None:
+        Path(job.log_dir).mkdir(parents=True, exist_ok=True)
+    chunks = job.chunks(workers)
+    workers = min(workers, len(chunks)) or 1
+    with _pool_context().Pool(workers, initializer=_pool_init, initargs=(job,)) as pool:
+        # imap keeps episode order however the chunks finish; chunksize 1 balances the load.
+        yield from pool.imap(_pool_play, chunks, chunksize=1)
+
+
+# -- Ray ---------------------------------------------------------------------------------------
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise BackendError(
+            "--backend ray needs Ray: pip install 'dialog-rl[ray]' (or pip install ray)"
+        ) from None
+    return ray
+
+
+def _run_ray(job: RolloutJob, workers: int | None, address: str | None) -> Iterator[ChunkResult]:
+    ray = _import_ray()
+    from ray.util import ActorPool
+
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise BackendError(f"cannot start or reach {where}: {err}") from None
+    try:
+        n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        log_dir = Path(job.log_dir) if job.log_dir is not None else None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+        chunks = job.chunks(n)
+        # Actors may run on machines that cannot see this disk: they send parts back as bytes.
+        actor_class = ray.remote(num_cpus=1)(RolloutWorker)
+        actors = [actor_class.remote(job) for _ in range(min(n, len(chunks)) or 1)]
+        try:
+            pool = ActorPool(actors)
+            results = pool.map(lambda a, chunk: a.play_part.remote(chunk, True), chunks)
+            for result in results:
+                if result.part is not None:
+                    part = result.start // job.part_episodes
+                    write_part(log_dir / f"part-{part:05d}.parquet", result.part)
+                    result = replace(result, part=None)
+                yield result
+        finally:
+            for actor in actors:
+                ray.kill(actor)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def write_part(path: Path, data: bytes) -> None:
+    """Write a part file whole: to a temporary name, synced, then renamed into place."""
+    tmp = path.with_suffix(".parquet.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

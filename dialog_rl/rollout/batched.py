@@ -1,0 +1,165 @@
+"""Batched rollouts: play a run's episodes on a vector env, one ``act_batch`` call per step.
+
+Every conversation keeps its own exploration stream (``runner.policy_rng`` of its episode seed)
+and the vector env numbers conversations like a run's episodes, so episode ``k`` here is episode
+``k`` of ``run_episodes``: same customer, same decisions, same outcome. Results are yielded in
+episode order, whichever slot finished first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from dialog_rl.env.vector import DialogueVectorEnv, episode_seeds
+from dialog_rl.policies.base import Episode, Policy
+from dialog_rl.rollout.runner import episode_seed, policy_rng
+
+_POLICY_INC = 0xDA3E39CB94B95BDB | 1  # runner.policy_rng's stream increment
+
+
+class RowStreams:
+    """Each row's exploration stream (``runner.policy_rng`` of its episode) as array-backed PCG64.
+
+    ``random_rows()`` draws once for every row, exactly what the rows' Generators would give;
+    policies that override ``act_batch`` draw through it (see ``Policy.act_batch``).
+    """
+
+    def __init__(self, n: int) -> None:
+        from dialog_rl.batch_rng import BatchPCG64
+
+        self.streams = BatchPCG64(n)
+        self.rows = np.arange(n)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def reseed(self, rows: np.ndarray, seeds: np.ndarray) -> None:
+        """``policy_rng(seed)`` for each row's episode seed."""
+        from dialog_rl.env.vector import _splitmix64
+
+        seeds = np.asarray(seeds, dtype=np.uint64)
+        a = _splitmix64(seeds ^ np.uint64(0x5DEECE66D))
+        b = _splitmix64(seeds + np.uint64(1))
+        self.streams.set_state(rows, a, b, np.uint64(0), np.uint64(_POLICY_INC))
+
+    def random_rows(self) -> np.ndarray:
+        return self.streams.random(self.rows)
+
+
+@dataclass(frozen=True)
+class BatchedEpisode:
+    """One finished conversation of a batched rollout."""
+
+    episode: int
+    outcome: dict
+    data: Episode | None = None
+    """The conversation as arrays (what a learner consumes), when asked for."""
+
+
+def run_batched(
+    vec: DialogueVectorEnv,
+    policy: Policy,
+    episodes: int | range,
+    seed: int,
+    *,
+    explore: bool = True,
+    keep_data: bool = False,
+) -> Iterator[BatchedEpisode]:
+    """Play episodes ``0 .. episodes-1`` (or a ``range``) of run ``seed``; yield them in order.
+
+    Slots that start an episode past the last one play it to keep the batch rectangular; those
+    results are dropped. ``keep_data`` also returns each conversation's arrays. A policy with
+    its own ``act_batch`` gets array-backed streams (``RowStreams``); others get Generators.
+    """
+    n = vec.num_envs
+    todo = episodes if isinstance(episodes, range) else range(episodes)
+    obs, infos = vec.reset(
+        seed=seed, options={"first_episode": todo.start, "last_episode": todo.stop}
+    )
+    masks = infos["action_mask"]
+    rngs: RowStreams | list | None = None
+    if explore and policy.stochastic:
+        if type(policy).act_batch is not Policy.act_batch:
+            rngs = RowStreams(n)
+            rngs.reseed(np.arange(n), episode_seeds(seed, infos["episode"]))
+        else:
+            rngs = [policy_rng(episode_seed(seed, int(k))) for k in infos["episode"]]
+    trace: list[list[list]] | None = (
+        [[[] for _ in range(5)] for _ in range(n)] if keep_data else None
+    )
+    pending: dict[int, BatchedEpisode] = {}
+    next_out = todo.start
+    while next_out < todo.stop:
+        actions, props = policy.act_batch(obs, masks, explore=explore, rng=rngs)
+        next_obs, rewards, _, _, infos = vec.step(actions)
+        if trace is not None:
+            for i in range(n):
+                t = trace[i]
+                t[0].append(obs[i])
+                t[1].append(masks[i])
+                t[2].append(actions[i])
+                t[3].append(rewards[i])
+                t[4].append(props[i])
+        if "final_info" in infos:
+            fin = infos["final_info"]
+            done = np.flatnonzero(infos["_final_info"])
+            outcomes = _outcomes(fin, done)
+            for i, k, outcome in zip(done.tolist(), fin["episode"][done].tolist(), outcomes):
+                if k < todo.stop:
+                    pending[k] = BatchedEpisode(
+                        k,
+                        outcome,
+                        _episode(trace[i], infos["final_obs"][i], fin, i) if trace else None,
+                    )
+                if trace is not None:
+                    trace[i] = [[] for _ in range(5)]
+            if isinstance(rngs, RowStreams):
+                rngs.reseed(done, episode_seeds(seed, infos["episode"][done]))
+            elif rngs is not None:
+                for i in done.tolist():
+                    policy_rng(episode_seed(seed, int(infos["episode"][i])), rngs[i])
+        obs, masks = next_obs, infos["action_mask"]
+        while next_out in pending:
+            yield pending.pop(next_out)
+            next_out += 1
+
+
+_OUTCOME_KEYS = ("success", "outcome", "turns", "reward", "hangup", "handover", "truncated")
+
+
+def _outcomes(fin: dict, rows: np.ndarray) -> list[dict]:
+    """``DialogueEnv.outcome()`` of each finished row, rebuilt from the batched final info."""
+    columns = [fin[key][rows].tolist() for key in _OUTCOME_KEYS]
+    return [dict(zip(_OUTCOME_KEYS, values)) for values in zip(*columns)]
+
+
+def _outcome(fin: dict, i: int) -> dict:
+    """The outcome dict ``DialogueEnv.outcome()`` gave, rebuilt from the batched final info."""
+    return {
+        "success": bool(fin["success"][i]),
+        "outcome": str(fin["outcome"][i]),
+        "turns": int(fin["turns"][i]),
+        "reward": float(fin["reward"][i]),
+        "hangup": bool(fin["hangup"][i]),
+        "handover": bool(fin["handover"][i]),
+        "truncated": bool(fin["truncated"][i]),
+    }
+
+
+def _episode(trace: list[list], final_obs: np.ndarray, fin: dict, i: int) -> Episode:
+    obs, masks, actions, rewards, props = trace
+    return Episode(
+        obs=np.stack(obs).astype(np.float32, copy=False),
+        masks=np.stack(masks).astype(np.int8, copy=False),
+        actions=np.asarray(actions, dtype=np.int64),
+        rewards=np.asarray(rewards, dtype=np.float64),
+        propensities=np.asarray(props, dtype=np.float64),
+        final_obs=final_obs.copy(),
+        final_mask=fin["action_mask"][i].copy(),
+        terminated=not bool(fin["truncated"][i]),
+        truncated=bool(fin["truncated"][i]),
+        outcome=_outcome(fin, i),
+    )

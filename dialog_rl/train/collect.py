@@ -1,0 +1,164 @@
+"""Experience collection for training: rollout workers play, the learner learns.
+
+With ``TrainConfig.rollout_batch`` K > 1, training plays episodes in rounds of up to K (a round
+never crosses a checkpoint, so a resumed run repeats an uninterrupted one). At the start of a
+round the learner's state is the snapshot every worker plays with; the round's episodes (each
+seeded by its index, as always) are played in the workers, come back as ``Episode`` arrays, and
+the learner learns from them in episode order. Which worker plays which episode never matters,
+so a run gives the same result with any number of workers, in-process, in a process pool or on
+Ray: it depends on K only (K = 1 is the one-episode-at-a-time loop, which never gets here).
+
+This relies on acting not changing a learner (``act`` only reads its state), true of every
+learner here. The snapshot is ``Learner.state()``, replay buffers included; that costs little
+next to the learning it feeds, but an acting-only state would make rounds cheaper.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from dialog_rl.policies.base import Episode, Learner
+from dialog_rl.rollout.backends import BackendError, _import_ray, start_method
+from dialog_rl.scenario import Domain
+
+
+class LearnerSpec:
+    """How to build the learner and environment in a worker: plain data."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        env_args: dict,
+        algo: str,
+        seed: int,
+        hyperparameters: dict,
+        *,
+        lifetime: bool = False,
+    ) -> None:
+        self.domain = domain
+        self.env_args = env_args
+        self.algo = algo
+        self.seed = seed
+        self.hyperparameters = hyperparameters
+        self.lifetime = lifetime
+        """Episodes are customer lifetimes (``LifetimeEnv``)."""
+
+
+class RolloutPlayer:
+    """A worker's environment and learner copy; plays episodes with the round's snapshot."""
+
+    def __init__(self, spec: LearnerSpec) -> None:
+        from dialog_rl.env import DialogueEnv, LifetimeEnv
+        from dialog_rl.policies import make_learner
+
+        self.spec = spec
+        env_class = LifetimeEnv if spec.lifetime else DialogueEnv
+        self.env = env_class(spec.domain, **spec.env_args)
+        self.learner = make_learner(
+            spec.algo, spec.domain, self.env.spec_obs, spec.seed, **spec.hyperparameters
+        )
+        self.round = -1
+        self.rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
+
+    def play(self, round_id: int, snapshot, episodes: range) -> list[Episode]:
+        from dialog_rl.train.loop import play_episode
+
+        if round_id != self.round:
+            arrays, meta = snapshot
+            self.learner.load_state(arrays, meta)
+            self.round = round_id
+        return [play_episode(self.env, self.learner, i, self.spec.seed, self.rng) for i in episodes]
+
+
+class Collector:
+    """Plays a round of training episodes with a snapshot of the learner."""
+
+    def __init__(
+        self,
+        spec: LearnerSpec,
+        workers: int = 1,
+        backend: str = "local",
+        address: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.workers = workers
+        self.backend = backend
+        self.round = 0
+        self._pool = None
+        self._ray = None
+        self._actors: list = []
+        self._ray_started = False
+        self._local: RolloutPlayer | None = None
+        if backend == "ray":
+            ray = self._ray = _import_ray()
+            if not ray.is_initialized():
+                try:
+                    ray.init(address=address, include_dashboard=False, log_to_driver=False)
+                except (ConnectionError, RuntimeError, ValueError) as err:
+                    raise BackendError(f"cannot start or reach Ray: {err}") from None
+                self._ray_started = True
+            actor = ray.remote(num_cpus=1)(RolloutPlayer)
+            self._actors = [actor.remote(spec) for _ in range(workers)]
+        elif workers > 1:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context(start_method())
+            self._pool = ctx.Pool(workers, initializer=_pool_init, initargs=(spec,))
+
+    def collect(self, learner: Learner, episodes: range) -> list[Episode]:
+        """Play ``episodes`` with ``learner`` as it is now; return them in episode order."""
+        self.round += 1
+        if self._pool is None and self._ray is None:
+            from dialog_rl.train.loop import play_episode
+
+            if self._local is None:
+                self._local = RolloutPlayer(self.spec)
+            rng = self._local.rng
+            env = self._local.env
+            return [play_episode(env, learner, i, self.spec.seed, rng) for i in episodes]
+        snapshot = learner.state()
+        chunks = _split(episodes, self.workers)
+        if self._pool is not None:
+            tasks = [(self.round, snapshot, c) for c in chunks]
+            parts = self._pool.starmap(_pool_play, tasks, chunksize=1)
+        else:
+            ray = self._ray
+            ref = ray.put(snapshot)
+            futures = [a.play.remote(self.round, ref, c) for a, c in zip(self._actors, chunks)]
+            parts = ray.get(futures)
+        return [ep for part in parts for ep in part]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+        if self._ray is not None:
+            for actor in self._actors:
+                self._ray.kill(actor)
+            if self._ray_started:
+                self._ray.shutdown()
+            self._ray = None
+
+
+def _split(episodes: range, parts: int) -> list[range]:
+    """Contiguous, nearly equal pieces of ``episodes`` (empty ones dropped)."""
+    n = len(episodes)
+    bounds = [episodes.start + n * k // parts for k in range(parts + 1)]
+    return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+# One RolloutPlayer per pool process (pool initialisers can only hand state over in globals).
+_PLAYER: RolloutPlayer | None = None
+
+
+def _pool_init(spec: LearnerSpec) -> None:
+    global _PLAYER
+    _PLAYER = RolloutPlayer(spec)
+
+
+def _pool_play(round_id: int, snapshot, episodes: range) -> list[Episode]:
+    assert _PLAYER is not None, "pool worker used before its initialiser ran"
+    return _PLAYER.play(round_id, snapshot, episodes)

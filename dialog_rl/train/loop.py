@@ -1,0 +1,536 @@
+"""The online training loop: play a conversation, learn from it, evaluate, checkpoint, repeat.
+
+Training conversation ``i`` of a run with seed ``S`` is the one ``dialog-rl simulate --seed S``
+plays as episode ``i`` (same customer, same noise, same exploration stream), so nothing in the
+loop holds random state of its own: the episode counter and the learner's state (which includes
+its generators) are all a checkpoint needs to continue exactly.
+
+Greedy evaluation uses a fixed set of held-out conversations: episodes ``EVAL_OFFSET + j`` of
+``eval_seed``, never played in training (checked at start).
+
+With ``TrainConfig.lifetime`` an episode is a customer's whole lifetime of visits
+(``LifetimeEnv``): the learner's return is the lifetime value, ``dialogues`` counts customers, and
+evaluation measures retention, visits and lifetime value on held-out customers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dialog_rl.env import DialogueEnv, LifetimeEnv
+from dialog_rl.policies import Policy, make_learner
+from dialog_rl.policies.base import Decision, Episode, Learner
+from dialog_rl.rollout.metrics import summarize, summarize_lifetimes
+from dialog_rl.rollout.runner import episode_seed, policy_rng, run_episode
+from dialog_rl.scenario import Domain
+from dialog_rl.train.callbacks import Callback, CallbackList, ProgressBar
+from dialog_rl.train.demos import load_demos
+from dialog_rl.train.rundir import RunDirectory, TrainError
+
+#: held-out evaluation conversations are episodes EVAL_OFFSET + j; training ones are below it
+EVAL_OFFSET = 1 << 40
+EVAL_SEED = 0
+#: default discount per turn on lifetime runs: a horizon (1 / (1 - γ)) of 200 turns spans a
+#: customer's visits (tens of conversations of a few turns), where per-conversation learners'
+#: defaults (up to 0.99: 100 turns) would see little past the next visit or two
+LIFETIME_GAMMA = 0.995
+
+
+@dataclass
+class TrainConfig:
+    """Arguments of one training run."""
+
+    algo: str
+    """Learning algorithm: egreedy, linucb, thompson, dqn or ppo."""
+    dialogues: int = 4000
+    """Training conversations to play and learn from."""
+    seed: int = 0
+    """The one seed: the learner's initialisation and every training conversation."""
+    noise: float | None = None
+    """Semantic error rate of the channel; None keeps the scenario's."""
+    hyperparameters: dict = field(default_factory=dict)
+    """Keyword arguments of the learner's constructor."""
+    eval_every: int = 500
+    """Dialogues between greedy evaluations (one also runs before training and at the end)."""
+    eval_episodes: int = 200
+    """Held-out conversations per evaluation."""
+    eval_seed: int = EVAL_SEED
+    """Seed of the held-out conversations (the same set for every run, so runs compare paired)."""
+    checkpoint_every: int = 500
+    """Dialogues between checkpoints (one is also written at the end)."""
+    keep_checkpoints: int = 2
+    """Checkpoints kept in ``checkpoints/`` (older ones are deleted)."""
+    demos: str | None = None
+    """Parquet log(s) to behaviour-clone before training (warm start)."""
+    override_weight: float = 5.0
+    """Weight of demonstration rows a person chose in the TUI (other rows weigh 1)."""
+    channel: str = "act"
+    """Channel of the customer's words: "act" or "text"."""
+    max_turns: int | None = None
+    """Turn limit; None keeps the scenario's."""
+    rollout_batch: int = 1
+    """Episodes played per snapshot of the learner before it learns from them, in order
+    (``train.collect``); 1 learns after every episode. Results depend on it, never on workers."""
+    workers: int = 1
+    """Rollout worker processes (or Ray actors) that play each round (needs rollout_batch > 1)."""
+    backend: str = "local"
+    """Where rollout workers run: ``local`` (processes) or ``ray``."""
+    address: str | None = None
+    """Ray cluster address with backend ``ray`` (None: a local Ray instance)."""
+    lifetime: bool = False
+    """Train on customer lifetimes (``LifetimeEnv``, the scenario needs a ``lifetime`` section):
+    an episode is one customer's visits, its return the lifetime value, and ``dialogues``
+    counts customers. The observation gains the ``life.*`` history features."""
+    gamma: float | None = None
+    """The learner's discount per turn (its ``gamma`` hyperparameter); None keeps the learner's
+    default, or ``LIFETIME_GAMMA`` on lifetime runs."""
+
+    def __post_init__(self) -> None:
+        def whole(name: str, low: int) -> None:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise TrainError(f"{name} must be a whole number >= {low}, got {value!r}")
+
+        whole("dialogues", 0)
+        whole("eval_every", 1)
+        whole("eval_episodes", 1)
+        whole("checkpoint_every", 1)
+        whole("keep_checkpoints", 1)
+        whole("rollout_batch", 1)
+        whole("workers", 1)
+        if self.backend not in ("local", "ray"):
+            raise TrainError(f"backend must be local or ray, got {self.backend!r}")
+        if (self.workers > 1 or self.backend == "ray") and self.rollout_batch == 1:
+            raise TrainError(
+                "rollout workers play rounds of episodes with a snapshot of the learner: pass "
+                "--rollout-batch K > 1 too (episodes per snapshot; results depend on K, not on "
+                "the number of workers)"
+            )
+        if self.dialogues >= EVAL_OFFSET:
+            raise TrainError(f"dialogues must be below {EVAL_OFFSET}, got {self.dialogues}")
+        if self.noise is not None and not 0.0 <= self.noise <= 1.0:
+            raise TrainError(f"noise must be in [0, 1], got {self.noise}")
+        if not isinstance(self.hyperparameters, dict):
+            raise TrainError(f"hyperparameters must be a dict, got {self.hyperparameters!r}")
+        if self.gamma is not None:
+            if isinstance(self.gamma, bool) or not 0.0 <= self.gamma <= 1.0:
+                raise TrainError(f"gamma must be in [0, 1], got {self.gamma!r}")
+            given = self.hyperparameters.get("gamma", self.gamma)
+            if given != self.gamma:
+                raise TrainError(
+                    f"gamma given twice: --gamma {self.gamma} and --hp gamma={given}; pass one"
+                )
+
+    def learner_hyperparameters(self) -> dict:
+        """The learner's keyword arguments: ``hyperparameters`` plus the discount."""
+        hp = dict(self.hyperparameters)
+        gamma = (
+            self.gamma if self.gamma is not None else (LIFETIME_GAMMA if self.lifetime else None)
+        )
+        if gamma is not None:
+            hp.setdefault("gamma", gamma)
+        return hp
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class LoopState:
+    """What the loop knows at any point; callbacks read it as ``self.loop``."""
+
+    algo: str
+    dialogues: int
+    learner: Learner
+    episode: int = 0
+    """Training dialogues learned so far (the index of the next one)."""
+    turns: int = 0
+    """Training turns played so far."""
+    conversations: int = 0
+    """Training conversations played so far (more than ``episode`` on lifetime runs)."""
+    curve: list[dict] = field(default_factory=list)
+    window: dict = field(default_factory=lambda: {"sums": {}, "counts": {}})
+    """Sums of per-episode metrics since the last curve row."""
+    decision: Decision | None = None
+    episode_data: Episode | None = None
+    metrics: dict = field(default_factory=dict)
+
+    def add(self, metrics: dict[str, float]) -> None:
+        sums, counts = self.window["sums"], self.window["counts"]
+        for key, value in metrics.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+            counts[key] = counts.get(key, 0) + 1
+
+    def window_means(self) -> dict[str, float]:
+        sums, counts = self.window["sums"], self.window["counts"]
+        means = {k: sums[k] / counts[k] for k in sorted(sums)}
+        self.window = {"sums": {}, "counts": {}}
+        return means
+
+    def training_state(self, config: TrainConfig, demos_sha256: str | None) -> dict:
+        identity = config.to_dict()
+        # where rollouts run never changes results (train.collect), so it is not identity
+        for key in (
+            "checkpoint_every",
+            "keep_checkpoints",
+            "demos",
+            "workers",
+            "backend",
+            "address",
+        ):
+            identity.pop(key)
+        identity["demos_sha256"] = demos_sha256
+        return {
+            "config": identity,
+            "episode": self.episode,
+            "turns": self.turns,
+            "conversations": self.conversations,
+            "curve": self.curve,
+            "window": self.window,
+        }
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What ``train`` returns."""
+
+    learner: Learner
+    curve: list[dict]
+    """Learning-curve rows (the last is the final greedy evaluation)."""
+    episodes: int
+    stopped: bool
+    """True if a callback stopped training early."""
+    cpu_seconds: float
+    """CPU time of this call (all threads), setup included."""
+    out: Path | None
+    conversations: int = 0
+    """Training conversations played in all (``episodes`` unless training on lifetimes)."""
+
+
+def play_episode(
+    env: DialogueEnv,
+    policy: Policy,
+    episode: int,
+    seed: int,
+    rng: np.random.Generator,
+    callback: Callback | None = None,
+    loop: LoopState | None = None,
+) -> Episode | None:
+    """Play training conversation (or lifetime) ``episode`` exploring; None if a callback
+    stopped it."""
+    s = episode_seed(seed, episode)
+    obs, info = env.reset(seed=s)
+    policy_rng(s, rng)
+    observations, masks, actions, rewards, props, ends = [], [], [], [], [], []
+    while True:
+        mask = info["action_mask"]
+        decision = policy.act(obs, mask, explore=True, rng=rng)
+        next_obs, reward, terminated, truncated, info = env.step(decision.action)
+        observations.append(obs)
+        masks.append(mask)
+        actions.append(decision.action)
+        rewards.append(reward)
+        props.append(decision.propensity)
+        ends.append("conversation" in info)  # a lifetime env says when a visit's conversation ended
+        if callback is not None:
+            loop.decision = decision
+            if not callback.on_step():
+                return None
+        obs = next_obs
+        if terminated or truncated:
+            break
+    return Episode(
+        obs=np.stack(observations).astype(np.float32, copy=False),
+        masks=np.stack(masks).astype(np.int8, copy=False),
+        actions=np.asarray(actions, dtype=np.int64),
+        rewards=np.asarray(rewards, dtype=np.float64),
+        propensities=np.asarray(props, dtype=np.float64),
+        final_obs=obs,
+        final_mask=info["action_mask"],
+        terminated=bool(terminated),
+        truncated=bool(truncated),
+        outcome=info["outcome"],
+        ends=np.asarray(ends, dtype=bool) if any(ends) else None,
+    )
+
+
+def make_env(domain: Domain, config: TrainConfig) -> DialogueEnv | LifetimeEnv:
+    """The training environment ``config`` asks for: conversations, or customer lifetimes."""
+    args = dict(noise=config.noise, channel=config.channel, max_turns=config.max_turns)
+    if not config.lifetime:
+        return DialogueEnv(domain, **args)
+    if domain.lifetime is None:
+        raise TrainError(
+            f"scenario {domain.name!r} has no `lifetime` section: training on lifetimes needs one"
+        )
+    return LifetimeEnv(domain, **args)
+
+
+def evaluation_seeds(episodes: int, eval_seed: int = EVAL_SEED) -> list[int]:
+    """Environment seeds of the held-out conversations."""
+    return [episode_seed(eval_seed, EVAL_OFFSET + j) for j in range(episodes)]
+
+
+def evaluate(
+    env: DialogueEnv,
+    policy: Policy,
+    episodes: int,
+    eval_seed: int = EVAL_SEED,
+    *,
+    explore: bool = False,
+) -> dict:
+    """Success, reward, turns (with 95% CIs) over the held-out conversations; greedy by default.
+
+    On a ``LifetimeEnv`` the episodes are held-out customers and the summary is
+    ``summarize_lifetimes``' (retention, visits, lifetime value, per-conversation success).
+    """
+    rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
+    outcomes = [
+        run_episode(env, policy, EVAL_OFFSET + j, eval_seed, explore=explore, rng=rng).outcome
+        for j in range(episodes)
+    ]
+    return summarize_lifetimes(outcomes) if isinstance(env, LifetimeEnv) else summarize(outcomes)
+
+
+def _check_held_out(config: TrainConfig) -> None:
+    held_out = set(evaluation_seeds(config.eval_episodes, config.eval_seed))
+    clash = [i for i in range(config.dialogues) if episode_seed(config.seed, i) in held_out]
+    if clash:  # a 64-bit hash collision: astronomically unlikely, but never train on test data
+        raise TrainError(
+            f"training dialogue {clash[0]} of seed {config.seed} is also a held-out evaluation "
+            "conversation; choose another --seed"
+        )
+
+
+def _eval_row(env: DialogueEnv, loop: LoopState, config: TrainConfig, extra: dict) -> dict:
+    m = evaluate(env, loop.learner, config.eval_episodes, config.eval_seed)
+    row = {"episode": loop.episode, "turns": loop.turns}
+    if config.lifetime:
+        row["conversations"] = loop.conversations
+        row["dialog/success"] = m["conversation_success"]["mean"]
+        for key, name in (
+            ("lifetime_value", "value"),
+            ("retention", "retention"),
+            ("visits", "visits"),
+            ("turns", "turns"),
+        ):
+            row[f"life/{name}"] = m[key]["mean"]
+    else:
+        for key in ("success", "reward", "turns", "hangup", "handover"):
+            row[f"dialog/{key}"] = m[key]["mean"]
+    row.update(loop.window_means())
+    row.update(extra)
+    return row
+
+
+def train(
+    domain: Domain,
+    config: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = False,
+    run_info: dict | None = None,
+) -> TrainResult:
+    """Train ``config.algo`` on ``domain``; with ``out``, write curve, checkpoints and final policy.
+
+    ``resume`` continues the run in ``out`` from its newest valid checkpoint (or starts it if it
+    has none); a resumed run ends with the same bytes as one never interrupted. ``run_info`` is
+    extra JSON stored in ``run.json`` (scenario path, command line).
+    """
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    env_args = dict(noise=config.noise, channel=config.channel, max_turns=config.max_turns)
+    env, eval_env = make_env(domain, config), make_env(domain, config)
+    spec = env.spec_obs
+    learner = make_learner(
+        config.algo, domain, spec, config.seed, **config.learner_hyperparameters()
+    )
+    _check_held_out(config)
+    loop = LoopState(config.algo, config.dialogues, learner)
+    run = RunDirectory(out) if out is not None else None
+
+    restored = None
+    if run is not None:
+        if resume:
+            if run.check_resumable(config.to_dict(), domain) is not None:
+                restored = run.latest_checkpoint(domain, spec)
+        else:
+            run.check_fresh()
+    demos, bc_metrics = None, {}
+    if restored is None and config.demos is not None:
+        demos = load_demos(config.demos, domain, spec, config.override_weight)
+        try:
+            fitted = learner.clone(demos.obs, demos.masks, demos.actions, demos.weights)
+        except NotImplementedError as err:
+            raise TrainError(f"--demos: {err}") from None
+        bc_metrics = {k: float(v) for k, v in fitted.items()}
+        bc_metrics["bc/overridden"] = float(demos.overridden)
+    if run is not None:
+        info = {
+            "config": config.to_dict(),
+            "scenario": {"name": domain.name, "hash": domain.content_hash},
+            **(run_info or {}),
+        }
+        run.create(info)
+
+    if restored is not None:
+        t = restored.meta["training"]
+        learner.load_state(restored.arrays, restored.meta["learner_state"])
+        loop.episode, loop.turns = t["episode"], t["turns"]
+        loop.conversations = t.get("conversations", loop.episode)
+        loop.curve, loop.window = t["curve"], t["window"]
+        demos_sha = t["config"]["demos_sha256"]
+    else:
+        demos_sha = demos.sha256 if demos is not None else None
+
+    title = f"{domain.name} · {config.algo} · seed {config.seed} · noise {env.noise:.2f}"
+    if config.lifetime:
+        title += " · lifetimes"
+    trained_on = "lifetimes" if config.lifetime else "conversations"
+    cbs = [*callbacks]
+    if progress:
+        cbs.append(ProgressBar())
+    callback = CallbackList(cbs)
+    callback.init_callback(loop)
+    callback.on_training_start()
+
+    final_at = None
+
+    def checkpoint(final: bool) -> None:
+        nonlocal final_at
+        state = loop.training_state(config, demos_sha)
+        kw = dict(seed=config.seed, training=state, trained_on=trained_on)
+        run.save_checkpoint(loop.episode, learner, domain, spec, keep=config.keep_checkpoints, **kw)
+        if final:
+            run.save_final(learner, domain, spec, **kw)
+            run.write_curve(loop.curve, plot=True, title=title, lifetime=config.lifetime)
+            final_at = loop.episode
+
+    if restored is None:
+        row = _eval_row(eval_env, loop, config, bc_metrics)
+        loop.curve.append(row)
+        callback.on_evaluation(row)
+        if run is not None:
+            run.write_curve(loop.curve, plot=False)
+
+    stopped = False
+    rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
+    collector, queue = _collector(domain, config, env_args), []
+    while loop.episode < config.dialogues:
+        if collector is not None:  # rounds played by rollout workers (train.collect)
+            if not queue:
+                queue = collector.collect(learner, _round(loop.episode, config))
+            ep = queue.pop(0)
+        else:
+            ep = play_episode(env, learner, loop.episode, config.seed, rng, callback, loop)
+        if ep is None:
+            stopped = True
+            break
+        metrics = learner.learn(ep)
+        loop.episode += 1
+        loop.turns += len(ep.actions)
+        loop.conversations += int(ep.ends.sum()) if ep.ends is not None else 1
+        loop.episode_data, loop.metrics = ep, metrics
+        loop.add({**_rollout_metrics(ep), **{k: v for k, v in metrics.items() if not _is_nan(v)}})
+        keep_going = callback.on_episode()
+        at_end = loop.episode == config.dialogues or not keep_going
+        if loop.episode % config.eval_every == 0 or at_end:
+            row = _eval_row(eval_env, loop, config, {})
+            loop.curve.append(row)
+            callback.on_evaluation(row)
+            if run is not None:
+                run.write_curve(loop.curve, plot=False)
+        if run is not None and (loop.episode % config.checkpoint_every == 0 or at_end):
+            checkpoint(final=at_end)
+        if not keep_going:
+            stopped = True
+            break
+
+    if run is not None and final_at != loop.episode:
+        # stopped mid-episode, resumed after the last checkpoint, or nothing left to train
+        checkpoint(final=True)
+    if collector is not None:
+        collector.close()
+    callback.on_training_end()
+    cpu = time.process_time() - cpu0
+    if run is not None:
+        final_row = loop.curve[-1] if loop.curve else {}
+        run.write_summary(
+            {
+                "episodes": loop.episode,
+                "turns": loop.turns,
+                "conversations": loop.conversations,
+                "stopped_early": stopped,
+                "final_evaluation": final_row,
+                "cpu_seconds": cpu,
+                "wall_seconds": time.perf_counter() - wall0,
+            }
+        )
+    return TrainResult(
+        learner,
+        loop.curve,
+        loop.episode,
+        stopped,
+        cpu,
+        run.path if run else None,
+        conversations=loop.conversations,
+    )
+
+
+def _rollout_metrics(ep: Episode) -> dict[str, float]:
+    """What the curve shows of an exploring training episode (a conversation or a lifetime)."""
+    o = ep.outcome
+    if "visits" not in o:
+        return {
+            "rollout/success": float(o["success"]),
+            "rollout/reward": float(o["reward"]),
+            "rollout/turns": float(o["turns"]),
+        }
+    return {
+        "rollout/success": float(o["conversation_success"]),
+        "rollout/value": float(o["lifetime_value"]),
+        "rollout/retention": float(o["returned"]),
+        "rollout/visits": float(o["visits"]),
+        "rollout/turns": float(o["turns"]),
+    }
+
+
+def _collector(domain: Domain, config: TrainConfig, env_args: dict):
+    """Rollout workers for ``rollout_batch`` > 1 (see ``train.collect``), else None."""
+    if config.rollout_batch == 1:
+        return None
+    from dialog_rl.rollout.backends import BackendError
+    from dialog_rl.train.collect import Collector, LearnerSpec
+
+    spec = LearnerSpec(
+        domain,
+        env_args,
+        config.algo,
+        config.seed,
+        config.learner_hyperparameters(),
+        lifetime=config.lifetime,
+    )
+    try:
+        return Collector(spec, config.workers, config.backend, config.address)
+    except BackendError as err:
+        raise TrainError(str(err)) from None
+
+
+def _round(episode: int, config: TrainConfig) -> range:
+    """The round starting at ``episode``: up to the next multiple of rollout_batch, never past
+    a checkpoint (so a resumed run starts its rounds where an uninterrupted one does)."""
+    k, c = config.rollout_batch, config.checkpoint_every
+    end = min((episode // k + 1) * k, (episode // c + 1) * c, config.dialogues)
+    return range(episode, end)
+
+
+def _is_nan(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
