@@ -172,7 +172,8 @@ class AgendaUser:
             return self._said(react)
         if not self.task_done and d.change_mind > 0 and rng.random() < d.change_mind:
             self._change_mind(react)
-        if self.patience <= 0:
+        # Out of patience hangs up, unless the agent has just met the goal: then they finish.
+        if self.patience <= 0 and not self.satisfied:
             self.outcome = HANGUP_OUTCOME
             return self._said([(HANGUP, -1, -1)])
         return self._said(self._finish(react))

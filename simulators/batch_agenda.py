@@ -339,7 +339,7 @@ class BatchCustomers:
             c = c[self.rng.random(c) < d.change_mind]
             if len(c):
                 self._change_mind(c)
-        hang = self.patience[r] <= 0
+        hang = (self.patience[r] <= 0) & ~self.satisfied(r)  # as AgendaUser.respond
         h = r[hang]
         self.outcome[h] = HANGUP_OUTCOME
         out.n[h] = 0
