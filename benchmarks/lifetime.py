@@ -14,7 +14,7 @@ Each policy then plays the same held-out customers in the lifetime environment (
 is random when it samples. The per-conversation policy sees the features it was trained on (the
 ``life.*`` history features are sliced off, as ``simulate --lifetime --policy`` does).
 
-Reported per policy: success, turns and hand-overs per conversation, the customers' mean
+Reported per policy: success, turns, hang-ups and hand-overs per conversation, the customers' mean
 satisfaction with a conversation (hidden from every policy; the scenario's ``lifetime.satisfaction``
 weights), retention (came back at least once), visits and lifetime value per customer. Cells are
 the mean over seeds ± the half-width of a 95% interval: Student t over the per-seed figures with
@@ -47,6 +47,7 @@ POLICIES = ("random", "rule", "per-conversation", "lifetime")
 COLUMNS = (
     ("success / conv.", "success", True, True),
     ("turns / conv.", "turns", True, False),
+    ("hang-ups", "hangup", True, True),
     ("hand-overs", "handover", True, True),
     ("satisfaction", "satisfaction", True, False),
     ("retention", "returned", False, True),
@@ -64,7 +65,7 @@ def play_customers(env, policy, customers: int, eval_seed: int, explore: bool) -
     from dialog_rl.rollout.runner import episode_seed, policy_rng
     from dialog_rl.train import EVAL_OFFSET
 
-    keys = ("value", "returned", "visits", "success", "handover", "turns", "satisfaction")
+    keys = ("value", "returned", "visits", "success", "hangup", "handover", "turns", "satisfaction")
     out = {k: np.zeros(customers) for k in keys}
     rng = np.random.Generator(np.random.PCG64(0))
     for j in range(customers):
@@ -77,6 +78,7 @@ def play_customers(env, policy, customers: int, eval_seed: int, explore: bool) -
             conv = info.get("conversation")
             if conv is not None:
                 out["success"][j] += conv["success"]
+                out["hangup"][j] += conv["hangup"]
                 out["handover"][j] += conv["handover"]
                 out["turns"][j] += conv["turns"]
                 out["satisfaction"][j] += conv["satisfaction"]
@@ -275,12 +277,14 @@ def main() -> None:
             results.append(r)
     print(tables(results))
     cpu = np.mean([sum(r["cpu_seconds"].values()) / 2 for r in results])
+    first = np.mean([customers / r["conversations"] for r in results])
     print(
         f"\n{args.algo}, {customers} training customers per lifetime run and as many "
         f"conversations per per-conversation run; {eval_customers} held-out customers per seed "
         f"({seeds} seed(s)); mean ± 95% CI half-width ({'over seeds, Student t' if seeds > 1 else 'over customers'}); "
         f"{cpu:.1f} CPU s per training run; wall {time.perf_counter() - start:.0f} s with "
-        f"{args.jobs} job(s)."
+        f"{args.jobs} job(s). First visits were {first:.0%} of the lifetime runs' training "
+        "conversations (100% of the per-conversation runs')."
     )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")

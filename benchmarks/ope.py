@@ -41,7 +41,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from dialog_rl.env import DialogueEnv
-    from dialog_rl.ope.command import _logger_distribution
+    from dialog_rl.ope.command import logger_distribution
     from dialog_rl.ope.fqe import FQE
     from dialog_rl.ope.logged import load_logged
     from dialog_rl.ope.report import RECOMMENDED, evaluate_logged, online_value
@@ -72,7 +72,7 @@ def main() -> int:
     logged = load_logged(logs)
     env = DialogueEnv(domain, noise=args.noise)
     names = env.spec_obs.names
-    logger_dist, _ = _logger_distribution(logged, domain, env.spec_obs)
+    logger_dist, _ = logger_distribution(logged, domain, env.spec_obs)
     rows = []
     summary = []
     for label, name in (("rule (greedy)", "rule"), ("DQN (greedy)", dqn), ("random", "random")):

@@ -156,7 +156,7 @@ def test_load_state_refuses_another_algorithm(restaurant, env):
         PPOLearner(restaurant, env.spec_obs, 0, **SMALL).load_state(arrays, meta)
 
 
-def test_clone_imitates_the_rule_policy(restaurant, env):
+def test_clone_imitates_the_rule_policy_and_skips_the_entropy_schedule(restaurant, env):
     rule = RulePolicy(restaurant, env.spec_obs)
     rng = np.random.Generator(np.random.PCG64(0))
     eps = [play_episode(env, rule, i, 7, rng) for i in range(150)]
@@ -168,6 +168,11 @@ def test_clone_imitates_the_rule_policy(restaurant, env):
         np.ones(sum(len(e.actions) for e in eps)),
     )
     assert metrics["bc/accuracy"] > 0.85  # uniform guessing gets ~0.15
+    # the big early entropy bonus would undo the cloning, so a warm start skips it, also on resume
+    assert learner.entropy_coef() == learner.cfg.ent_coef < learner.cfg.ent_coef_start
+    resumed = PPOLearner(restaurant, env.spec_obs, 0)
+    resumed.load_state(*learner.state())
+    assert resumed.entropy_coef() == learner.cfg.ent_coef
 
 
 def test_short_training_beats_random(restaurant, env):

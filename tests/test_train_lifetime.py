@@ -121,7 +121,9 @@ def test_outcome_credit_with_a_forecast_replaces_the_later_visits_lottery():
 
 
 def test_the_forecast_learns_that_resolved_visits_bring_customers_back(orders):
-    result = train(orders, _config(dialogues=150, eval_every=150, eval_episodes=2))
+    # on-policy: while the agent is still poor, a customer who comes back costs more than they
+    # bring, so the forecast only rewards resolution once the policy has learned something
+    result = train(orders, _config(dialogues=800, eval_every=800, eval_episodes=2))
     learner = result.learner
     assert learner.forecast is not None
     w = dict(zip(("success", "failure", "handover"), learner.forecast.w[:3]))

@@ -123,7 +123,7 @@ def run_ope(args: OPEArgs) -> str:
     names = _check_observation_spec(logged, env.spec_obs)
     policy = _target_policy(args.policy, domain, env.spec_obs, logged)
     target_dist = logged.target_distribution(policy, explore=args.explore)
-    logger_dist, logger_warning = _logger_distribution(logged, domain, env.spec_obs)
+    logger_dist, logger_warning = logger_distribution(logged, domain, env.spec_obs)
     result = evaluate_logged(
         logged,
         target_dist,
@@ -258,7 +258,7 @@ def _policy_scenario_hash(path: Path) -> str | None:
     return None
 
 
-def _logger_distribution(logged, domain, spec):
+def logger_distribution(logged, domain, spec):
     """The logger's full distribution, recomputed from the run's summary, if it is a policy we
     can rebuild and it reproduces the logged propensities; else None and maybe a warning."""
     import numpy as np

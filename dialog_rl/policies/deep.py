@@ -101,7 +101,8 @@ def optimizer_arrays(prefix: str, optimizer: torch.optim.Optimizer) -> dict[str,
 def load_optimizer_arrays(
     prefix: str, optimizer: torch.optim.Optimizer, arrays: dict[str, np.ndarray]
 ) -> None:
-    """Inverse of ``optimizer_arrays`` (an optimiser that has not stepped yet has no arrays)."""
+    """Inverse of ``optimizer_arrays``. Parameters that never took a step have no state (all of
+    them before the first step; the critic's after a behaviour-cloning warm start)."""
     sd = optimizer.state_dict()
     state: dict[int, dict[str, torch.Tensor]] = {}
     n_params = sum(len(g["params"]) for g in sd["param_groups"])
@@ -109,8 +110,6 @@ def load_optimizer_arrays(
         keys = sorted(k[len(f"{prefix}.{i}.") :] for k in arrays if k.startswith(f"{prefix}.{i}."))
         if keys:
             state[i] = {k: torch.from_numpy(np.array(arrays[f"{prefix}.{i}.{k}"])) for k in keys}
-    if state and len(state) != n_params:
-        raise ValueError(f"optimiser state {prefix} covers {len(state)} of {n_params} parameters")
     optimizer.load_state_dict({"state": state, "param_groups": sd["param_groups"]})
 
 

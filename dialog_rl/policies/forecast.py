@@ -23,7 +23,8 @@ Why not also how often each action was taken (a proxy for the customer's annoyan
 customer's persona lasts their lifetime: customers who are hard to serve need more
 confirmations and repeats *and* come back less, whatever the agent does. A regression across
 customers then blames the actions for the persona and teaches the agent to stop confirming,
-which costs conversations (measured: 3 points of success and 14% of lifetime value on shopping).
+which costs conversations (one run on shopping, 3000 customers: 91.3% success against 95.5%
+with no forecast at all).
 Outcome and length are the channels through which a conversation moves satisfaction in the
 first place, so they carry most of the signal with much less of that confounding.
 """
@@ -47,14 +48,22 @@ class VisitForecast:
         spec: the lifetime environment's observation spec (it must have the ``life.*`` features).
         max_turns: the scenario's turn limit (scales the turn count).
         ridge: prior precision of every weight.
+        memory: conversations over which old data fade (weight ``1 - 1/memory`` per
+            conversation since). The forecast is on-policy: while the agent is poor a returning
+            customer costs more than they bring, so what early conversations taught must fade
+            as the agent improves.
     """
 
-    def __init__(self, spec: ObservationSpec, max_turns: int, ridge: float = 1.0) -> None:
+    def __init__(
+        self, spec: ObservationSpec, max_turns: int, ridge: float = 1.0, memory: float = 2000.0
+    ) -> None:
         self.history = np.array([spec.index(n) for n in HISTORY], dtype=np.int64)
         self.ending = np.array([spec.index(n) for n in ENDING], dtype=np.int64)
         self.max_turns = max(int(max_turns), 1)
         self.dim = len(ENDING) + 1 + len(HISTORY) + 1
-        self.A = ridge * np.eye(self.dim)
+        self.ridge = float(ridge)
+        self.fade = 1.0 - 1.0 / float(memory)
+        self.A = np.zeros((self.dim, self.dim))  # data only; the prior is added when solving
         self.b = np.zeros(self.dim)
         self.w = np.zeros(self.dim)
 
@@ -91,10 +100,14 @@ class VisitForecast:
 
     def fit(self, Z: np.ndarray, future: np.ndarray) -> None:
         """Add conversations' endings and the realised value of the visits after them."""
-        self.A += Z.T @ Z
-        self.b += Z.T @ future
+        fade = self.fade ** len(Z)
+        self.A = fade * self.A + Z.T @ Z
+        self.b = fade * self.b + Z.T @ future
+        self._solve()
+
+    def _solve(self) -> None:
         # solved from A and b (never updated incrementally): a restored state is bit-identical
-        self.w = np.linalg.solve(self.A, self.b)
+        self.w = np.linalg.solve(self.A + self.ridge * np.eye(self.dim), self.b)
 
     def state(self) -> dict[str, np.ndarray]:
         return {"forecast_A": self.A.copy(), "forecast_b": self.b.copy()}
@@ -110,4 +123,4 @@ class VisitForecast:
                 )
         self.A = np.array(arrays["forecast_A"], dtype=np.float64)
         self.b = np.array(arrays["forecast_b"], dtype=np.float64)
-        self.w = np.linalg.solve(self.A, self.b)
+        self._solve()

@@ -38,7 +38,12 @@ def feature_map(saved: ObservationSpec, env: ObservationSpec) -> np.ndarray:
 
 
 class RemappedPolicy(Policy):
-    """``policy`` acting on observations of another spec, through ``feature_map``'s index."""
+    """``policy`` acting on observations of another spec, through ``feature_map``'s index.
+
+    ``act_batch`` is the base class's row-by-row loop over ``act``: batched rollouts hand
+    array-backed random streams to any policy that overrides it, and a wrapped policy without
+    an override of its own could not draw from those.
+    """
 
     def __init__(self, policy: Policy, index: np.ndarray) -> None:
         self.policy = policy
@@ -72,9 +77,6 @@ class RemappedPolicy(Policy):
         rng: np.random.Generator | None = None,
     ) -> Decision:
         return self.policy.act(self.observe(obs), mask, explore=explore, rng=rng)
-
-    def act_batch(self, obs, masks, *, explore=True, rng=None):
-        return self.policy.act_batch(self.observe(obs), masks, explore=explore, rng=rng)
 
     def config(self) -> dict:
         return self.policy.config()
