@@ -17,6 +17,7 @@ for the value of a whole conversation). Bootstrap intervals resample groups (epi
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
@@ -39,7 +40,7 @@ class DecisionArrays(NamedTuple):
 
 
 @dataclass(frozen=True)
-class DecisionEstimator:
+class DecisionEstimator(ABC):
     """Base class: validates rows, computes per-row terms, sums them per group, bootstraps groups.
 
     Subclasses implement ``_terms(...) -> [N, k]`` (per-row terms) and ``_combine(sums [B, k]) ->
@@ -139,11 +140,13 @@ class DecisionEstimator:
         )
         return DecisionArrays(sums, n_groups)
 
+    @abstractmethod
     def _terms(self, reward, action, w, dist, q) -> np.ndarray:
-        raise NotImplementedError
+        """Implemented by each estimator."""
 
+    @abstractmethod
     def _combine(self, sums: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Implemented by each estimator."""
 
 
 def _mean(sums: np.ndarray) -> np.ndarray:
