@@ -14,14 +14,22 @@ Each policy then plays the same held-out customers in the lifetime environment (
 is random when it samples. The per-conversation policy sees the features it was trained on (the
 ``life.*`` history features are sliced off, as ``simulate --lifetime --policy`` does).
 
-Reported per policy: success, turns, hang-ups and hand-overs per conversation, the customers' mean
-satisfaction with a conversation (hidden from every policy; the scenario's ``lifetime.satisfaction``
-weights), retention (came back at least once), visits and lifetime value per customer. Cells are
+Reported per policy: success, reward (undiscounted: the per-conversation objective), turns,
+annoyances (repeated questions, rejected offers, wrong actions, "say that again"), hang-ups and
+hand-overs per conversation, the customers' mean satisfaction with a conversation (hidden from
+every policy; the scenario's ``lifetime.satisfaction`` weights), retention (came back at least
+once), visits and lifetime value per customer. Cells are
 the mean over seeds ± the half-width of a 95% interval: Student t over the per-seed figures with
 several seeds (it covers training variance and the customer sample alike), or over customers
-with one seed. A second table gives lifetime minus per-conversation, paired by held-out customer.
+with one seed. A second table gives, for every figure, lifetime minus per-conversation (what
+training on lifetime value changed) and per-conversation minus rule (whether the per-conversation
+learner wins conversations and loses customers), paired by held-out customer.
+
+``--explore-fraction`` (DQN) makes each run explore over that share of its own episodes: DQN
+counts its ε schedule in episodes, and a lifetime is one episode of several conversations.
 
 Run: python benchmarks/lifetime.py [--quick] [--algo egreedy] [--customers 3000] [--seeds 3]
+     [--gamma 0.995] [--explore-fraction 0.5] [--hp KEY=VALUE]
 """
 
 from __future__ import annotations
@@ -46,7 +54,9 @@ POLICIES = ("random", "rule", "per-conversation", "lifetime")
 #: (column, key, per conversation?, percent?)
 COLUMNS = (
     ("success / conv.", "success", True, True),
+    ("reward / conv.", "reward", True, False),
     ("turns / conv.", "turns", True, False),
+    ("annoyances / conv.", "annoyances", True, False),
     ("hang-ups", "hangup", True, True),
     ("hand-overs", "handover", True, True),
     ("satisfaction", "satisfaction", True, False),
@@ -65,7 +75,18 @@ def play_customers(env, policy, customers: int, eval_seed: int, explore: bool) -
     from dialog_rl.rollout.runner import episode_seed, policy_rng
     from dialog_rl.train import EVAL_OFFSET
 
-    keys = ("value", "returned", "visits", "success", "hangup", "handover", "turns", "satisfaction")
+    keys = (
+        "value",
+        "returned",
+        "visits",
+        "success",
+        "reward",
+        "hangup",
+        "handover",
+        "turns",
+        "annoyances",
+        "satisfaction",
+    )
     out = {k: np.zeros(customers) for k in keys}
     rng = np.random.Generator(np.random.PCG64(0))
     for j in range(customers):
@@ -78,6 +99,8 @@ def play_customers(env, policy, customers: int, eval_seed: int, explore: bool) -
             conv = info.get("conversation")
             if conv is not None:
                 out["success"][j] += conv["success"]
+                out["reward"][j] += conv["reward"]  # undiscounted: the per-conversation objective
+                out["annoyances"][j] += conv["annoyances"]
                 out["hangup"][j] += conv["hangup"]
                 out["handover"][j] += conv["handover"]
                 out["turns"][j] += conv["turns"]
@@ -103,6 +126,44 @@ def figure(rows: dict, key: str, per_conversation: bool) -> tuple[float, float]:
     return float(ratio), float(Z95 * (y - ratio * v).std(ddof=1) / math.sqrt(n) / v.mean())
 
 
+def paired_difference(a: dict, b: dict) -> dict:
+    """Each figure of policy ``a`` minus policy ``b`` on the same held-out customers, with the
+    half-width of its 95% CI over customers.
+
+    Per-customer figures are differences paired by customer. A per-conversation figure is a ratio
+    ``Σ y / Σ visits`` per policy; its difference's CI is the delta method on the customer-level
+    residuals ``(y_a - r_a v_a) / mean(v_a) - (y_b - r_b v_b) / mean(v_b)``, so the pairing (the
+    same customer's goal, persona and patience) narrows it as it does for the others.
+    """
+    out = {}
+    for _, key, per_conv, _ in COLUMNS:
+        if per_conv:
+            va, vb = a["visits"], b["visits"]
+            ra, rb = a[key].sum() / va.sum(), b[key].sum() / vb.sum()
+            d = (a[key] - ra * va) / va.mean() - (b[key] - rb * vb) / vb.mean()
+            mean = ra - rb
+        else:
+            d = a[key] - b[key]
+            mean = d.mean()
+        out[key] = (float(mean), float(Z95 * d.std(ddof=1) / math.sqrt(len(d))))
+    return out
+
+
+def explore_over(task: dict, episodes: int) -> dict:
+    """The task's hyperparameters, with DQN's exploration schedule spanning ``explore_fraction``
+    of this run's episodes when that is set.
+
+    DQN counts its schedule in episodes, and a lifetime is one episode of several conversations:
+    the same ``exploration_episodes`` would explore over a larger share of a lifetime run's
+    budget than of the per-conversation run's (the bandits count conversations in both modes).
+    """
+    hp = dict(task["hyperparameters"])
+    fraction = task.get("explore_fraction")
+    if fraction is not None and task["algo"] == "dqn":
+        hp["exploration_episodes"] = max(1, round(fraction * episodes))
+    return hp
+
+
 def run_one(task: dict) -> dict:
     """Train both policies for one scenario and seed, and play every policy's customers."""
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # 1-customer loop evaluations
@@ -118,7 +179,6 @@ def run_one(task: dict) -> dict:
     common = dict(
         seed=seed,
         noise=task["noise"],
-        hyperparameters=task["hyperparameters"],
         eval_episodes=2,  # the loop's own curve is not needed: evaluated below, once
     )
     life = train(
@@ -128,13 +188,19 @@ def run_one(task: dict) -> dict:
             dialogues=task["customers"],
             eval_every=task["customers"],
             lifetime=True,
+            gamma=task.get("gamma"),
+            hyperparameters=explore_over(task, task["customers"]),
             **common,
         ),
     )
     conv = train(
         domain,
         TrainConfig(
-            task["algo"], dialogues=life.conversations, eval_every=life.conversations, **common
+            task["algo"],
+            dialogues=life.conversations,
+            eval_every=life.conversations,
+            hyperparameters=explore_over(task, life.conversations),
+            **common,
         ),
     )
     from dialog_rl.env import DialogueEnv
@@ -163,14 +229,8 @@ def run_one(task: dict) -> dict:
         result["figures"][name] = {
             key: figure(rows, key, per_conv) for _, key, per_conv, _ in COLUMNS
         }
-    diff = {}
-    a, b = played["lifetime"], played["per-conversation"]
-    for _, key, per_conv, _ in COLUMNS:
-        if per_conv:
-            continue
-        d = a[key] - b[key]  # paired by held-out customer
-        diff[key] = (float(d.mean()), float(Z95 * d.std(ddof=1) / math.sqrt(len(d))))
-    result["difference"] = diff
+    result["difference"] = paired_difference(played["lifetime"], played["per-conversation"])
+    result["difference_vs_rule"] = paired_difference(played["per-conversation"], played["rule"])
     return result
 
 
@@ -200,18 +260,35 @@ def tables(results: list[dict]) -> str:
             lines.append(f"| {sc} | {label} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "| scenario | lifetime − per-conversation | retention | visits | lifetime value |",
-        "|---|---|---|---|---|",
+        "| scenario | difference (paired by customer) | "
+        + " | ".join(c for c, *_ in COLUMNS)
+        + " |",
+        "|" + "---|" * (len(COLUMNS) + 2),
     ]
     for sc in scenarios:
         rows = [r for r in results if r["scenario"] == sc]
-        cells = [
-            _cell([r["difference"][key] for r in rows], pct)
-            for _, key, per_conv, pct in COLUMNS
-            if not per_conv
-        ]
-        lines.append(f"| {sc} | paired by customer | " + " | ".join(cells) + " |")
+        for label, field, (a, b) in DIFFERENCES:
+            cells = [
+                _cell([_difference(r, field, a, b, key) for r in rows], pct)
+                for _, key, _, pct in COLUMNS
+            ]
+            lines.append(f"| {sc} | {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+#: (row label, result field, (policy a, policy b)): the paired differences a − b reported
+DIFFERENCES = (
+    ("lifetime − per-conversation", "difference", ("lifetime", "per-conversation")),
+    ("per-conversation − rule", "difference_vs_rule", ("per-conversation", "rule")),
+)
+
+
+def _difference(result: dict, field: str, a: str, b: str, key: str) -> tuple[float, float]:
+    """A seed's paired difference; from the two figures (no interval of its own) for results
+    saved before the field existed, which the interval over seeds does not need."""
+    if field in result:
+        return tuple(result[field][key])
+    return result["figures"][a][key][0] - result["figures"][b][key][0], float("nan")
 
 
 def main() -> None:
@@ -221,6 +298,15 @@ def main() -> None:
     parser.add_argument(
         "--hp", action="append", default=[], metavar="KEY=VALUE", help="learner hyperparameter"
     )
+    parser.add_argument(
+        "--gamma", type=float, default=None, help="discount per turn of the lifetime runs (0.995)"
+    )
+    parser.add_argument(
+        "--explore-fraction",
+        type=float,
+        default=None,
+        help="DQN: explore over this share of each run's episodes (lifetimes or conversations)",
+    )
     parser.add_argument("--scenarios", nargs="+", default=None, help="scenario YAML files")
     parser.add_argument("--noise", type=float, default=None, help="semantic error rate")
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 3)")
@@ -228,7 +314,13 @@ def main() -> None:
     parser.add_argument("--eval-customers", type=int, default=None, help="held-out (2000)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--json", default=None, help="also write per-seed results here")
+    parser.add_argument(
+        "--from-json", nargs="+", default=None, help="print the tables of saved results only"
+    )
     args = parser.parse_args()
+    if args.from_json:
+        print(tables([r for f in args.from_json for r in json.loads(Path(f).read_text())]))
+        return
     quick = args.quick
     seeds = args.seeds or (1 if quick else 3)
     customers = args.customers or (300 if quick else 3000)
@@ -252,6 +344,8 @@ def main() -> None:
             "scenario": s,
             "algo": args.algo,
             "hyperparameters": hyper,
+            "gamma": args.gamma,
+            "explore_fraction": args.explore_fraction,
             "noise": args.noise,
             "seed": seed,
             "customers": customers,

@@ -31,6 +31,9 @@ _MULT_LO0, _MULT_LO1 = U64(_MULT & 0xFFFFFFFF), U64((_MULT >> 32) & 0xFFFFFFFF)
 _MASK128 = (1 << 128) - 1
 _MULT_INV = pow(_MULT, -1, 1 << 128)
 _TO_DOUBLE = 1.0 / 9007199254740992.0
+#: below this many rows, numpy itself (``with_numpy``, ~2 us a row) beats the array algorithms'
+#: rejection loops (~0.5 ms a call, whatever the row count)
+_FEW = 256
 
 # numpy.random.SeedSequence's hash constants (bit_generator.pyx)
 _INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
@@ -100,6 +103,55 @@ def _seed_sequence_words(seeds: np.ndarray) -> np.ndarray:
     return np.stack([words[2 * j] | (words[2 * j + 1] << U64(32)) for j in range(4)])
 
 
+def _to_float(x: np.ndarray) -> np.ndarray:
+    """uint64 values below 2**63 as float64, through int64 (numpy converts uint64 slowly)."""
+    return x.view(np.int64).astype(np.float64)
+
+
+class _RawPCG64:
+    """A scratch numpy PCG64 whose C state is exposed as arrays (``with_numpy``'s fast path).
+
+    numpy's ``pcg64_state`` is a pointer to {state, inc} (128-bit, low word first on this
+    platform) followed by ``int has_uint32`` and ``uint32 uinteger``. ``make`` checks that
+    layout against the ``bit_generator.state`` dict and gives a false object if it differs.
+    """
+
+    def __init__(self, gen: np.random.Generator, words: np.ndarray, halves: np.ndarray):
+        self.gen, self.words, self.halves = gen, words, halves
+
+    def __bool__(self) -> bool:
+        return self.gen is not None
+
+    @classmethod
+    def make(cls) -> _RawPCG64:
+        import ctypes
+
+        try:
+            bitgen = np.random.PCG64(12345)
+            gen = np.random.Generator(bitgen)
+            gen.integers(0, 7)  # leaves a buffered 32-bit half to check
+            addr = bitgen.ctypes.state_address
+            ptr = ctypes.cast(addr, ctypes.POINTER(ctypes.c_void_p))[0]
+            words = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_uint64)), (4,))
+            halves = np.ctypeslib.as_array(
+                ctypes.cast(addr + ctypes.sizeof(ctypes.c_void_p), ctypes.POINTER(ctypes.c_uint32)),
+                (2,),
+            )
+            raw = cls(gen, words, halves)
+            s = bitgen.state
+            expect = [
+                s["state"]["state"] & 0xFFFFFFFFFFFFFFFF,
+                s["state"]["state"] >> 64,
+                s["state"]["inc"] & 0xFFFFFFFFFFFFFFFF,
+                s["state"]["inc"] >> 64,
+            ]
+            if words.tolist() != expect or halves.tolist() != [s["has_uint32"], s["uinteger"]]:
+                return cls(None, words, halves)
+            return raw
+        except (AttributeError, TypeError, ValueError, OSError):
+            return cls(None, np.zeros(4, U64), np.zeros(2, np.uint32))
+
+
 class BatchPCG64:
     """``n`` independent PCG64 streams; each method draws for the slots in ``idx`` (int array)."""
 
@@ -110,6 +162,7 @@ class BatchPCG64:
         self.inc_lo = np.ones(n, dtype=U64)
         self.has32 = np.zeros(n, dtype=bool)
         self.buf32 = np.zeros(n, dtype=U64)
+        self._raw: _RawPCG64 | None = None
 
     # -- state -------------------------------------------------------------------------------
 
@@ -154,13 +207,37 @@ class BatchPCG64:
         self.buf32[i] = U64(state["uinteger"])
 
     def with_numpy(self, idx: np.ndarray, draw) -> list:
-        """Let numpy draw ``draw(generator)`` for each slot in ``idx`` (the rare branches)."""
-        gen = np.random.Generator(np.random.PCG64(0))
+        """Let numpy draw ``draw(generator)`` for each slot in ``idx`` (the rare branches).
+
+        The slots must be distinct. Each slot's state is written straight into a scratch
+        generator's C struct (``_RawPCG64``): the ``bit_generator.state`` dict round trip
+        costs ~10x more, and this runs for a few percent of all normal draws.
+        """
+        idx = np.asarray(idx)
+        if self._raw is None:
+            self._raw = _RawPCG64.make()
+        raw = self._raw
+        if not raw:  # an unexpected struct layout: the slow, documented way
+            gen = np.random.Generator(np.random.PCG64(0))
+            out = []
+            for i in idx.tolist():
+                gen.bit_generator.state = self.state_of(i)
+                out.append(draw(gen))
+                self.load_state(i, gen.bit_generator.state)
+            return out
+        words = np.stack([self.lo[idx], self.hi[idx], self.inc_lo[idx], self.inc_hi[idx]], axis=1)
+        halves = np.stack([self.has32[idx].astype(U64), self.buf32[idx]], axis=1).astype(np.uint32)
+        gen, w, h = raw.gen, raw.words, raw.halves
         out = []
-        for i in np.asarray(idx).tolist():
-            gen.bit_generator.state = self.state_of(i)
+        for j in range(len(idx)):
+            w[:] = words[j]
+            h[:] = halves[j]
             out.append(draw(gen))
-            self.load_state(i, gen.bit_generator.state)
+            words[j, :2] = w[:2]
+            halves[j] = h
+        self.lo[idx], self.hi[idx] = words[:, 0], words[:, 1]
+        self.has32[idx] = halves[:, 0] != 0
+        self.buf32[idx] = halves[:, 1]
         return out
 
     # -- raw draws ---------------------------------------------------------------------------
@@ -199,7 +276,14 @@ class BatchPCG64:
 
     def random(self, idx: np.ndarray) -> np.ndarray:
         """``Generator.random()``: float64 in [0, 1)."""
-        return (self.next64(idx) >> U64(11)).astype(np.float64) * _TO_DOUBLE
+        return _to_float(self.next64(idx) >> U64(11)) * _TO_DOUBLE
+
+    def randoms(self, idx: np.ndarray, k: int) -> np.ndarray:
+        """``k`` consecutive ``random()`` draws per slot, as a [k, len(idx)] array."""
+        if k == 0:
+            return np.empty((0, len(idx)))
+        out = self.next64_many(idx, k)
+        return _to_float(np.stack(out) >> U64(11)) * _TO_DOUBLE
 
     def integers(self, idx: np.ndarray, high, low=0) -> np.ndarray:
         """``Generator.integers(low, high)`` (int64; ranges below 2**32), per slot.
@@ -258,7 +342,7 @@ class BatchPCG64:
         r = r >> U64(8)
         sign = (r & U64(1)).astype(bool)
         rabs = (r >> U64(1)) & U64(0x000FFFFFFFFFFFFF)
-        x = rabs.astype(np.float64) * wi[strip]
+        x = _to_float(rabs) * wi[strip]
         x = np.where(sign, -x, x)
         slow = rabs >= ki[strip]
         if slow.any():
@@ -268,22 +352,27 @@ class BatchPCG64:
             x[j] = self.with_numpy(slots, lambda g: g.standard_normal())
         return x
 
-    def standard_gamma(self, idx: np.ndarray, shape: float) -> np.ndarray:
-        """``Generator.standard_gamma(shape)`` for ``shape > 1`` (Marsaglia and Tsang)."""
-        if not shape > 1.0:
+    def standard_gamma(self, idx: np.ndarray, shape) -> np.ndarray:
+        """``Generator.standard_gamma(shape)`` for ``shape > 1`` (Marsaglia and Tsang).
+
+        ``shape`` is one float or one per slot of ``idx``.
+        """
+        shape = np.broadcast_to(np.asarray(shape, dtype=np.float64), (len(idx),))
+        if not (shape > 1.0).all():
             raise ValueError("standard_gamma here needs shape > 1")
-        b = shape - 1.0 / 3.0
-        c = 1.0 / math.sqrt(9 * b)
+        b_all = shape - 1.0 / 3.0
+        c_all = 1.0 / np.sqrt(9 * b_all)  # IEEE sqrt: the same double as C's sqrt
         out = np.empty(len(idx), dtype=np.float64)
         todo = np.arange(len(idx))
         while len(todo):
             slots = idx[todo]
+            b, c = b_all[todo], c_all[todo]
             x = np.empty(len(todo))
             v = np.empty(len(todo))
             redo = np.arange(len(todo))
             while len(redo):  # do { X = normal; V = 1 + c X } while (V <= 0)
                 x[redo] = self.standard_normal(slots[redo])
-                v[redo] = 1.0 + c * x[redo]
+                v[redo] = 1.0 + c[redo] * x[redo]
                 redo = redo[v[redo] <= 0.0]
             v = v * v * v
             u = self.random(slots)
@@ -291,19 +380,24 @@ class BatchPCG64:
             ok = u < 1.0 - 0.0331 * xx * xx
             rest = np.flatnonzero(~ok)
             if len(rest):
-                ok[rest] = _log_test(u[rest], x[rest], v[rest], b)
-            out[todo[ok]] = b * v[ok]
+                ok[rest] = _log_test(u[rest], x[rest], v[rest], b[rest])
+            out[todo[ok]] = b[ok] * v[ok]
             todo = todo[~ok]
         return out
 
-    def beta(self, idx: np.ndarray, a: float, b: float) -> np.ndarray:
+    def beta(self, idx: np.ndarray, a, b) -> np.ndarray:
         """``Generator.beta(a, b)`` for ``a, b > 1``: Ga / (Ga + Gb).
 
-        Almost every draw takes the common path: each gamma accepts its first normal (on the
-        ziggurat's fast path) and first uniform, four 64-bit outputs in all. Those are drawn in
-        one go and checked; the few rows that need more rewind and take the general path.
+        ``a`` and ``b`` are floats or one per slot of ``idx`` (so one call can draw for rows
+        with different parameters). Almost every draw takes the common path: each gamma
+        accepts its first normal (on the ziggurat's fast path) and first uniform, four 64-bit
+        outputs in all. Those are drawn in one go and checked; the few rows that need more
+        rewind and take the general path (numpy itself when they are few).
         """
-        if not (a > 1.0 and b > 1.0):
+        n = len(idx)
+        a = np.broadcast_to(np.asarray(a, dtype=np.float64), (n,))
+        b = np.broadcast_to(np.asarray(b, dtype=np.float64), (n,))
+        if not ((a > 1.0).all() and (b > 1.0).all()):
             raise ValueError("beta here needs a, b > 1")
         saved = (self.hi[idx], self.lo[idx])
         r = self.next64_many(idx, 4)
@@ -314,36 +408,40 @@ class BatchPCG64:
         if len(redo):
             slots = idx[redo]
             self.hi[slots], self.lo[slots] = saved[0][redo], saved[1][redo]
-            ga = self.standard_gamma(slots, a)
-            gb = self.standard_gamma(slots, b)
-            out[redo] = ga / (ga + gb)
+            if len(redo) <= _FEW:  # fixed cost of the array path's loops > numpy's per-row cost
+                params = iter(zip(a[redo].tolist(), b[redo].tolist()))
+                out[redo] = self.with_numpy(slots, lambda g: g.beta(*next(params)))
+            else:
+                ga = self.standard_gamma(slots, a[redo])
+                gb = self.standard_gamma(slots, b[redo])
+                out[redo] = ga / (ga + gb)
         return out
 
     def _gamma_first_try(
-        self, r_normal: np.ndarray, r_uniform: np.ndarray, shape: float
+        self, r_normal: np.ndarray, r_uniform: np.ndarray, shape: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Marsaglia-Tsang from one normal output and one uniform output; and whether it held."""
         ki, wi = _ziggurat_tables()
         b = shape - 1.0 / 3.0
-        c = 1.0 / math.sqrt(9 * b)
+        c = 1.0 / np.sqrt(9 * b)
         strip = (r_normal & U64(0xFF)).astype(np.intp)
         rr = r_normal >> U64(8)
         rabs = (rr >> U64(1)) & U64(0x000FFFFFFFFFFFFF)
-        x = rabs.astype(np.float64) * wi[strip]
+        x = _to_float(rabs) * wi[strip]
         x = np.where((rr & U64(1)).astype(bool), -x, x)
         v = 1.0 + c * x
         ok = (rabs < ki[strip]) & (v > 0.0)
         v = v * v * v
-        u = (r_uniform >> U64(11)).astype(np.float64) * _TO_DOUBLE
+        u = _to_float(r_uniform >> U64(11)) * _TO_DOUBLE
         xx = x * x
         accept = u < 1.0 - 0.0331 * xx * xx
         rest = np.flatnonzero(ok & ~accept)
         if len(rest):
-            accept[rest] = _log_test(u[rest], x[rest], v[rest], b)
+            accept[rest] = _log_test(u[rest], x[rest], v[rest], b[rest])
         return b * v, ok & accept
 
 
-def _log_test(u: np.ndarray, x: np.ndarray, v: np.ndarray, b: float) -> np.ndarray:
+def _log_test(u: np.ndarray, x: np.ndarray, v: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Marsaglia-Tsang's second test, ``log(U) < X²/2 + b(1 - V + log V)``, exactly as numpy's C.
 
     numpy's vectorised log may differ from the C library's ``log`` in the last bit, so rows
@@ -356,7 +454,7 @@ def _log_test(u: np.ndarray, x: np.ndarray, v: np.ndarray, b: float) -> np.ndarr
     close = np.flatnonzero(np.abs(lhs - rhs) <= 1e-9 * (np.abs(lhs) + np.abs(rhs)) + 1e-300)
     for k in close.tolist():
         lk = math.log(u[k]) if u[k] > 0.0 else -math.inf
-        out[k] = lk < 0.5 * x[k] * x[k] + b * (1.0 - v[k] + math.log(v[k]))
+        out[k] = lk < 0.5 * x[k] * x[k] + b[k] * (1.0 - v[k] + math.log(v[k]))
     return out
 
 

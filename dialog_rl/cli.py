@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    from dialog_rl.numerics import NumericalError
     from dialog_rl.policies.base import PolicyError
     from dialog_rl.scenario import ScenarioError
 
@@ -30,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ScenarioError, PolicyError) as err:
         print(f"dialog-rl: error: {err}", file=sys.stderr)
         return 2
+    except NumericalError as err:
+        # exit 1, not 2: every input was valid (NaN/inf in a scenario is refused at load, exit 2);
+        # the run itself produced a NaN or inf, and the message says where it entered
+        print(f"dialog-rl: numerical error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("dialog-rl: interrupted", file=sys.stderr)
         return 130
@@ -68,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-turns", type=_positive_int, default=None, help="override the turn limit")
     p.add_argument("--out", default=None, help="run directory for the Parquet log and summary")
     p.add_argument("--force", action="store_true", help="replace an existing --out directory")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the interrupted run in --out (same arguments): plays only what is missing",
+    )
+    p.add_argument(
+        "--part-episodes",
+        type=_positive_int,
+        default=None,
+        help="episodes per Parquet part file, the unit written at once (default 500; "
+        "--resume keeps the run's)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--lifetime",
@@ -260,16 +278,18 @@ def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
 def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     from tqdm import tqdm
 
-    import dialog_rl
     from dialog_rl.env import DialogueEnv, LifetimeEnv
     from dialog_rl.policies import make_policy
     from dialog_rl.rollout.backends import BackendError, RolloutJob, run_rollouts
+    from dialog_rl.rollout.logs import PART_EPISODES
     from dialog_rl.rollout.metrics import format_metric, summarize, summarize_lifetimes
     from dialog_rl.scenario import load_domain
 
     out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not args.force:
-        raise UsageError(f"--out {out} already exists; choose another name or pass --force")
+    if args.resume and out is None:
+        raise UsageError("--resume needs --out: the run directory to finish")
+    if args.resume and args.force:
+        raise UsageError("--resume continues --out and --force replaces it: pass one of them")
     domain = load_domain(args.scenario)
     if args.lifetime and domain.lifetime is None:
         raise UsageError(f"{args.scenario}: --lifetime needs a `lifetime` section in the scenario")
@@ -285,11 +305,21 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     if args.address is not None and args.backend != "ray":
         raise UsageError("--address needs --backend ray")
 
-    tmp = None
+    run = None
     meta: dict[str, str] = {}
     if out is not None:
-        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
+        # Written in place, part by part, under a lock: a killed run keeps what it played.
+        run = _simulation_run(args, argv, out, domain, env, policy)
+        if run.already_complete:
+            run.close()
+            print(f"{out}: the run is already complete; nothing to do")
+            return 0
+        if not run.fresh:
+            print(
+                f"dialog-rl: resuming {out}: {run.episodes_done} of {args.episodes} episodes "
+                "were already logged",
+                file=sys.stderr,
+            )
         meta = {
             "dialog_rl.scenario_hash": domain.content_hash,
             "dialog_rl.policy": args.policy,
@@ -308,8 +338,10 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         epsilon=args.epsilon,
         explore=not args.greedy,
         lifetime=args.lifetime,
-        log_dir=str(tmp / "log") if tmp is not None else None,
+        log_dir=str(out / "log") if run is not None else None,
         log_metadata=meta,
+        part_episodes=run.part_episodes if run is not None else PART_EPISODES,
+        skip_parts=run.done_parts if run is not None else frozenset(),
     )
 
     outcomes = []
@@ -317,6 +349,7 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     start = time.perf_counter()
     bar = tqdm(
         total=args.episodes,
+        initial=run.episodes_done if run is not None else 0,
         unit="ep",
         disable=args.no_progress or None,
         file=sys.stderr,
@@ -327,39 +360,31 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         # are the same list for any number of workers.
         chunks = run_rollouts(job, backend=args.backend, workers=args.workers, address=args.address)
         for chunk in chunks:
-            outcomes.extend(chunk.outcomes)
+            if run is not None:
+                run.add(chunk.start, chunk.outcomes)  # records each part once it is on disk
+            else:
+                outcomes.extend(chunk.outcomes)
             turns += chunk.turns
             bar.update(len(chunk.outcomes))
         bar.close()
     except BackendError as err:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if run is not None:
+            if run.episodes_done == 0:  # leave no trace of a run that could not start
+                run.discard()
+            else:
+                run.interrupt()
         raise UsageError(str(err)) from None
     except BaseException:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if run is not None:
+            run.interrupt()  # what is on disk stays, for --resume
         raise
     elapsed = time.perf_counter() - start
+    if run is not None:
+        outcomes = run.outcomes()  # with the parts an interrupted run had already played
     metrics = summarize_lifetimes(outcomes) if args.lifetime else summarize(outcomes)
-
-    if out is not None:
-        summary = {
-            "scenario": domain.name,
-            "scenario_path": args.scenario,
-            "scenario_hash": domain.content_hash,
-            "dialog_rl_version": dialog_rl.__version__,
-            "command": ["dialog-rl", *argv],
-            "seed": args.seed,
-            "policy": {"name": args.policy, **policy.config()},
-            "noise": env.noise,
-            "channel": args.channel,
-            "explore": not args.greedy,
-            "metrics": metrics,
-        }
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+    rows = sum(int(o["turns"]) for o in outcomes)
+    if run is not None:
+        run.complete(metrics)
 
     print(
         f"scenario {domain.name}, policy {args.policy}, noise {env.noise:.2f}, "
@@ -377,7 +402,7 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         )
         print(f"  speed       {turns / elapsed:,.0f} turns/s ({turns} turns in {elapsed:.1f} s)")
         if out is not None:
-            print(f"  wrote {out}/log (Parquet, {turns} rows) and {out}/summary.json")
+            print(f"  wrote {out}/log (Parquet, {rows} rows) and {out}/summary.json")
         return 0
     print(f"  success     {format_metric(metrics['success'], pct=True)}")
     print(f"  reward      {format_metric(metrics['reward'])}")
@@ -387,8 +412,59 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     print(f"  truncated   {format_metric(metrics['truncated'], pct=True)}")
     print(f"  speed       {turns / elapsed:,.0f} turns/s ({turns} turns in {elapsed:.1f} s)")
     if out is not None:
-        print(f"  wrote {out}/log (Parquet, {turns} rows) and {out}/summary.json")
+        print(f"  wrote {out}/log (Parquet, {rows} rows) and {out}/summary.json")
     return 0
+
+
+def _simulation_run(args: argparse.Namespace, argv: list[str], out: Path, domain, env, policy):
+    """Open ``--out`` under its lock: a fresh run, or the interrupted one ``--resume`` finishes."""
+    import dialog_rl
+    from dialog_rl.rollout.logs import PART_EPISODES
+    from dialog_rl.rollout.rundir import SimulationRun, SimulationRunError, stored_part_episodes
+    from dialog_rl.rollout.runlock import RunLockedError
+
+    part = args.part_episodes or (args.resume and stored_part_episodes(out)) or PART_EPISODES
+    header = {
+        "scenario": domain.name,
+        "scenario_path": args.scenario,
+        "scenario_hash": domain.content_hash,
+        "dialog_rl_version": dialog_rl.__version__,
+        "command": ["dialog-rl", *argv],
+        "seed": args.seed,
+        "policy": {"name": args.policy, **policy.config()},
+        "noise": env.noise,
+        "channel": args.channel,
+        "explore": not args.greedy,
+    }
+    identity = {
+        "scenario_hash": domain.content_hash,
+        "policy": header["policy"],
+        "policy_sha256": _policy_sha256(args.policy),
+        "seed": args.seed,
+        "noise": env.noise,
+        "channel": args.channel,
+        "epsilon": args.epsilon,
+        "explore": not args.greedy,
+        "max_turns": args.max_turns,
+        "lifetime": args.lifetime,
+        "episodes": args.episodes,
+        "part_episodes": part,
+    }
+    try:
+        return SimulationRun(out, header, identity).open(force=args.force, resume=args.resume)
+    except (RunLockedError, SimulationRunError) as err:
+        raise UsageError(str(err)) from None
+
+
+def _policy_sha256(name: str) -> str | None:
+    """sha256 of a trained policy's metadata (it holds its weights' hash); None for built-ins."""
+    if name in ("random", "rule"):
+        return None
+    import hashlib
+
+    from dialog_rl.policies.checkpoint import META, resolve_checkpoint
+
+    return hashlib.sha256((resolve_checkpoint(name) / META).read_bytes()).hexdigest()
 
 
 # -- train -------------------------------------------------------------------------------------
@@ -409,15 +485,30 @@ def _hyperparameters(items: list[str]) -> dict:
     return out
 
 
-def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
+def _check_train_inputs(args: argparse.Namespace, domain, config) -> None:
+    """Raise what ``train`` would raise about its inputs (before --force deletes anything)."""
     from dialog_rl.policies import make_learner
+    from dialog_rl.train import load_demos
+    from dialog_rl.train.loop import make_env
+
+    spec = make_env(domain, config).spec_obs
+    make_learner(args.algo, domain, spec, args.seed, **config.learner_hyperparameters())
+    if args.demos:
+        load_demos(args.demos, domain, spec, args.override_weight)
+
+
+def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     from dialog_rl.scenario import load_domain
-    from dialog_rl.train import DemoError, TrainConfig, TrainError, load_demos, train
+    from dialog_rl.train import DemoError, TrainConfig, TrainError, train
 
     if args.resume and args.force:
         raise UsageError("--resume continues --out and --force replaces it: pass one of them")
+    from dialog_rl.rollout.runlock import RunLock, RunLockedError, clear_directory, has_content
+
     out = Path(args.out)
     domain = load_domain(args.scenario)
+    created = not out.exists()
+    lock = RunLock(out)
     try:
         config = TrainConfig(
             algo=args.algo,
@@ -441,15 +532,15 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         )
         if args.address is not None and args.backend != "ray":
             raise UsageError("--address needs --backend ray")
-        if args.force and out.exists():
-            # check everything that can be wrong before deleting what is there
-            from dialog_rl.train.loop import make_env
-
-            spec = make_env(domain, config).spec_obs
-            make_learner(args.algo, domain, spec, args.seed, **config.learner_hyperparameters())
-            if args.demos:
-                load_demos(args.demos, domain, spec, args.override_weight)
-            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        if args.force and out.exists() and not out.is_dir():
+            _check_train_inputs(args, domain, config)
+            out.unlink()
+        if not out.exists() or out.is_dir():  # (a file is refused by train, writing nothing)
+            # held until the process ends: one run writes --out at a time, --force included
+            lock.acquire()
+        if args.force and lock.held and has_content(out):
+            _check_train_inputs(args, domain, config)  # before deleting what is there
+            clear_directory(out)
         result = train(
             domain,
             config,
@@ -458,8 +549,12 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
             progress=not args.no_progress,
             run_info={"scenario_path": args.scenario, "command": ["dialog-rl", *argv]},
         )
-    except (TrainError, DemoError) as err:
+    except (TrainError, DemoError, RunLockedError) as err:
         raise UsageError(str(err)) from None
+    finally:
+        if created and lock.held and out.is_dir() and not has_content(out):
+            shutil.rmtree(out, ignore_errors=True)  # refused before writing: leave nothing
+        lock.release()
     row = result.curve[-1]
     noise = args.noise if args.noise is not None else domain.error_rate
     trained = f"{result.episodes} training dialogues"

@@ -127,8 +127,9 @@ class BatchCustomers:
         chosen = np.full((m, nk), -1, dtype=np.int64)
         n_chosen = np.zeros(m, dtype=np.int64)
         ar = np.arange(m)
-        for s in d.kb_slots:
-            hit = ar[g.random(rows) < d.constraint_prob[s]]
+        u = g.randoms(rows, nk)  # one draw per KB slot, in order, for every row
+        for j, s in enumerate(d.kb_slots):
+            hit = ar[u[j] < d.constraint_prob[s]]
             chosen[hit, n_chosen[hit]] = s
             n_chosen[hit] += 1
         cand = np.full((m, nk), -1, dtype=np.int64)
@@ -161,17 +162,19 @@ class BatchCustomers:
             r = ur[n_chosen[ur] > p]
             s = chosen[r, p]
             cons[r, s] = g.integers(rows[r], self.n_vals[s])
+        # the rest of the goal draws the same number of uniforms for every row: in one go
+        n_req = len(d.request_prob)
+        u = g.randoms(rows, n_req + (1 if self.has_tasks else 0) + 1)
         req = np.zeros((m, d.n_req), dtype=bool)
         for r, q in enumerate(d.request_prob):
-            req[:, r] = g.random(rows) < q
+            req[:, r] = u[r] < q
         task = np.full(m, -1, dtype=np.int64)
         if self.has_tasks:
-            u = g.random(rows)
+            ut = u[n_req]
             for t in range(len(self._task_acc) - 1, -1, -1):  # the first t with u < acc wins
-                task[u < self._task_acc[t]] = t
+                task[ut < self._task_acc[t]] = t
             cons[:, self.task_slot] = task
-        u = g.random(rows)
-        persona = np.searchsorted(self._persona_cdf, u, side="right")
+        persona = np.searchsorted(self._persona_cdf, u[-1], side="right")
         self.persona[rows] = np.minimum(persona, len(self._persona_cdf) - 1)
         self.constraints[rows] = cons
         self.requests[rows] = req
@@ -559,6 +562,9 @@ class BatchNoiseChannel:
             ch = [k for k in _CONFUSABLE if k != kind and (k != REQUEST or d.n_req)]
             self.choices[kind, : len(ch)] = ch
             self.n_choices[kind] = len(ch)
+        # Beta parameters of a heard act's confidence, indexed by "heard intact" (0 or 1)
+        self.beta_a = np.array([domain.conf_wrong[0], domain.conf_correct[0]], dtype=np.float64)
+        self.beta_b = np.array([domain.conf_wrong[1], domain.conf_correct[1]], dtype=np.float64)
 
     def hear(self, rows: np.ndarray, said: ActBuffer, heard: ActBuffer, conf: np.ndarray) -> None:
         """Pass each row's ``said`` acts through the channel into ``heard`` and ``conf``."""
@@ -570,17 +576,15 @@ class BatchNoiseChannel:
             intact = (kind == HANGUP) | (kind == BYE) | (self.rate == 0.0)
             draw = np.flatnonzero(~intact)
             intact[draw] = rng.random(r[draw]) >= self.rate
-            good = np.flatnonzero(intact)
             bad = np.flatnonzero(~intact)
-            heard.kind[r, p], heard.slot[r, p], heard.value[r, p] = kind, slot, value
-            a, b = self.d.conf_correct
-            conf[r[good], p] = rng.beta(r[good], a, b)
-            if len(bad):
+            if len(bad):  # kind, slot, value are copies (fancy indexing)
                 k, s, v = self._corrupt(r[bad], kind[bad], slot[bad], value[bad])
-                rb = r[bad]
-                heard.kind[rb, p], heard.slot[rb, p], heard.value[rb, p] = k, s, v
-                a, b = self.d.conf_wrong
-                conf[rb, p] = rng.beta(rb, a, b)
+                kind[bad], slot[bad], value[bad] = k, s, v
+            heard.kind[r, p], heard.slot[r, p], heard.value[r, p] = kind, slot, value
+            # each row draws its confidence after its corruption draws, as the scalar channel
+            # does; one Beta call for both kinds of row (parameters per row)
+            which = intact.view(np.int8)
+            conf[r, p] = rng.beta(r, self.beta_a[which], self.beta_b[which])
 
     def _corrupt(self, rows, kind, slot, value):
         d, rng = self.d, self.rng

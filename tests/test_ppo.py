@@ -115,6 +115,26 @@ def test_gae_bootstraps_from_the_final_state_only_when_truncated(restaurant, env
         np.testing.assert_allclose(adv[3 * i : 3 * i + 3], expected, rtol=1e-6)
 
 
+def test_entropy_reward_enters_gae_as_per_turn_reward(restaurant, env):
+    learner = PPOLearner(restaurant, env.spec_obs, 0, gamma=0.9, gae_lambda=0.5, **SMALL)
+    values = torch.linspace(-1.0, 2.0, 6)
+    rewards, bonus = [1.0, -1.0, 3.0], np.array([0.5, 0.25, 1.0])
+    plain = [_episode(rewards, True), _episode(rewards, False)]
+    shifted = [_episode(list(np.add(rewards, bonus)), t) for t in (True, False)]
+    with_bonus = learner._advantages(plain, values, np.tile(bonus, 2))
+    torch.testing.assert_close(with_bonus, learner._advantages(shifted, values))
+    assert not torch.allclose(with_bonus, learner._advantages(plain, values))
+
+
+def test_entropy_reward_anneals_to_zero(restaurant, env):
+    learner = PPOLearner(restaurant, env.spec_obs, 0, ent_anneal_episodes=100)
+    assert learner.entropy_reward() == learner.cfg.ent_reward_start > 0
+    learner.episodes = 50
+    assert learner.entropy_reward() == pytest.approx(learner.cfg.ent_reward_start / 2)
+    learner.episodes = 100
+    assert learner.entropy_reward() == 0.0
+
+
 def test_same_seed_gives_identical_weights(restaurant, env):
     runs = []
     for seed in (0, 0, 1):
@@ -170,14 +190,55 @@ def test_clone_imitates_the_rule_policy_and_skips_the_entropy_schedule(restauran
     assert metrics["bc/accuracy"] > 0.85  # uniform guessing gets ~0.15
     # the big early entropy bonus would undo the cloning, so a warm start skips it, also on resume
     assert learner.entropy_coef() == learner.cfg.ent_coef < learner.cfg.ent_coef_start
+    assert learner.entropy_reward() == 0.0
     resumed = PPOLearner(restaurant, env.spec_obs, 0)
     resumed.load_state(*learner.state())
     assert resumed.entropy_coef() == learner.cfg.ent_coef
 
 
 def test_short_training_beats_random(restaurant, env):
-    learner = PPOLearner(restaurant, env.spec_obs, 0, ent_anneal_episodes=300)
+    learner = PPOLearner(restaurant, env.spec_obs, 0, ent_anneal_episodes=200)
     train(learner, env, range(600))
     learned = evaluate(env, learner, 200)["reward"]["mean"]
     random = evaluate(env, RandomPolicy(restaurant), 200, explore=True)["reward"]["mean"]
     assert learned > random + 5.0, (learned, random)
+
+
+@pytest.mark.parametrize("explore", [True, False])
+@pytest.mark.parametrize("n", [1, 5, 300])
+def test_act_batch_matches_act_row_by_row(restaurant, env, explore, n):
+    learner = PPOLearner(restaurant, env.spec_obs, 0, **SMALL)
+    train(learner, env, range(30))  # away from the near-uniform initial policy
+    rng = np.random.default_rng(n)
+    obs = rng.random((n, env.spec_obs.size)).astype(np.float32)
+    masks = random_masks(rng, n, restaurant.n_actions)
+    streams = [np.random.default_rng(100 + i) for i in range(n)]
+    actions, props = learner.act_batch(obs, masks, explore=explore, rng=streams)
+    replay = [np.random.default_rng(100 + i) for i in range(n)]
+    for i in range(n):
+        d = learner.act(obs[i], masks[i], explore=explore, rng=replay[i])
+        assert (actions[i], props[i]) == (d.action, d.propensity), i
+    assert actions.dtype == np.int64 and props.dtype == np.float64
+    if explore and n == 300:
+        assert len(set(actions.tolist())) > 3  # it really sampled
+
+
+def test_act_batch_refuses_a_row_that_allows_nothing(restaurant, env):
+    learner = PPOLearner(restaurant, env.spec_obs, 0, **SMALL)
+    masks = np.ones((3, restaurant.n_actions), np.int8)
+    masks[1] = 0
+    with pytest.raises(ValueError, match="allows no action"):
+        learner.act_batch(np.zeros((3, env.spec_obs.size), np.float32), masks)
+
+
+def test_act_batch_of_a_batched_rollout_plays_the_same_conversations(restaurant):
+    from dialog_rl.env.vector import DialogueVectorEnv
+    from dialog_rl.rollout.batched import run_batched
+    from dialog_rl.rollout.runner import run_episodes
+
+    env = DialogueEnv(restaurant, noise=0.3)
+    learner = PPOLearner(restaurant, env.spec_obs, 0, **SMALL)
+    train(learner, env, range(30))
+    expected = [r.outcome for r in run_episodes(env, learner, range(60), 3)]
+    vec = DialogueVectorEnv(restaurant, 16, noise=0.3)
+    assert [e.outcome for e in run_batched(vec, learner, 60, 3)] == expected

@@ -18,7 +18,7 @@ from dialog_rl.env import DialogueEnv
 from dialog_rl.env.vector import DialogueVectorEnv, episode_seeds
 from dialog_rl.policies import RandomPolicy, RulePolicy
 from dialog_rl.policies.base import Policy, sample, sample_rows
-from dialog_rl.rollout.batched import run_batched
+from dialog_rl.rollout.batched import run_batched, run_batched_columns
 from dialog_rl.rollout.runner import episode_seed, run_episode, run_episodes
 
 ENGINES = ("loop", "array")
@@ -156,6 +156,25 @@ def test_a_batched_run_of_a_range_parks_slots_past_its_end(restaurant):
     assert [e.outcome for e in got] == expected
     assert not vec.active.all()  # slots that would have started episode 90+ stood still
     assert vec.episodes.max() < 90
+
+
+def test_batched_columns_report_the_same_episodes_as_batched_rollouts(restaurant):
+    env = DialogueEnv(restaurant, noise=0.3)
+    policy = RulePolicy(restaurant, env.spec_obs, epsilon=0.2)
+    expected = [
+        e.outcome
+        for e in run_batched(
+            DialogueVectorEnv(restaurant, 16, noise=0.3), policy, range(10, 130), 6
+        )
+    ]
+    vec = DialogueVectorEnv(restaurant, 16, noise=0.3)
+    blocks = list(run_batched_columns(vec, policy, range(10, 130), 6))
+    episodes = np.concatenate([b["episode"] for b in blocks])
+    assert sorted(episodes.tolist()) == list(range(10, 130))
+    order = np.argsort(episodes)
+    for key in expected[0]:
+        column = np.concatenate([b[key] for b in blocks])[order]
+        assert column.tolist() == [o[key] for o in expected], key
 
 
 def test_episode_seeds_on_arrays_are_the_runners_rule():

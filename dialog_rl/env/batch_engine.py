@@ -233,7 +233,7 @@ class ArrayEngine:
         """What ``DialogueEnv.reset(seed=s)`` does, for each slot and its seed."""
         slots = np.asarray(slots, dtype=np.int64)
         self.env_rng.seed_from(slots, np.asarray(seeds, dtype=U64))
-        words = [self.env_rng.next64(slots) for _ in range(8)]
+        words = self.env_rng.next64_many(slots, 8)
         for k, stream in enumerate(self.streams):
             stream.set_state(slots, words[2 * k], words[2 * k + 1], *self._inc[k])
         self.tracker.reset(slots)

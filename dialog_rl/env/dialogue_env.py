@@ -17,6 +17,7 @@ from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER, format_user_acts
 from dialog_rl.domain import first_match, system_text
 from dialog_rl.env.featurizer import Featurizer
 from dialog_rl.env.tracker import Tracker
+from dialog_rl.numerics import check_features, check_reward
 from dialog_rl.scenario import Domain
 from simulators.agenda import (
     FAILURE,
@@ -81,6 +82,7 @@ class DialogueEnv(gym.Env):
         self.observation_space = gym.spaces.Box(0.0, 1.0, (self.spec_obs.size,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(domain.n_actions)
         self._transcript: list[str] = []
+        self.reset_seed: int | None = None
         self._streams = [np.random.Generator(np.random.PCG64(k)) for k in range(4)]
         self._persona_cdf = np.cumsum(domain.persona_weights)
 
@@ -90,6 +92,7 @@ class DialogueEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
+        self.reset_seed = seed  # named by numerical errors: it reproduces the episode
         # Four independent streams (goal, user, noise, text) drawn from the episode's np_random.
         # Text has its own stream so turning utterances on or off never changes the conversation.
         # Re-seeding preallocated PCG64s is ~20x cheaper than spawning SeedSequences per episode.
@@ -129,7 +132,9 @@ class DialogueEnv(gym.Env):
             "observed_acts": observed,
             "user_text": user_text,
         }
-        return self.featurizer.observe(self.tracker), info
+        obs = self.featurizer.observe(self.tracker)
+        check_features(obs, self.spec_obs.names, 0, seed)
+        return obs, info
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         d = self.domain
@@ -176,9 +181,12 @@ class DialogueEnv(gym.Env):
             "system_text": system,
             "user_text": user_text,
         }
+        check_reward(reward, self.turn - 1, self.reset_seed)
         if terminated or truncated:
             info["outcome"] = self.outcome()
-        return self.featurizer.observe(tr), float(reward), terminated, truncated, info
+        obs = self.featurizer.observe(tr)
+        check_features(obs, self.spec_obs.names, self.turn, self.reset_seed)
+        return obs, float(reward), terminated, truncated, info
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":

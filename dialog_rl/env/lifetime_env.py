@@ -19,6 +19,7 @@ import numpy as np
 
 from dialog_rl.env.dialogue_env import DialogueEnv
 from dialog_rl.env.featurizer import ObservationSpec
+from dialog_rl.numerics import NumericalError, check_reward
 from dialog_rl.scenario import Domain
 from simulators.goal import sample_goal
 from simulators.lifetime import CustomerHistory, next_visit, satisfaction, visit_modifiers
@@ -64,6 +65,7 @@ class LifetimeEnv(gym.Env):
         self.action_space = self.conv.action_space
         self.history = CustomerHistory()
         self.visit = 0
+        self.reset_seed: int | None = None
 
     @property
     def user(self):
@@ -81,6 +83,7 @@ class LifetimeEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
+        self.reset_seed = seed
         d = self.domain
         self.history = CustomerHistory()
         self.visit = 0
@@ -128,17 +131,27 @@ class LifetimeEnv(gym.Env):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         p = self.params
-        obs, reward, terminated, truncated, info = self.conv.step(action)
+        try:
+            obs, reward, terminated, truncated, info = self.conv.step(action)
+        except NumericalError as err:
+            # the episode is the lifetime: name its turn and seed, and the visit within it
+            err.what = f"{err.what} (visit {self.visit})"
+            err.turn, err.seed = self._turns, self.reset_seed
+            raise
         reward *= p.day_discount**self.history.day
         self.history.value += reward
+        check_reward(reward, self._turns, self.reset_seed)
         self._turns += 1
         info["visit"] = self.visit
         if not (terminated or truncated):
             return self._observe(obs), reward, False, False, info
 
         outcome = info.pop("outcome")
-        score = satisfaction(p, outcome, self.conv.user.annoyances)
-        self._conversations.append({**outcome, "satisfaction": score, "day": self.history.day})
+        annoyances = self.conv.user.annoyances
+        score = satisfaction(p, outcome, annoyances)
+        self._conversations.append(
+            {**outcome, "annoyances": annoyances, "satisfaction": score, "day": self.history.day}
+        )
         self._last = (
             float(outcome["success"]),
             float(not outcome["success"] and not outcome["handover"]),

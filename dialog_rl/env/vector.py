@@ -2,9 +2,10 @@
 
 A policy with a network then scores every conversation in one forward pass. Conversations are
 numbered like a run's episodes: after ``reset(seed=S)`` slot ``i`` plays episode ``i``, and each
-slot that finishes takes the next unplayed index, seeded with ``episode_seed(S, index)``. So
-episode ``k`` is the very conversation ``DialogueEnv.reset(seed=episode_seed(S, k))`` starts,
-whichever slot plays it and however many slots there are.
+slot that finishes takes the next unplayed index, seeded with ``episode_seed(S, index)``
+(``dialog_rl.seeding``, the runner's rule). So episode ``k`` is the very conversation
+``DialogueEnv.reset(seed=episode_seed(S, k))`` starts, whichever slot plays it and however many
+slots there are.
 
 Autoreset is ``SAME_STEP``: the step that ends a conversation returns the first observation of
 the slot's next one, with the finished conversation's last observation in ``infos["final_obs"]``
@@ -28,7 +29,9 @@ from gymnasium.vector.utils import batch_space
 
 from dialog_rl.env.dialogue_env import DialogueEnv
 from dialog_rl.env.featurizer import observation_spec
+from dialog_rl.numerics import NumericalError, check_batch
 from dialog_rl.scenario import Domain
+from dialog_rl.seeding import episode_seeds
 
 ENGINES = ("auto", "loop", "array")
 #: outcome fields reported in ``infos["final_info"]``, with their dtypes
@@ -40,27 +43,6 @@ OUTCOME_FIELDS = (
     ("handover", bool),
     ("truncated", bool),
 )
-
-
-_MASK64 = (1 << 64) - 1
-
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def episode_seeds(seed: int, episodes: np.ndarray) -> np.ndarray:
-    """``rollout.runner.episode_seed(seed, k)`` for every ``k`` of ``episodes``, as uint64.
-
-    The run's one seeding rule, on arrays (the vector env seeds thousands of episodes a step);
-    ``tests/test_vector_env.py`` pins it to the runner's scalar version.
-    """
-    base = _splitmix64(np.array([seed & _MASK64], dtype=np.uint64))[0]
-    k = np.asarray(episodes).astype(np.int64).astype(np.uint64)
-    return _splitmix64(base ^ k) >> np.uint64(1)
 
 
 class LoopEngine:
@@ -89,7 +71,11 @@ class LoopEngine:
         truncated = np.zeros(n, dtype=bool)
         for i in range(n) if rows is None else rows.tolist():
             env = self.envs[i]
-            obs, rewards[i], terminated[i], truncated[i], info = env.step(int(actions[i]))
+            try:
+                obs, rewards[i], terminated[i], truncated[i], info = env.step(int(actions[i]))
+            except NumericalError as err:
+                err.slot = i  # the vector env knows which episode the slot plays
+                raise
             self.obs[i] = obs
             self.masks[i] = info["action_mask"]
             self.infos[i] = info
@@ -193,7 +179,16 @@ class DialogueVectorEnv(VectorEnv):
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
-        rewards, terminated, truncated = self.engine.step(actions, np.flatnonzero(self.active))
+        try:
+            rewards, terminated, truncated = self.engine.step(actions, np.flatnonzero(self.active))
+        except NumericalError as err:
+            slot = getattr(err, "slot", None)
+            if slot is not None:
+                err.at_episode(int(self.episodes[slot]))
+            raise
+        if self.engine_name == "array":  # the loop engine's envs check their own numbers
+            names = self.spec_obs.names
+            check_batch(rewards, self.engine.obs, names, self.episodes, self.engine.turn - 1)
         done = terminated | truncated
         finished = np.flatnonzero(done)
         extra: dict[str, Any] = {}

@@ -10,6 +10,7 @@ the decision.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,11 @@ class LoggedDialogues:
     overridden: int = 0
     """Decisions a person picked in the TUI (their propensity 1.0 is not the logger's)."""
     warnings: list[str] = field(default_factory=list)
+    visit: np.ndarray | None = None
+    """int64 [n_episodes, horizon] which of the customer's visits each decision belongs to (0 on
+    padding), for lifetime logs (``simulate --lifetime``); None when the log has no visit column."""
+    max_visits: int | None = None
+    """Set by ``first_visits``: each lifetime was cut after this many visits."""
 
     @property
     def n_episodes(self) -> int:
@@ -101,6 +107,44 @@ class LoggedDialogues:
                 self.obs[i, t], self.mask[i, t].astype(np.int8), explore
             )
         return out
+
+    def first_visits(self, k: int) -> LoggedDialogues:
+        """Each customer's lifetime cut after their first ``k`` visits (lifetime logs only).
+
+        The cut keeps the layout: decision ``t`` stays at ``[i, t]`` (only later decisions become
+        padding, and the horizon shrinks to the longest cut lifetime), so any per-decision array
+        ``x`` computed on these logs is cut the same way by ``x[:, :horizon]``. A lifetime that
+        had more visits counts as truncated. Cutting a logged lifetime after visit ``k`` is the
+        lifetime a visit cap of ``k`` would have given, except for the ``life.visit`` feature
+        (visit over the scenario's cap), which only a policy reading it would notice.
+        """
+        if self.visit is None:
+            raise ValueError(f"{self.path}: not lifetime logs (no visit column)")
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        keep = self.valid & (self.visit < k)
+        h = int(keep.sum(1).max())
+
+        def trim(arr: np.ndarray, fill) -> np.ndarray:
+            out = arr[:, :h].copy()
+            out[~keep[:, :h]] = fill
+            return out
+
+        more = (self.valid & (self.visit >= k)).any(1)
+        return dataclasses.replace(
+            self,
+            obs=trim(self.obs, 0.0),
+            mask=trim(self.mask, False),
+            action=trim(self.action, 0),
+            reward=trim(self.reward, 0.0),
+            pscore=trim(self.pscore, 1.0),
+            valid=keep[:, :h].copy(),
+            visit=trim(self.visit, 0),
+            terminated=self.terminated & ~more,
+            truncated=self.truncated | more,
+            warnings=list(self.warnings),
+            max_visits=k,
+        )
 
     def chained(self, k: int) -> LoggedDialogues:
         """Consecutive groups of ``k`` episodes joined into one trajectory each (leftovers dropped).
@@ -197,6 +241,20 @@ def load_logged(path: str | Path) -> LoggedDialogues:
         )
     scenario_hash = hashes.pop() if hashes else None
     return _to_arrays(path, parts, table, metadata, summary, scenario_hash)
+
+
+def _unfinished_run(path: Path, summary: dict) -> str:
+    """The warning for logs of a run that is still running or was killed (``rollout.rundir``)."""
+    from dialog_rl.rollout.runlock import run_status
+
+    run = path.parent if path.is_file() else path
+    run = run.parent if run.name == "log" else run
+    done, total = summary.get("episodes_done"), (summary.get("run") or {}).get("episodes")
+    state = run_status(run)
+    message = f"the run in {run} is {state}: these logs hold {done} of its {total} episodes"
+    if state == "interrupted":
+        message += "; `dialog-rl simulate ... --resume` finishes it"
+    return message
 
 
 def _part_files(path: Path) -> list[Path]:
@@ -301,7 +359,21 @@ def _to_arrays(path, parts, table, metadata, summary, scenario_hash) -> LoggedDi
         overridden = int(
             np.asarray(col("overridden").to_numpy(zero_copy_only=False), dtype=bool).sum()
         )
+    visit = None
+    if "visit" in table.column_names:
+        raw = np.asarray(col("visit").to_numpy(zero_copy_only=False), dtype=np.int64)
+        visit = pad(raw, 0, np.int64)
+        # A lifetime's visits follow each other: within an episode the visit never goes back.
+        back = np.flatnonzero((np.diff(visit, axis=1) < 0) & valid[:, 1:])
+        if len(back):
+            i, t = np.unravel_index(back[0], (n, h - 1))
+            raise OPEInputError(
+                f"{path}: episode {ids[i]} goes back from visit {visit[i, t]} to "
+                f"{visit[i, t + 1]} at turn {t + 1}: rows of different customers mixed?"
+            )
     warnings = []
+    if summary is not None and summary.get("status", "complete") != "complete":
+        warnings.append(_unfinished_run(path, summary))
     if overridden:
         warnings.append(
             f"{overridden} decisions were picked by a person in the TUI; their logged propensity "
@@ -323,6 +395,7 @@ def _to_arrays(path, parts, table, metadata, summary, scenario_hash) -> LoggedDi
         summary=summary,
         overridden=overridden,
         warnings=warnings,
+        visit=visit,
     )
 
 

@@ -25,7 +25,7 @@ from dialog_rl.ope.diagnostics import (
 from dialog_rl.ope.fqe import FQE
 from dialog_rl.ope.logged import LoggedDialogues
 from dialog_rl.ope.magic import MAGIC
-from dialog_rl.ope.stationary import StationaryRatio, dialogue_state_keys
+from dialog_rl.ope.stationary import StationaryRatio, dialogue_state_keys, lifetime_state_keys
 
 #: the estimator ``dialog-rl ope`` marks as the one to trust by default (see the README guide)
 RECOMMENDED = "WDR"
@@ -155,6 +155,8 @@ def evaluate_logged(
         dm = _mean_interval(v_hat[:, 0], n_bootstrap, seed)
         rows.append(Row("FQE", dm))
     keys = dialogue_state_keys(logged.obs, feature_names, v)
+    if logged.max_visits is not None and logged.visit is not None:
+        keys = lifetime_state_keys(keys, logged.visit, logged.max_visits, v)
     sr = StationaryRatio(gamma=gamma, tol=1e-6).estimate_interval(
         keys, *args, n_bootstrap=min(n_bootstrap, sr_bootstrap), seed=seed
     )
@@ -225,12 +227,15 @@ def online_value(
     seed: int,
     explore: bool = False,
     gamma: float = 1.0,
+    max_visits: int | None = None,
 ) -> tuple[Estimate, np.ndarray]:
     """The target's value by playing it: mean (discounted) return and its normal 95% interval.
 
     Actions are drawn from ``policy.probabilities(obs, mask, explore)``, the same distribution
     the estimators weight by, so truth and estimate refer to the same policy. Episode ``i`` is
-    seeded as in every rollout (``episode_seed(seed, i)``).
+    seeded as in every rollout (``episode_seed(seed, i)``). With ``max_visits`` (a
+    ``LifetimeEnv``), a customer's lifetime stops when their visit ``max_visits`` ends, as
+    ``LoggedDialogues.first_visits`` cuts logged lifetimes.
 
     Returns the estimate and the per-episode returns, float64 [episodes].
     """
@@ -248,7 +253,7 @@ def online_value(
             obs, reward, terminated, truncated, info = env.step(sample(probs, rng))
             total += disc * reward
             disc *= gamma
-            if terminated or truncated:
+            if terminated or truncated or getattr(env, "visit", 0) >= (max_visits or math.inf):
                 break
         returns[i] = total
     mean = float(returns.mean())
@@ -260,8 +265,10 @@ def online_value(
     return Estimate(mean, mean - half, mean + half), returns
 
 
-def format_report(result: OPEResult, truth: Estimate | None = None) -> str:
-    """The table ``dialog-rl ope`` prints."""
+def format_report(
+    result: OPEResult, truth: Estimate | None = None, unit: str = "conversation"
+) -> str:
+    """The table ``dialog-rl ope`` prints; ``unit`` is what one trajectory is."""
     lines = []
     head = f"  {'estimator':<10} {'estimate':>9}  {'95% CI':<20}"
     if truth is not None:
@@ -282,7 +289,7 @@ def format_report(result: OPEResult, truth: Estimate | None = None) -> str:
 
     g = "" if result.gamma == 1.0 else f", discount {result.gamma:g} per decision"
     lines.append(
-        f"value per conversation (expected return{g}); {result.n_episodes} episodes, "
+        f"value per {unit} (expected return{g}); {result.n_episodes} episodes, "
         f"{result.n_decisions} decisions"
     )
     lines.append(head)

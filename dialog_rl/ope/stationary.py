@@ -242,6 +242,27 @@ class StationaryRatio:
         return num / den if den > 0 else 0.0
 
 
+def lifetime_state_keys(
+    keys: np.ndarray, visit: np.ndarray, max_visits: int, valid: np.ndarray | None = None
+) -> np.ndarray:
+    """State keys of lifetimes cut after ``max_visits`` visits: int64 [n_episodes, horizon].
+
+    ``keys`` (``dialogue_state_keys``) plus one flag: "this is the last visit the cap allows".
+    Why: after that visit the customer is gone whatever happened, while after an earlier one
+    they may come back, so without the flag the end of a conversation would not say where the
+    flow goes next (``benchmarks/ope_lifetime.py``).
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    last = (np.asarray(visit) >= max_visits - 1).astype(np.int64)
+    _, ids = np.unique(np.stack([keys.ravel(), last.ravel()], 1), axis=0, return_inverse=True)
+    out = ids.reshape(keys.shape).astype(np.int64)
+    return out if valid is None else np.where(valid, out, -1)
+
+
+#: features that count time rather than describe the state (see ``dialogue_state_keys``)
+CLOCKS = ("turn", "life.visit", "life.day")
+
+
 def dialogue_state_keys(
     obs: np.ndarray,
     feature_names: tuple[str, ...] | list[str],
@@ -256,7 +277,9 @@ def dialogue_state_keys(
     three levels (not heard, below ``confident``, at least ``confident``) and the rest is kept
     at a resolution of thirds. The ``turn`` feature is dropped: it makes every decision of a long
     trajectory a new state, and the start states of conversations, which recur, are what lets
-    the ratio reset between conversations. States then repeat often enough for a tabular ratio
+    the ratio reset between conversations. For the same reason the lifetime's clocks are dropped
+    on lifetime logs (``life.visit``, ``life.day``; the last visit's outcome stays): measured on
+    order-support lifetimes they split the states further and pulled SR towards the logger. States then repeat often enough for a tabular ratio
     (measured in ``benchmarks/ope_horizon.py``); the price is that the key is not exactly Markov,
     a bias of a few percent.
     """
@@ -264,7 +287,7 @@ def dialogue_state_keys(
     o = np.asarray(obs, dtype=np.float64).copy()
     conf = [i for i, n in enumerate(names) if n.endswith(".conf")]
     o[..., conf] = (o[..., conf] > 0).astype(np.float64) + (o[..., conf] >= confident)
-    keep = [i for i, n in enumerate(names) if n != "turn"]
+    keep = [i for i, n in enumerate(names) if n not in CLOCKS]
     grid = np.round(o[..., keep] * 3).astype(np.int64)
     flat = grid.reshape(-1, grid.shape[-1])
     _, ids = np.unique(flat, axis=0, return_inverse=True)

@@ -1,8 +1,12 @@
-"""What the deep learners share: small MLPs, torch state as named arrays, argument checks.
+"""What the deep learners share: the ``DeepLearner`` base, small MLPs, torch state as arrays.
 
 Only the deep learners import this module (and so torch). Every random draw comes from a
 ``torch.Generator`` the learner seeds from its one seed: layers are built without their default
 (global-RNG) initialisation and then initialised from that generator.
+
+``DeepLearner`` holds what DQN and PPO do alike: hyperparameters from a config dataclass,
+counters, acting (``distribution`` and ``act_batch`` from one row-wise ``rows``), a gradient
+step, the minibatch loop of behaviour cloning, and the common part of their state.
 
 ``*_arrays``/``load_*`` functions move module weights, Adam moments and generator states to and
 from plain numpy arrays under dotted names, so a checkpoint is tensors plus JSON and a resumed run
@@ -14,11 +18,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Sequence
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
+
+from dialog_rl.env.featurizer import ObservationSpec
+from dialog_rl.policies.base import Learner, sample_rows
+from dialog_rl.scenario import Domain
 
 
 def configure_torch(threads: int = 1) -> None:
@@ -59,6 +68,44 @@ def mlp(
         if i < n - 1:
             layers.append(activation())
     return nn.Sequential(*layers)
+
+
+#: rows per forward pass when acting: bounds the activations' memory on big batches
+FORWARD_BLOCK = 1024
+#: fewest rows a forward pass sees when acting. BLAS takes other code paths (gemv, small-M
+#: kernels) for one to three rows, whose sums round differently in the last bit; at four rows
+#: and up a row's outputs do not depend on the rows beside it, so padding small batches makes
+#: ``act`` (one row) and ``act_batch`` (many) agree bit for bit.
+FORWARD_MIN_ROWS = 8
+
+
+def forward_rows(network: nn.Module, obs: np.ndarray) -> np.ndarray:
+    """``network`` on every row of ``obs`` [n, obs_dim] for acting: float32 [n, out].
+
+    Every caller that acts goes through here, so a row gets the same outputs whether it is
+    scored alone or in a batch of any size (blocks of ``FORWARD_BLOCK``, short blocks padded
+    with zero rows to ``FORWARD_MIN_ROWS``).
+    """
+    x = torch.from_numpy(np.ascontiguousarray(obs, dtype=np.float32))
+    n = len(x)
+    out: list[torch.Tensor] = []
+    with torch.inference_mode():
+        for start in range(0, max(n, 1), FORWARD_BLOCK):
+            block = x[start : start + FORWARD_BLOCK]
+            rows = len(block)
+            if rows < FORWARD_MIN_ROWS:
+                pad = torch.zeros(FORWARD_MIN_ROWS - rows, x.shape[1], dtype=x.dtype)
+                block = torch.cat([block, pad])
+            out.append(network(block)[:rows])
+    return torch.cat(out).numpy()
+
+
+def check_masks(masks: np.ndarray) -> np.ndarray:
+    """Action masks [n, n_actions] as bool; a row that allows nothing is a ``ValueError``."""
+    allowed = np.asarray(masks).astype(bool)
+    if not allowed.any(axis=-1).all():
+        raise ValueError("the action mask allows no action")
+    return allowed
 
 
 def mask_logits(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -126,6 +173,34 @@ def _np_dtype(t: torch.Tensor) -> np.dtype:
     return torch.empty(0, dtype=t.dtype).numpy().dtype
 
 
+@dataclasses.dataclass
+class DeepConfig:
+    """The hyperparameters every deep learner has; ``DQNConfig`` and ``PPOConfig`` add theirs."""
+
+    gamma: float = 0.99
+    """Discount per turn."""
+    clone_epochs: int = 30
+    """Passes over the demonstrations in ``clone``."""
+    clone_batch_size: int = 64
+    """Demonstration turns per gradient step in ``clone``."""
+
+
+def check_config(cfg, algo: str, checks: Iterable[tuple[bool, str]]) -> None:
+    """Validate a deep learner's config: ``hidden`` becomes a tuple of ints, then the checks
+    every deep config shares and ``checks``; the first that fails is a ``ValueError``."""
+    cfg.hidden = tuple(int(h) for h in cfg.hidden)
+    shared = [
+        (all(h > 0 for h in cfg.hidden), "hidden sizes must be positive"),
+        (cfg.learning_rate > 0, "learning_rate must be positive"),
+        (0.0 <= cfg.gamma <= 1.0, "gamma must be in [0, 1]"),
+        (cfg.max_grad_norm > 0, "max_grad_norm must be positive"),
+        (cfg.clone_epochs >= 0 and cfg.clone_batch_size >= 1, "bad clone settings"),
+    ]
+    for ok, message in [*shared, *checks]:
+        if not ok:
+            raise ValueError(f"{algo} hyperparameters: {message}")
+
+
 def make_config(cls: type, algo: str, hyperparams: dict):
     """``cls(**hyperparams)``, naming unknown keys instead of a bare TypeError."""
     names = {f.name for f in dataclasses.fields(cls)}
@@ -190,3 +265,154 @@ def check_demos(
         torch.from_numpy(actions),
         torch.from_numpy(weights),
     )
+
+
+class DeepLearner(Learner):
+    """Base of the deep learners: what DQN and PPO do the same way.
+
+    A subclass sets ``config_class`` and ``label``, builds its networks, ``optimizer`` and
+    ``generator`` after calling ``__init__``, names the networks a checkpoint holds in
+    ``networks``, and defines ``rows`` (its scores and action probabilities, row-wise); acting
+    one row at a time and in batches then share one code path. Extra state (a replay buffer,
+    pending episodes) goes through ``extra_state``/``load_extra_state``.
+    """
+
+    config_class: type
+    label: str
+    stochastic = True
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+
+    def __init__(self, domain: Domain, spec: ObservationSpec, seed: int, **hyperparams) -> None:
+        # **hyperparams, as the subclasses take them: make_learner reads the signatures along the
+        # MRO and leaves unknown names to the config dataclass, which names the known ones
+        configure_torch()
+        self.cfg = make_config(self.config_class, self.label, hyperparams)
+        self.seed = int(seed)
+        self.obs_dim = spec.size
+        self.n_actions = domain.n_actions
+        self.episodes = 0
+        self.turns = 0
+        self.updates = 0
+
+    def config(self) -> dict:
+        out = dataclasses.asdict(self.cfg)
+        out["hidden"] = list(out["hidden"])
+        return out
+
+    @abstractmethod
+    def networks(self) -> dict[str, nn.Module]:
+        """The networks a checkpoint holds, by array-name prefix."""
+
+    # -- acting --------------------------------------------------------------------------------
+
+    @abstractmethod
+    def rows(
+        self, obs: np.ndarray, masks: np.ndarray, explore: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and action probabilities (zero where masked) at every row: float64 [n, n_actions]
+        each, from one ``forward_rows`` pass, so a row gets the same bits alone or in a batch."""
+
+    def distribution(
+        self, obs: np.ndarray, mask: np.ndarray, explore: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        scores, probs = self.rows(np.asarray(obs)[None], np.asarray(mask)[None], explore)
+        return scores[0], probs[0]
+
+    def act_batch(
+        self,
+        obs: np.ndarray,
+        masks: np.ndarray,
+        *,
+        explore: bool = True,
+        rng: Sequence[np.random.Generator] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``act`` on every row with one forward pass: actions int64 [n], propensities float64 [n].
+
+        Exploring with ``rng`` (Generators or ``RowStreams``), row ``i`` draws once from
+        ``rng[i]``; otherwise it takes its most probable action, as ``act`` does.
+        """
+        return sample_rows(self.rows(obs, masks, explore)[1], rng, explore)
+
+    # -- learning ------------------------------------------------------------------------------
+
+    def step(self, loss: torch.Tensor, params: list[nn.Parameter]) -> None:
+        """One optimiser step on ``loss``, the gradient of ``params`` clipped to ``max_grad_norm``."""
+        self.optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm)
+        self.optimizer.step()
+
+    def fit_demos(
+        self,
+        weights: torch.Tensor,
+        per_row: Callable[[torch.Tensor], torch.Tensor],
+        params: list[nn.Parameter],
+    ) -> torch.Tensor:
+        """``clone``'s loop: ``clone_epochs`` shuffled passes of ``clone_batch_size`` rows, each a
+        step on the ``weights``-weighted mean of ``per_row(indices)``; returns the last loss."""
+        c = self.cfg
+        n = len(weights)
+        loss = torch.tensor(0.0)
+        for _ in range(c.clone_epochs):
+            perm = torch.randperm(n, generator=self.generator)
+            for start in range(0, n, c.clone_batch_size):
+                i = perm[start : start + c.clone_batch_size]
+                loss = (weights[i] * per_row(i)).sum() / weights[i].sum().clamp_min(1e-12)
+                self.step(loss, params)
+        return loss
+
+    @staticmethod
+    def clone_metrics(
+        loss: torch.Tensor,
+        scores: torch.Tensor,
+        masks: torch.Tensor,
+        actions: torch.Tensor,
+        weights: torch.Tensor,
+    ) -> dict[str, float]:
+        """``clone``'s result: its last loss and the weighted share of demonstrated actions that
+        are now the network's favourite (``scores`` [N, n_actions])."""
+        chosen = mask_logits(scores, masks).argmax(1)
+        total = weights.sum().clamp_min(1e-12)
+        return {
+            "losses/bc": float(loss.detach()),
+            "bc/accuracy": float(((chosen == actions).float() * weights).sum() / total),
+        }
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def extra_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Arrays and metadata beyond networks, optimiser, generator and counters."""
+        return {}, {}
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Inverse of ``extra_state``."""
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays: dict[str, np.ndarray] = {}
+        for name, network in self.networks().items():
+            arrays.update(module_arrays(name, network))
+        arrays.update(optimizer_arrays("optimizer", self.optimizer))
+        arrays["generator"] = generator_array(self.generator)
+        extra_arrays, extra_meta = self.extra_state()
+        arrays.update(extra_arrays)
+        meta = {
+            "algo": self.algo,
+            "seed": self.seed,
+            "config": self.config(),
+            "counters": {"episodes": self.episodes, "turns": self.turns, "updates": self.updates},
+            **extra_meta,
+        }
+        return arrays, meta
+
+    def load_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        check_meta(meta, self.algo, self.config())
+        for name, network in self.networks().items():
+            load_module_arrays(name, network, arrays)
+        load_optimizer_arrays("optimizer", self.optimizer, arrays)
+        load_generator_array(self.generator, get_array(arrays, "generator"))
+        self.load_extra_state(arrays, meta)
+        counters = meta["counters"]
+        self.episodes = int(counters["episodes"])
+        self.turns = int(counters["turns"])
+        self.updates = int(counters["updates"])

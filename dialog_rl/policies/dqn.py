@@ -14,7 +14,6 @@ logged propensities are the true ones.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,37 +21,30 @@ import torch
 import torch.nn.functional as F
 
 from dialog_rl.env.featurizer import ObservationSpec
-from dialog_rl.policies.base import Episode, Learner, epsilon_soft
+from dialog_rl.policies.base import Episode
 from dialog_rl.policies.deep import (
+    DeepConfig,
+    DeepLearner,
+    check_config,
     check_demos,
-    check_meta,
-    configure_torch,
-    generator_array,
-    get_array,
-    load_generator_array,
-    load_module_arrays,
-    load_optimizer_arrays,
-    make_config,
+    check_masks,
+    forward_rows,
     make_generator,
     mask_logits,
     mlp,
-    module_arrays,
-    optimizer_arrays,
 )
 from dialog_rl.policies.replay import ReplayBuffer, ReplaySample
 from dialog_rl.scenario import Domain
 
 
 @dataclass
-class DQNConfig:
+class DQNConfig(DeepConfig):
     """Hyperparameters of ``DQNLearner`` (defaults tuned for 4000 dialogues on the shipped scenarios)."""
 
     hidden: tuple[int, ...] = (128, 128)
     """Hidden layer sizes of the Q-network."""
     learning_rate: float = 5e-4
     """Adam step size."""
-    gamma: float = 0.99
-    """Discount per turn."""
     n_step: int = 3
     """Turns of real reward summed before bootstrapping from the target network."""
     buffer_size: int = 50_000
@@ -81,35 +73,26 @@ class DQNConfig:
     then learns that handing over at once is best (seen on order support and shopping)."""
     max_grad_norm: float = 10.0
     """Gradient clipping threshold (global L2 norm)."""
-    clone_epochs: int = 30
-    """Passes over the demonstrations in ``clone``."""
-    clone_batch_size: int = 64
-    """Demonstration turns per gradient step in ``clone``."""
     clone_margin: float = 0.8
     """Margin by which ``clone`` makes the demonstrated action beat the others (DQfD)."""
 
     def __post_init__(self) -> None:
-        self.hidden = tuple(int(h) for h in self.hidden)
-        checks = [
-            (all(h > 0 for h in self.hidden), "hidden sizes must be positive"),
-            (self.learning_rate > 0, "learning_rate must be positive"),
-            (0.0 <= self.gamma <= 1.0, "gamma must be in [0, 1]"),
-            (self.n_step >= 1, "n_step must be at least 1"),
-            (self.buffer_size >= self.batch_size >= 1, "need buffer_size >= batch_size >= 1"),
-            (self.learning_starts >= 0, "learning_starts must be >= 0"),
-            (self.updates_per_turn >= 0, "updates_per_turn must be >= 0"),
-            (self.target_update_interval >= 1, "target_update_interval must be >= 1"),
-            (0.0 < self.tau <= 1.0, "tau must be in (0, 1]"),
-            (0.0 <= self.epsilon_end <= 1.0, "epsilon_end must be in [0, 1]"),
-            (0.0 <= self.epsilon_start <= 1.0, "epsilon_start must be in [0, 1]"),
-            (self.exploration_episodes >= 0, "exploration_episodes must be >= 0"),
-            (self.max_grad_norm > 0, "max_grad_norm must be positive"),
-            (self.huber_delta >= 0, "huber_delta must be >= 0"),
-            (self.clone_epochs >= 0 and self.clone_batch_size >= 1, "bad clone settings"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"DQN hyperparameters: {message}")
+        check_config(
+            self,
+            "DQN",
+            [
+                (self.n_step >= 1, "n_step must be at least 1"),
+                (self.buffer_size >= self.batch_size >= 1, "need buffer_size >= batch_size >= 1"),
+                (self.learning_starts >= 0, "learning_starts must be >= 0"),
+                (self.updates_per_turn >= 0, "updates_per_turn must be >= 0"),
+                (self.target_update_interval >= 1, "target_update_interval must be >= 1"),
+                (0.0 < self.tau <= 1.0, "tau must be in (0, 1]"),
+                (0.0 <= self.epsilon_end <= 1.0, "epsilon_end must be in [0, 1]"),
+                (0.0 <= self.epsilon_start <= 1.0, "epsilon_start must be in [0, 1]"),
+                (self.exploration_episodes >= 0, "exploration_episodes must be >= 0"),
+                (self.huber_delta >= 0, "huber_delta must be >= 0"),
+            ],
+        )
 
 
 def n_step_transitions(episode: Episode, n: int, gamma: float) -> ReplaySample:
@@ -142,7 +125,7 @@ def n_step_transitions(episode: Episode, n: int, gamma: float) -> ReplaySample:
     )
 
 
-class DQNLearner(Learner):
+class DQNLearner(DeepLearner):
     """Double DQN over the scenario's action catalog.
 
     Args:
@@ -155,14 +138,12 @@ class DQNLearner(Learner):
 
     name = "dqn"
     algo = "dqn"
-    stochastic = True
+    label = "DQN"
+    config_class = DQNConfig
 
     def __init__(self, domain: Domain, spec: ObservationSpec, seed: int, **hyperparams) -> None:
-        configure_torch()
-        self.cfg: DQNConfig = make_config(DQNConfig, "DQN", hyperparams)
-        self.seed = int(seed)
-        self.obs_dim = spec.size
-        self.n_actions = domain.n_actions
+        super().__init__(domain, spec, seed, **hyperparams)
+        self.cfg: DQNConfig
         c = self.cfg
         sizes = [self.obs_dim, *c.hidden, self.n_actions]
         self.q_network = mlp(sizes, make_generator(self.seed, 0))
@@ -171,14 +152,9 @@ class DQNLearner(Learner):
         self.optimizer = torch.optim.Adam(self.q_network.parameters(), lr=c.learning_rate)
         self.generator = make_generator(self.seed, 1)
         self.replay = ReplayBuffer(c.buffer_size, self.obs_dim, self.n_actions)
-        self.episodes = 0
-        self.turns = 0
-        self.updates = 0
 
-    def config(self) -> dict:
-        out = dataclasses.asdict(self.cfg)
-        out["hidden"] = list(out["hidden"])
-        return out
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"q_network": self.q_network, "target_network": self.target_network}
 
     # -- acting --------------------------------------------------------------------------------
 
@@ -192,20 +168,21 @@ class DQNLearner(Learner):
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """Q-values of every action (masked ones included) at one observation."""
-        with torch.no_grad():
-            q = self.q_network(torch.as_tensor(obs, dtype=torch.float32))
-        return q.numpy().astype(np.float64)
+        return forward_rows(self.q_network, np.asarray(obs)[None])[0].astype(np.float64)
 
-    def distribution(
-        self, obs: np.ndarray, mask: np.ndarray, explore: bool = True
+    def rows(
+        self, obs: np.ndarray, masks: np.ndarray, explore: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Q-values as scores; ε-greedy probabilities over allowed actions (greedy if not exploring)."""
-        q = self.q_values(obs)
-        allowed = np.flatnonzero(mask)
-        if len(allowed) == 0:
-            raise ValueError("the action mask allows no action")
-        greedy = int(allowed[np.argmax(q[allowed])])
-        return q, epsilon_soft(greedy, mask, self.epsilon() if explore else 0.0)
+        """Q-values as scores; ε-greedy probabilities around each row's first allowed maximum
+        of Q (greedy if not exploring), the same numbers ``epsilon_soft`` gives."""
+        allowed = check_masks(masks)
+        q = forward_rows(self.q_network, obs).astype(np.float64)
+        greedy = np.where(allowed, q, -np.inf).argmax(axis=1)
+        eps = self.epsilon() if explore else 0.0
+        m = allowed.astype(np.float64)
+        probs = m / m.sum(axis=1, keepdims=True) * eps
+        probs[np.arange(len(q)), greedy] += 1.0 - eps
+        return q, probs
 
     # -- learning ------------------------------------------------------------------------------
 
@@ -238,10 +215,7 @@ class DQNLearner(Learner):
             loss = F.huber_loss(q, target, delta=c.huber_delta)
         else:
             loss = F.mse_loss(q, target)
-        self.optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.q_network.parameters(), c.max_grad_norm)
-        self.optimizer.step()
+        self.step(loss, list(self.q_network.parameters()))
         self.updates += 1
         if self.updates % c.target_update_interval == 0:
             self._update_target()
@@ -279,57 +253,23 @@ class DQNLearner(Learner):
             weights: float [N] per-turn weights (e.g. more for human overrides).
         """
         x, m, a, w = check_demos(obs, masks, actions, weights, self.obs_dim, self.n_actions)
-        c = self.cfg
-        margin = c.clone_margin * (1.0 - F.one_hot(a, self.n_actions).float())
-        loss_v = torch.tensor(0.0)
-        for _ in range(c.clone_epochs):
-            perm = torch.randperm(len(a), generator=self.generator)
-            for start in range(0, len(a), c.clone_batch_size):
-                i = perm[start : start + c.clone_batch_size]
-                q = self.q_network(x[i])
-                best = mask_logits(q + margin[i], m[i]).max(1).values
-                per = best - q.gather(1, a[i, None]).squeeze(1)
-                loss_v = (w[i] * per).sum() / w[i].sum().clamp_min(1e-12)
-                self.optimizer.zero_grad()
-                loss_v.backward()
-                torch.nn.utils.clip_grad_norm_(self.q_network.parameters(), c.max_grad_norm)
-                self.optimizer.step()
+        margin = self.cfg.clone_margin * (1.0 - F.one_hot(a, self.n_actions).float())
+
+        def margin_loss(i: torch.Tensor) -> torch.Tensor:
+            q = self.q_network(x[i])
+            best = mask_logits(q + margin[i], m[i]).max(1).values
+            return best - q.gather(1, a[i, None]).squeeze(1)
+
+        loss = self.fit_demos(w, margin_loss, list(self.q_network.parameters()))
         self.target_network.load_state_dict(self.q_network.state_dict())
         with torch.no_grad():
-            chosen = mask_logits(self.q_network(x), m).argmax(1)
-        return {
-            "losses/bc": float(loss_v.detach()),
-            "bc/accuracy": float(((chosen == a).float() * w).sum() / w.sum().clamp_min(1e-12)),
-        }
+            return self.clone_metrics(loss, self.q_network(x), m, a, w)
 
     # -- state ---------------------------------------------------------------------------------
 
-    def state(self) -> tuple[dict[str, np.ndarray], dict]:
-        arrays = {
-            **module_arrays("q_network", self.q_network),
-            **module_arrays("target_network", self.target_network),
-            **optimizer_arrays("optimizer", self.optimizer),
-            "generator": generator_array(self.generator),
-        }
-        replay_arrays, replay_meta = self.replay.state()
-        arrays.update(replay_arrays)
-        meta = {
-            "algo": self.algo,
-            "seed": self.seed,
-            "config": self.config(),
-            "counters": {"episodes": self.episodes, "turns": self.turns, "updates": self.updates},
-            "replay": replay_meta,
-        }
-        return arrays, meta
+    def extra_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays, meta = self.replay.state()
+        return arrays, {"replay": meta}
 
-    def load_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
-        check_meta(meta, self.algo, self.config())
-        load_module_arrays("q_network", self.q_network, arrays)
-        load_module_arrays("target_network", self.target_network, arrays)
-        load_optimizer_arrays("optimizer", self.optimizer, arrays)
-        load_generator_array(self.generator, get_array(arrays, "generator"))
+    def load_extra_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
         self.replay.load_state(arrays, meta["replay"])
-        counters = meta["counters"]
-        self.episodes = int(counters["episodes"])
-        self.turns = int(counters["turns"])
-        self.updates = int(counters["updates"])

@@ -6,9 +6,18 @@ batch is scored once with the current networks (log-probabilities, values), adva
 GAE (Schulman et al. 2016), and ``update_epochs`` passes of minibatch steps optimise the clipped
 surrogate (Schulman et al. 2017) plus a value loss and an entropy bonus.
 
-Exploration is the entropy bonus, annealed from a large weight: a near-uniform policy learns that
-ending the conversation at once (bye, hand-over) beats its own random continuation, and without a
-long stochastic phase it settles there before it has learned what a good continuation is.
+Exploration is an entropy bonus in two places, both annealed over ``ent_anneal_episodes``: the
+usual one in the loss (CleanRL's, small), and ``α·H(π(·|s_t))`` added to every turn's reward, as
+in maximum-entropy RL, so the return counts the exploring still to come. Why the second: PPO
+judges an action by what follows it under the *current* policy. While that policy is near
+uniform, two of the ~18 allowed actions (bye, hand-over) end the conversation, so random play
+rarely lasts long enough to succeed (2-4% on order support and shopping), and a hand-over at the
+first turn, a sure small loss, beats every continuation. The policy then hands everyone over
+and never visits the later turns it would need to learn from. A large loss-side bonus alone
+only delays this (it keeps the policy near uniform, which is the trap). With the bonus in the
+reward, ending a conversation forgoes the bonus of the turns it would have had, so the early
+policy keeps conversations going, reaches the successes, and by the time α is 0 a real
+continuation is worth more than a hand-over.
 
 The policy is a categorical over the action catalog whose masked actions have logit -inf, so they
 get probability exactly 0 when acting and contribute nothing to the loss or the entropy. Because
@@ -18,7 +27,6 @@ the one that scores it, so the recomputed log-probabilities are the behaviour's.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -28,36 +36,30 @@ import torch.nn.functional as F
 from torch import nn
 
 from dialog_rl.env.featurizer import ObservationSpec
-from dialog_rl.policies.base import Episode, Learner
+from dialog_rl.policies.base import Episode
 from dialog_rl.policies.deep import (
+    DeepConfig,
+    DeepLearner,
+    check_config,
     check_demos,
-    check_meta,
-    configure_torch,
-    generator_array,
+    check_masks,
+    forward_rows,
     get_array,
-    load_generator_array,
-    load_module_arrays,
-    load_optimizer_arrays,
-    make_config,
     make_generator,
     mask_logits,
     mlp,
-    module_arrays,
-    optimizer_arrays,
 )
 from dialog_rl.scenario import Domain
 
 
 @dataclass
-class PPOConfig:
+class PPOConfig(DeepConfig):
     """Hyperparameters of ``PPOLearner`` (defaults tuned for 4000 dialogues on the shipped scenarios)."""
 
     hidden: tuple[int, ...] = (64, 64)
     """Hidden layer sizes of the policy and of the value network (each has its own)."""
     learning_rate: float = 1e-3
     """Adam step size."""
-    gamma: float = 0.99
-    """Discount per turn."""
     gae_lambda: float = 0.95
     """GAE's λ: 0 is one-step TD advantages, 1 is Monte Carlo returns minus the value."""
     rollout_turns: int = 256
@@ -72,12 +74,16 @@ class PPOConfig:
     """Clip the value update around the old values too, as CleanRL and SB3 do."""
     ent_coef: float = 0.01
     """Weight of the entropy bonus once annealing is over."""
-    ent_coef_start: float = 1.0
-    """Weight of the entropy bonus at the first update (an exploration schedule: without it the
-    policy settles on ending every conversation at once, the safest move while it is random)."""
+    ent_coef_start: float = 0.1
+    """Weight of the entropy bonus in the loss at the first update. Kept small: a large weight
+    holds the policy near uniform, and near-uniform play ends conversations at once."""
+    ent_reward_start: float = 1.0
+    """Weight α (in reward units per nat) of the entropy bonus added to each turn's reward at the
+    first update; it anneals to 0. It makes ending a conversation early cost the exploration it
+    forgoes (see the module docstring); with 0, PPO hands every customer over on shopping."""
     ent_anneal_episodes: int = 2000
-    """Episodes over which the entropy weight moves linearly from start to ``ent_coef``. A learner
-    warm-started by ``clone`` skips this schedule (the bonus would undo the cloning)."""
+    """Episodes over which both entropy weights move linearly to their final values (``ent_coef``
+    and 0). A learner warm-started by ``clone`` skips this schedule (it would undo the cloning)."""
     vf_coef: float = 0.5
     """Weight of the value loss."""
     max_grad_norm: float = 0.5
@@ -86,32 +92,24 @@ class PPOConfig:
     """Normalise advantages per minibatch."""
     target_kl: float = 0.0
     """Stop a batch's epochs early once the approximate KL exceeds this (0: never)."""
-    clone_epochs: int = 30
-    """Passes over the demonstrations in ``clone``."""
-    clone_batch_size: int = 64
-    """Demonstration turns per gradient step in ``clone``."""
 
     def __post_init__(self) -> None:
-        self.hidden = tuple(int(h) for h in self.hidden)
-        checks = [
-            (all(h > 0 for h in self.hidden), "hidden sizes must be positive"),
-            (self.learning_rate > 0, "learning_rate must be positive"),
-            (0.0 <= self.gamma <= 1.0, "gamma must be in [0, 1]"),
-            (0.0 <= self.gae_lambda <= 1.0, "gae_lambda must be in [0, 1]"),
-            (self.rollout_turns >= 1, "rollout_turns must be at least 1"),
-            (self.update_epochs >= 1, "update_epochs must be at least 1"),
-            (self.num_minibatches >= 1, "num_minibatches must be at least 1"),
-            (self.clip_coef > 0, "clip_coef must be positive"),
-            (self.ent_coef >= 0 and self.vf_coef > 0, "need ent_coef >= 0 and vf_coef > 0"),
-            (self.ent_coef_start >= 0, "ent_coef_start must be >= 0"),
-            (self.ent_anneal_episodes >= 0, "ent_anneal_episodes must be >= 0"),
-            (self.max_grad_norm > 0, "max_grad_norm must be positive"),
-            (self.target_kl >= 0, "target_kl must be >= 0"),
-            (self.clone_epochs >= 0 and self.clone_batch_size >= 1, "bad clone settings"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"PPO hyperparameters: {message}")
+        check_config(
+            self,
+            "PPO",
+            [
+                (0.0 <= self.gae_lambda <= 1.0, "gae_lambda must be in [0, 1]"),
+                (self.rollout_turns >= 1, "rollout_turns must be at least 1"),
+                (self.update_epochs >= 1, "update_epochs must be at least 1"),
+                (self.num_minibatches >= 1, "num_minibatches must be at least 1"),
+                (self.clip_coef > 0, "clip_coef must be positive"),
+                (self.ent_coef >= 0 and self.vf_coef > 0, "need ent_coef >= 0 and vf_coef > 0"),
+                (self.ent_coef_start >= 0, "ent_coef_start must be >= 0"),
+                (self.ent_anneal_episodes >= 0, "ent_anneal_episodes must be >= 0"),
+                (self.ent_reward_start >= 0, "ent_reward_start must be >= 0"),
+                (self.target_kl >= 0, "target_kl must be >= 0"),
+            ],
+        )
 
 
 def masked_log_probs(logits: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,7 +124,7 @@ def masked_log_probs(logits: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Te
     return logp, entropy
 
 
-class PPOLearner(Learner):
+class PPOLearner(DeepLearner):
     """PPO over the scenario's action catalog.
 
     Args:
@@ -139,33 +137,29 @@ class PPOLearner(Learner):
 
     name = "ppo"
     algo = "ppo"
-    stochastic = True
+    label = "PPO"
+    config_class = PPOConfig
 
     def __init__(self, domain: Domain, spec: ObservationSpec, seed: int, **hyperparams) -> None:
-        configure_torch()
-        self.cfg: PPOConfig = make_config(PPOConfig, "PPO", hyperparams)
-        self.seed = int(seed)
-        self.obs_dim = spec.size
-        self.n_actions = domain.n_actions
+        super().__init__(domain, spec, seed, **hyperparams)
+        self.cfg: PPOConfig
         c = self.cfg
         init = make_generator(self.seed, 0)
         # CleanRL's initialisation: tanh, orthogonal, small policy output so it starts near uniform.
         self.actor = mlp([self.obs_dim, *c.hidden, self.n_actions], init, nn.Tanh, out_gain=0.01)
         self.critic = mlp([self.obs_dim, *c.hidden, 1], init, nn.Tanh, out_gain=1.0)
-        params = [*self.actor.parameters(), *self.critic.parameters()]
-        self.optimizer = torch.optim.Adam(params, lr=c.learning_rate, eps=1e-5)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=c.learning_rate, eps=1e-5)
         self.generator = make_generator(self.seed, 1)
         self.pending: list[Episode] = []
         self.pending_turns = 0
         self.cloned = False
-        self.episodes = 0
-        self.turns = 0
-        self.updates = 0
 
-    def config(self) -> dict:
-        out = dataclasses.asdict(self.cfg)
-        out["hidden"] = list(out["hidden"])
-        return out
+    def networks(self) -> dict[str, nn.Module]:
+        return {"actor": self.actor, "critic": self.critic}
+
+    def parameters(self) -> list[nn.Parameter]:
+        """The actor's and the critic's parameters (one optimiser, one gradient clip)."""
+        return [*self.actor.parameters(), *self.critic.parameters()]
 
     def entropy_coef(self) -> float:
         """Entropy weight for the next update: linear from ``ent_coef_start`` to ``ent_coef``."""
@@ -175,24 +169,30 @@ class PPOLearner(Learner):
         frac = min(self.episodes / c.ent_anneal_episodes, 1.0)
         return c.ent_coef_start + frac * (c.ent_coef - c.ent_coef_start)
 
+    def entropy_reward(self) -> float:
+        """α for the next update: the entropy's weight in the reward, linear from
+        ``ent_reward_start`` to 0."""
+        c = self.cfg
+        if c.ent_anneal_episodes == 0 or self.cloned:
+            return 0.0
+        frac = min(self.episodes / c.ent_anneal_episodes, 1.0)
+        return c.ent_reward_start * (1.0 - frac)
+
     # -- acting --------------------------------------------------------------------------------
 
-    def distribution(
-        self, obs: np.ndarray, mask: np.ndarray, explore: bool = True
+    def rows(
+        self, obs: np.ndarray, masks: np.ndarray, explore: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Softmax probabilities as scores; the same to sample from, or one-hot argmax if greedy."""
-        allowed = np.asarray(mask).astype(bool)
-        if not allowed.any():
-            raise ValueError("the action mask allows no action")
-        with torch.no_grad():
-            logits = self.actor(torch.as_tensor(obs, dtype=torch.float32)).numpy()
-        z = np.where(allowed, logits.astype(np.float64), -np.inf)
-        probs = np.exp(z - z.max())
-        probs /= probs.sum()
+        """The masked softmax as scores; the same to sample from, or one-hot argmax if greedy."""
+        allowed = check_masks(masks)
+        logits = forward_rows(self.actor, obs).astype(np.float64)
+        z = np.where(allowed, logits, -np.inf)
+        probs = np.exp(z - z.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
         if explore:
             return probs, probs.copy()
         greedy = np.zeros_like(probs)
-        greedy[int(np.argmax(probs))] = 1.0
+        greedy[np.arange(len(probs)), np.argmax(probs, axis=1)] = 1.0
         return probs, greedy
 
     # -- learning ------------------------------------------------------------------------------
@@ -210,21 +210,26 @@ class PPOLearner(Learner):
         self.pending, self.pending_turns = [], 0
         return metrics
 
-    def _advantages(self, batch: list[Episode], values: torch.Tensor) -> torch.Tensor:
-        """GAE per conversation; the value after the last turn is 0 unless it was cut short."""
+    def _advantages(
+        self, batch: list[Episode], values: torch.Tensor, bonus: np.ndarray | None = None
+    ) -> torch.Tensor:
+        """GAE per conversation on reward + ``bonus`` (the entropy reward, per turn [N]); the
+        value after the last turn is 0 unless it was cut short."""
         c = self.cfg
         finals = torch.as_tensor(np.stack([e.final_obs for e in batch]), dtype=torch.float32)
         with torch.no_grad():
             final_values = self.critic(finals).squeeze(-1).numpy().astype(np.float64)
         v = values.numpy().astype(np.float64)
         adv = np.zeros_like(v)
+        if bonus is None:
+            bonus = np.zeros_like(v)
         start = 0
         for i, e in enumerate(batch):
             T = len(e.actions)
             nxt = 0.0 if e.terminated else final_values[i]
             last = 0.0
             for t in range(start + T - 1, start - 1, -1):
-                delta = e.rewards[t - start] + c.gamma * nxt - v[t]
+                delta = e.rewards[t - start] + bonus[t] + c.gamma * nxt - v[t]
                 last = delta + c.gamma * c.gae_lambda * last
                 adv[t] = last
                 nxt = v[t]
@@ -237,14 +242,16 @@ class PPOLearner(Learner):
         masks = torch.as_tensor(np.concatenate([e.masks for e in batch]).astype(bool))
         actions = torch.as_tensor(np.concatenate([e.actions for e in batch]), dtype=torch.int64)
         with torch.no_grad():
-            old_logp = masked_log_probs(self.actor(obs), masks)[0]
+            old_logp, old_entropy = masked_log_probs(self.actor(obs), masks)
             old_logp = old_logp.gather(1, actions[:, None]).squeeze(1)
             old_values = self.critic(obs).squeeze(-1)
-        advantages = self._advantages(batch, old_values)
+        ent_coef, ent_reward = self.entropy_coef(), self.entropy_reward()
+        # the behaviour's entropy at each turn, as maximum-entropy RL adds it to the reward
+        bonus = ent_reward * old_entropy.numpy().astype(np.float64)
+        advantages = self._advantages(batch, old_values, bonus)
         returns = advantages + old_values
 
         n = len(actions)
-        ent_coef = self.entropy_coef()
         mb_size = max(1, math.ceil(n / c.num_minibatches))
         stats: dict[str, list[float]] = {
             k: [] for k in ("policy", "value", "entropy", "kl", "clip")
@@ -279,12 +286,7 @@ class PPOLearner(Learner):
                     v_loss = 0.5 * ((value - returns[i]) ** 2).mean()
                 ent = entropy.mean()
                 loss = pg_loss - ent_coef * ent + c.vf_coef * v_loss
-                self.optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(
-                    [*self.actor.parameters(), *self.critic.parameters()], c.max_grad_norm
-                )
-                self.optimizer.step()
+                self.step(loss, self.parameters())
                 stats["policy"].append(float(pg_loss.detach()))
                 stats["value"].append(float(v_loss.detach()))
                 stats["entropy"].append(float(ent.detach()))
@@ -302,6 +304,7 @@ class PPOLearner(Learner):
             "losses/explained_variance": explained,
             "charts/batch_turns": float(n),
             "charts/ent_coef": ent_coef,
+            "charts/ent_reward": ent_reward,
         }
 
     def clone(
@@ -318,67 +321,36 @@ class PPOLearner(Learner):
             weights: float [N] per-turn weights (e.g. more for human overrides).
         """
         x, m, a, w = check_demos(obs, masks, actions, weights, self.obs_dim, self.n_actions)
-        c = self.cfg
-        loss = torch.tensor(0.0)
-        for _ in range(c.clone_epochs):
-            perm = torch.randperm(len(a), generator=self.generator)
-            for start in range(0, len(a), c.clone_batch_size):
-                i = perm[start : start + c.clone_batch_size]
-                logp = masked_log_probs(self.actor(x[i]), m[i])[0]
-                nll = -logp.gather(1, a[i, None]).squeeze(1)
-                loss = (w[i] * nll).sum() / w[i].sum().clamp_min(1e-12)
-                self.optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.actor.parameters(), c.max_grad_norm)
-                self.optimizer.step()
+
+        def nll(i: torch.Tensor) -> torch.Tensor:
+            logp = masked_log_probs(self.actor(x[i]), m[i])[0]
+            return -logp.gather(1, a[i, None]).squeeze(1)
+
+        loss = self.fit_demos(w, nll, list(self.actor.parameters()))
         self.cloned = True
         with torch.no_grad():
-            chosen = mask_logits(self.actor(x), m).argmax(1)
-        return {
-            "losses/bc": float(loss.detach()),
-            "bc/accuracy": float(((chosen == a).float() * w).sum() / w.sum().clamp_min(1e-12)),
-        }
+            return self.clone_metrics(loss, self.actor(x), m, a, w)
 
     # -- state ---------------------------------------------------------------------------------
 
-    def state(self) -> tuple[dict[str, np.ndarray], dict]:
-        arrays = {
-            **module_arrays("actor", self.actor),
-            **module_arrays("critic", self.critic),
-            **optimizer_arrays("optimizer", self.optimizer),
-            "generator": generator_array(self.generator),
-        }
+    def extra_state(self) -> tuple[dict[str, np.ndarray], dict]:
         # Conversations collected since the last update: whole episodes, concatenated.
         p = self.pending
-        arrays["pending.obs"] = _cat([e.obs for e in p], (0, self.obs_dim), np.float32)
-        arrays["pending.masks"] = _cat([e.masks for e in p], (0, self.n_actions), np.int8)
-        arrays["pending.actions"] = _cat([e.actions for e in p], (0,), np.int64)
-        arrays["pending.rewards"] = _cat([e.rewards for e in p], (0,), np.float64)
-        arrays["pending.propensities"] = _cat([e.propensities for e in p], (0,), np.float64)
-        arrays["pending.final_obs"] = _stack(
-            [e.final_obs for e in p], (0, self.obs_dim), np.float32
-        )
-        arrays["pending.final_mask"] = _stack(
-            [e.final_mask for e in p], (0, self.n_actions), np.int8
-        )
-        arrays["pending.lengths"] = np.array([len(e.actions) for e in p], dtype=np.int64)
-        arrays["pending.terminated"] = np.array([e.terminated for e in p], dtype=bool)
-        arrays["pending.truncated"] = np.array([e.truncated for e in p], dtype=bool)
-        meta = {
-            "algo": self.algo,
-            "seed": self.seed,
-            "config": self.config(),
-            "counters": {"episodes": self.episodes, "turns": self.turns, "updates": self.updates},
-            "cloned": self.cloned,
+        arrays = {
+            "pending.obs": _cat([e.obs for e in p], (0, self.obs_dim), np.float32),
+            "pending.masks": _cat([e.masks for e in p], (0, self.n_actions), np.int8),
+            "pending.actions": _cat([e.actions for e in p], (0,), np.int64),
+            "pending.rewards": _cat([e.rewards for e in p], (0,), np.float64),
+            "pending.propensities": _cat([e.propensities for e in p], (0,), np.float64),
+            "pending.final_obs": _stack([e.final_obs for e in p], (0, self.obs_dim), np.float32),
+            "pending.final_mask": _stack([e.final_mask for e in p], (0, self.n_actions), np.int8),
+            "pending.lengths": np.array([len(e.actions) for e in p], dtype=np.int64),
+            "pending.terminated": np.array([e.terminated for e in p], dtype=bool),
+            "pending.truncated": np.array([e.truncated for e in p], dtype=bool),
         }
-        return arrays, meta
+        return arrays, {"cloned": self.cloned}
 
-    def load_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
-        check_meta(meta, self.algo, self.config())
-        load_module_arrays("actor", self.actor, arrays)
-        load_module_arrays("critic", self.critic, arrays)
-        load_optimizer_arrays("optimizer", self.optimizer, arrays)
-        load_generator_array(self.generator, get_array(arrays, "generator"))
+    def load_extra_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
         lengths = get_array(arrays, "pending.lengths").astype(np.int64)
         ends = np.cumsum(lengths)
         names = ("obs", "masks", "actions", "rewards", "propensities")
@@ -407,10 +379,6 @@ class PPOLearner(Learner):
                 )
             )
         self.pending_turns = int(lengths.sum())
-        counters = meta["counters"]
-        self.episodes = int(counters["episodes"])
-        self.turns = int(counters["turns"])
-        self.updates = int(counters["updates"])
         self.cloned = bool(meta.get("cloned", False))
 
 

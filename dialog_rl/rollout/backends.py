@@ -14,14 +14,14 @@ between our own processes; no file is ever unpickled.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dialog_rl.rollout.logs import PART_EPISODES, EpisodeLogWriter
+from dialog_rl.numerics import NumericalError
+from dialog_rl.rollout.logs import PART_EPISODES, EpisodeLogWriter, write_bytes_atomic
 from dialog_rl.scenario import Domain
 
 BACKENDS = ("local", "ray")
@@ -61,6 +61,9 @@ class RolloutJob:
     """Schema metadata of every part."""
     part_episodes: int = PART_EPISODES
     """Episodes per Parquet part, and so per chunk of work when logging."""
+    skip_parts: frozenset[int] = frozenset()
+    """Parts already on disk (a resumed run, ``rollout.rundir``): with a log, their episodes are
+    not played again."""
     vector_envs: int = 0
     """With > 0 (and no log), each worker plays its chunks on a vector env of this many
     conversations, one ``act_batch`` per step: the same episodes, faster."""
@@ -78,7 +81,10 @@ class RolloutJob:
             size = max(4 * self.vector_envs, -(-self.episodes // max(workers, 1)))
         else:
             size = max(10, min(self.part_episodes, self.episodes // (8 * max(workers, 1)) or 1))
-        return [range(a, min(a + size, self.episodes)) for a in range(0, self.episodes, size)]
+        chunks = [range(a, min(a + size, self.episodes)) for a in range(0, self.episodes, size)]
+        if self.log_dir is not None and self.skip_parts:
+            chunks = [c for c in chunks if c.start // size not in self.skip_parts]
+        return chunks
 
 
 @dataclass(frozen=True)
@@ -159,15 +165,18 @@ class RolloutWorker:
                 time.process_time() - cpu,
             )
         for i in chunk:
-            rec = run_episode(
-                self.env,
-                self.policy,
-                i,
-                job.seed,
-                explore=job.explore,
-                record=writer is not None,
-                rng=self.rng,
-            )
+            try:
+                rec = run_episode(
+                    self.env,
+                    self.policy,
+                    i,
+                    job.seed,
+                    explore=job.explore,
+                    record=writer is not None,
+                    rng=self.rng,
+                )
+            except NumericalError as err:  # the env knows the turn; the episode index is ours
+                raise err.at_episode(i) from None
             outcomes.append(rec.outcome)
             turns += rec.outcome["turns"]
             if writer is not None:
@@ -232,13 +241,15 @@ def _run_in_process(job: RolloutJob) -> Iterator[ChunkResult]:
         yield from (worker.play(c) for c in job.chunks(1))
         return
     writer = worker.writer(job.log_dir) if job.log_dir is not None else None
-    step = 100  # report progress often; the writer cuts parts itself
-    for start in range(0, job.episodes, step):
-        end = min(start + step, job.episodes)
-        result = worker.play(range(start, end), writer)
-        if writer is not None and end % job.part_episodes == 0:
-            writer.flush()  # a part is complete: put it on disk before saying so
-        yield result
+    step = 100  # report progress often
+    spans = job.chunks(1) if writer is not None else [range(job.episodes)]  # whole parts
+    for span in spans:
+        for start in range(span.start, span.stop, step):
+            end = min(start + step, span.stop)
+            result = worker.play(range(start, end), writer)
+            if writer is not None and end == span.stop:
+                writer.flush()  # a part is complete: put it on disk before saying so
+            yield result
     if writer is not None:
         writer.close()
 
@@ -252,7 +263,23 @@ _POOL_WORKER: RolloutWorker | None = None
 
 def _pool_init(job: RolloutJob) -> None:
     global _POOL_WORKER
+    _die_with_parent()
     _POOL_WORKER = RolloutWorker(job)
+
+
+def _die_with_parent() -> None:
+    """Linux: end this worker when the process that started it ends (the fork server, which
+    ends with the run), so a run killed with SIGKILL stops writing parts at once."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere a worker finishes its chunk, then finds the run gone and exits
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
 
 
 def _pool_play(chunk: range) -> ChunkResult:
@@ -340,9 +367,4 @@ def _run_ray(job: RolloutJob, workers: int | None, address: str | None) -> Itera
 
 def write_part(path: Path, data: bytes) -> None:
     """Write a part file whole: to a temporary name, synced, then renamed into place."""
-    tmp = path.with_suffix(".parquet.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_bytes_atomic(path, data)

@@ -2,20 +2,23 @@
 
 Every conversation keeps its own exploration stream (``runner.policy_rng`` of its episode seed)
 and the vector env numbers conversations like a run's episodes, so episode ``k`` here is episode
-``k`` of ``run_episodes``: same customer, same decisions, same outcome. Results are yielded in
-episode order, whichever slot finished first.
+``k`` of ``run_episodes``: same customer, same decisions, same outcome. ``run_batched`` yields
+results in episode order, whichever slot finished first; ``run_batched_columns`` yields each
+step's finished episodes as arrays, for consumers that aggregate (no object per conversation).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from dialog_rl.env.vector import DialogueVectorEnv, episode_seeds
+from dialog_rl.env.vector import DialogueVectorEnv
 from dialog_rl.policies.base import Episode, Policy
-from dialog_rl.rollout.runner import episode_seed, policy_rng
+from dialog_rl.rollout.runner import policy_rng
+from dialog_rl.seeding import episode_seed, episode_seeds, splitmix64_array
 
 _POLICY_INC = 0xDA3E39CB94B95BDB | 1  # runner.policy_rng's stream increment
 
@@ -38,15 +41,41 @@ class RowStreams:
 
     def reseed(self, rows: np.ndarray, seeds: np.ndarray) -> None:
         """``policy_rng(seed)`` for each row's episode seed."""
-        from dialog_rl.env.vector import _splitmix64
-
         seeds = np.asarray(seeds, dtype=np.uint64)
-        a = _splitmix64(seeds ^ np.uint64(0x5DEECE66D))
-        b = _splitmix64(seeds + np.uint64(1))
+        a = splitmix64_array(seeds ^ np.uint64(0x5DEECE66D))
+        b = splitmix64_array(seeds + np.uint64(1))
         self.streams.set_state(rows, a, b, np.uint64(0), np.uint64(_POLICY_INC))
 
     def random_rows(self) -> np.ndarray:
         return self.streams.random(self.rows)
+
+    def only(self, rows: np.ndarray) -> RowStreams:
+        """These streams restricted to ``rows`` (shared state): what a policy acting on a subset
+        of the batch draws from."""
+        view = copy.copy(self)
+        view.rows = rows
+        return view
+
+
+def _act(policy: Policy, obs, masks, active: np.ndarray, explore: bool, rngs):
+    """``policy.act_batch`` on the active slots only (parked slots get action 0, never played).
+
+    Near the end of a run most slots are parked; scoring them would be wasted forward passes.
+    """
+    if active.all():
+        return policy.act_batch(obs, masks, explore=explore, rng=rngs)
+    live = np.flatnonzero(active)
+    if isinstance(rngs, RowStreams):
+        sub = rngs.only(live)
+    else:
+        sub = None if rngs is None else [rngs[i] for i in live.tolist()]
+    actions = np.zeros(len(obs), dtype=np.int64)
+    props = np.ones(len(obs), dtype=np.float64)
+    if len(live):
+        actions[live], props[live] = policy.act_batch(
+            obs[live], masks[live], explore=explore, rng=sub
+        )
+    return actions, props
 
 
 @dataclass(frozen=True)
@@ -93,7 +122,7 @@ def run_batched(
     pending: dict[int, BatchedEpisode] = {}
     next_out = todo.start
     while next_out < todo.stop:
-        actions, props = policy.act_batch(obs, masks, explore=explore, rng=rngs)
+        actions, props = _act(policy, obs, masks, infos["active"], explore, rngs)
         next_obs, rewards, _, _, infos = vec.step(actions)
         if trace is not None:
             for i in range(n):
@@ -125,6 +154,53 @@ def run_batched(
         while next_out in pending:
             yield pending.pop(next_out)
             next_out += 1
+
+
+def run_batched_columns(
+    vec: DialogueVectorEnv,
+    policy: Policy,
+    episodes: int | range,
+    seed: int,
+    *,
+    explore: bool = True,
+) -> Iterator[dict[str, np.ndarray]]:
+    """``run_batched`` without a Python object per episode: one dict of columns per step.
+
+    Each yielded dict holds the episodes that finished on that step (``episode`` and the
+    outcome fields of ``infos["final_info"]``, one array each), in slot order rather than
+    episode order: the same episodes and outcomes as ``run_batched``, for consumers that
+    aggregate (metrics, throughput) and would otherwise pay a dict per conversation.
+    """
+    n = vec.num_envs
+    todo = episodes if isinstance(episodes, range) else range(episodes)
+    obs, infos = vec.reset(
+        seed=seed, options={"first_episode": todo.start, "last_episode": todo.stop}
+    )
+    masks = infos["action_mask"]
+    rngs: RowStreams | list | None = None
+    if explore and policy.stochastic:
+        if type(policy).act_batch is not Policy.act_batch:
+            rngs = RowStreams(n)
+            rngs.reseed(np.arange(n), episode_seeds(seed, infos["episode"]))
+        else:
+            rngs = [policy_rng(episode_seed(seed, int(k))) for k in infos["episode"]]
+    left = len(todo)
+    while left > 0:
+        actions, _ = _act(policy, obs, masks, infos["active"], explore, rngs)
+        obs, _, _, _, infos = vec.step(actions)
+        masks = infos["action_mask"]
+        if "final_info" not in infos:
+            continue
+        fin = infos["final_info"]
+        done = np.flatnonzero(infos["_final_info"])
+        if isinstance(rngs, RowStreams):
+            rngs.reseed(done, episode_seeds(seed, infos["episode"][done]))
+        elif rngs is not None:
+            for i in done.tolist():
+                policy_rng(episode_seed(seed, int(infos["episode"][i])), rngs[i])
+        rows = done[fin["episode"][done] < todo.stop]
+        left -= len(rows)
+        yield {key: fin[key][rows] for key in ("episode", *_OUTCOME_KEYS)}
 
 
 _OUTCOME_KEYS = ("success", "outcome", "turns", "reward", "hangup", "handover", "truncated")

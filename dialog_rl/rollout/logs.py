@@ -1,9 +1,12 @@
 """Episode logs: a Parquet dataset, one row per agent decision.
 
-A log is a directory of ``part-NNNNN.parquet`` files, each holding a fixed block of episodes and
-each written to a temporary name and renamed, so a reader never sees half a file. pandas, pyarrow
-and duckdb read the directory as one table. The logging policy's propensity, the action mask and
-the observation are on every row, so a target policy's probabilities can be recomputed later.
+A log is a directory of ``part-NNNNN.parquet`` files, part N holding episodes
+``[N * part_episodes, (N + 1) * part_episodes)``. Each part is written whole: to a dot-named
+temporary in the same directory (readers skip dot files), fsynced, then renamed into place, so a
+process killed at any instant leaves only whole parts, and a resumed run rewrites exactly the
+parts that are missing. pandas, pyarrow and duckdb read the directory as one table. The logging
+policy's propensity, the action mask and the observation are on every row, so a target policy's
+probabilities can be recomputed later.
 """
 
 from __future__ import annotations
@@ -17,7 +20,39 @@ import pyarrow.parquet as pq
 
 from dialog_rl.rollout.runner import EpisodeRecord
 
-PART_EPISODES = 2000
+#: Episodes per part: what a killed run can lose at most, and the unit of work of a worker.
+#: Small enough that a part is a fraction of a second of simulation, big enough that writing it
+#: (the Parquet file, its outcomes and the summary, each fsynced) costs little next to playing it.
+PART_EPISODES = 500
+
+
+def part_name(part: int) -> str:
+    return f"part-{part:05d}.parquet"
+
+
+def temporary_name(path: Path) -> Path:
+    """Where ``path`` is written before its rename: same directory, dot-named (readers skip
+    it), tagged with the writer's pid (two writers never share one)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a file whole: to a temporary name beside it, fsynced, then renamed into place.
+
+    The rename is atomic, so a killed process leaves the old file or the new one, never half of
+    one; the fsync before it keeps a power cut from leaving the new name on empty data. (The
+    directory is not fsynced: after a power cut a rename may be lost, and a resumed run then
+    plays that part again.)"""
+    path = Path(path)
+    tmp = temporary_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def log_schema(obs_dim: int, n_actions: int) -> pa.Schema:
@@ -82,12 +117,15 @@ class EpisodeLogWriter:
         if not self._buffer:
             return
         table = self._table(self._buffer)
-        final = self.directory / f"part-{self._part:05d}.parquet"
-        tmp = final.with_suffix(".parquet.tmp")
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
+        final = self.directory / part_name(self._part)
+        tmp = temporary_name(final)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
         self._buffer = []
 
     def close(self) -> None:

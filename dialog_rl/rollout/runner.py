@@ -15,22 +15,10 @@ from dialog_rl.acts import format_user_acts
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import Policy
 
-_MASK64 = (1 << 64) - 1
-
-
-def _splitmix64(x: int) -> int:
-    x = (x + 0x9E3779B97F4A7C15) & _MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
-
-
-def episode_seed(seed: int, episode: int) -> int:
-    """The seed of episode ``episode`` in a run with seed ``seed`` (a 63-bit hash of the pair).
-
-    A pure-integer hash (SplitMix64) rather than a SeedSequence: it runs once per episode.
-    """
-    return _splitmix64(_splitmix64(seed & _MASK64) ^ (episode & _MASK64)) >> 1
+# the seeding rule sits below the env layer, which uses it too; ``episode_seed`` stays importable
+# from here
+from dialog_rl.seeding import episode_seed
+from dialog_rl.seeding import splitmix64 as _splitmix64
 
 
 def policy_rng(episode_seed: int, gen: np.random.Generator | None = None) -> np.random.Generator:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,13 @@ from pydantic import ValidationError
 
 from dialog_rl.scenario.schema import Scenario, ScenarioRefError, check_references
 
+#: limits on what is read, each refused with a ScenarioError before the work it would cost:
+#: file sizes (checked on stat, and the read is capped), nodes after alias expansion ("billion
+#: laughs"), and nesting depth (PyYAML and pydantic recurse; shipped scenarios nest 7 deep)
 MAX_SCENARIO_BYTES = 2_000_000
 MAX_KB_BYTES = 50_000_000
 MAX_EXPANDED_NODES = 1_000_000
+MAX_DEPTH = 50
 
 
 class ScenarioError(Exception):
@@ -35,7 +40,8 @@ class ScenarioError(Exception):
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        # one line, whatever a YAML library or a key put in the message
+        return f"{where}:{field} {' '.join(self.message.splitlines())}"
 
 
 @dataclass(frozen=True)
@@ -78,84 +84,233 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         rows, lines = _read_csv(kb_path, _decode(kb_path, kb_raw))
         kb_file: Path = kb_path
     else:
-        rows = [{k: str(v) for k, v in row.items()} for row in scenario.kb.entities or []]
+        rows = [_entity_text(path, node, i, row) for i, row in enumerate(scenario.kb.entities)]
         lines = [_line_of(node, ("kb", "entities", i)) for i in range(len(rows))]
         kb_file = path
     _check_kb(scenario, rows, lines, kb_file, inline=scenario.kb.file is None)
+    for i, slot in enumerate(scenario.slots.informable):
+        if slot.values is None and not any(row.get(slot.name) for row in rows):
+            loc = ("slots", "informable", i, "name")
+            raise ScenarioError(
+                path,
+                _line_of(node, loc),
+                _dotted(loc),
+                f"slot {slot.name!r} has no values: list `values` or fill its KB column",
+            )
     return LoadedScenario(scenario, rows, path, digest.hexdigest())
 
 
 def _read_bytes(
     path: Path, limit: int, referenced_by: tuple[Path, int | None] | None = None
 ) -> bytes:
+    """The file's bytes, refusing anything that is not a regular file of at most ``limit`` bytes.
+
+    The size is checked on ``stat`` first and the read is capped at ``limit + 1`` bytes, so a
+    file that lies about its size (``/dev/zero``, a growing file) is never read past the limit,
+    and a FIFO is refused before ``open`` can block on it.
+    """
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise ScenarioError(path, None, "", f"file is {size} bytes; the limit is {limit}")
-        return path.read_bytes()
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise ScenarioError(path, None, "", "is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(path, None, "", "is not a regular file (a device, FIFO or socket)")
+        if info.st_size > limit:
+            raise ScenarioError(
+                path, None, "", f"file is {info.st_size:,} bytes; the limit is {limit:,}"
+            )
+        with path.open("rb") as f:
+            raw = f.read(limit + 1)
     except FileNotFoundError:
         if referenced_by is not None:
             src, line = referenced_by
             raise ScenarioError(src, line, "kb.file", f"file not found: {path}") from None
         raise ScenarioError(path, None, "", "file not found") from None
     except IsADirectoryError:
-        raise ScenarioError(path, None, "", "is a directory, not a scenario file") from None
+        raise ScenarioError(path, None, "", "is a directory, not a file") from None
     except PermissionError:
         raise ScenarioError(path, None, "", "permission denied") from None
+    except ValueError:  # a NUL byte in the name (from a `kb.file` string)
+        raise ScenarioError(path, None, "", "the file name contains a NUL byte") from None
+    except OSError as err:  # a name too long, a loop of symlinks, an I/O error
+        raise ScenarioError(path, None, "", f"cannot read: {err.strerror or err}") from None
+    if len(raw) > limit:
+        raise ScenarioError(path, None, "", f"file is over the limit of {limit:,} bytes")
+    return raw
 
 
 def _decode(path: Path, raw: bytes) -> str:
+    """UTF-8 text; binary files (NUL bytes, PNGs, archives) are refused by name, not parsed."""
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw[:nul].count(b"\n") + 1
+        raise ScenarioError(path, line, "", "binary data (a NUL byte): not a text file")
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise ScenarioError(path, line, "", "not UTF-8 text") from None
+        raise ScenarioError(path, line, "", "not UTF-8 text (a binary file?)") from None
+    return text.removeprefix("\ufeff")
 
 
 def _parse(path: Path, text: str) -> tuple[yaml.Node | None, object]:
     """The YAML node tree (for line numbers) and the plain data built from it."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = err.problem or err.context
-        raise ScenarioError(path, line, "", f"YAML syntax error: {problem}") from None
-    except yaml.YAMLError as err:
-        raise ScenarioError(path, None, "", f"YAML error: {err}") from None
-    # A "billion laughs" file is a few lines of aliases that expand exponentially: measure the
-    # expanded size on the shared node graph before anything walks it.
-    size = _expanded_size(node, {})
-    if size > MAX_EXPANDED_NODES:
-        raise ScenarioError(
-            path, None, "", f"YAML aliases expand to {size:,} nodes (limit {MAX_EXPANDED_NODES:,})"
-        )
-    if node is None:
-        return None, None
-    try:
-        return node, loader.construct_document(node)
-    except yaml.YAMLError as err:
-        raise ScenarioError(path, None, "", f"YAML error: {err}") from None
+        try:
+            loader = _DepthLimitedLoader(text)  # its reader checks every character here
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as err:
+            raise _syntax_error(path, err) from None
+        except yaml.reader.ReaderError as err:
+            line = text[: err.position].count("\n") + 1
+            char = f"U+{err.character:04X}" if isinstance(err.character, int) else "a character"
+            raise ScenarioError(path, line, "", f"{char} is not allowed in a YAML file") from None
+        except yaml.YAMLError as err:
+            raise ScenarioError(path, None, "", f"YAML error: {err}") from None
+        except _TooDeep as err:
+            raise ScenarioError(
+                path, err.line, "", f"YAML nested more than {MAX_DEPTH} levels deep"
+            ) from None
+        except RecursionError:  # belt and braces: the composer stops at MAX_DEPTH first
+            raise ScenarioError(path, None, "", "YAML nested too deeply") from None
+        # A "billion laughs" file is a few lines of aliases that expand exponentially: measure
+        # the expanded size on the shared node graph before anything walks it.
+        size, depth = _expanded_size(node)
+        if size > MAX_EXPANDED_NODES:
+            raise ScenarioError(
+                path,
+                None,
+                "",
+                f"YAML aliases expand to {size:,} nodes (limit {MAX_EXPANDED_NODES:,})",
+            )
+        if depth > MAX_DEPTH:
+            raise ScenarioError(
+                path, None, "", f"YAML nested {depth} levels deep (limit {MAX_DEPTH})"
+            )
+        if node is None:
+            return None, None
+        try:
+            return node, loader.construct_document(node)
+        except yaml.MarkedYAMLError as err:
+            raise _syntax_error(path, err) from None
+        except yaml.YAMLError as err:
+            raise ScenarioError(path, None, "", f"YAML error: {err}") from None
+        except (ValueError, OverflowError, TypeError) as err:
+            # a scalar that matches a YAML type but is no valid value of it: 2001-02-30, an
+            # integer of 10,000 digits, !!float "x"
+            line = _bad_scalar_line(node)
+            raise ScenarioError(path, line, "", f"bad YAML value: {err}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
-def _expanded_size(node: yaml.Node | None, memo: dict[int, int]) -> int:
-    if node is None:
-        return 0
-    key = id(node)
-    if key in memo:
-        return memo[key]
-    memo[key] = 1  # guards against recursive aliases
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stopping at MAX_DEPTH nested collections as it composes.
+
+    The composer recurses once per level: without a limit a file of 100,000 ``[`` costs a second
+    of parsing before Python's recursion limit ends it.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _syntax_error(path: Path, err: yaml.MarkedYAMLError) -> ScenarioError:
+    mark = err.problem_mark or err.context_mark
+    line = mark.line + 1 if mark is not None else None
+    problem = err.problem or err.context
+    return ScenarioError(path, line, "", f"YAML syntax error: {problem}")
+
+
+def _bad_scalar_line(root: yaml.Node) -> int | None:
+    """The line of the first scalar that the safe constructor cannot build, if one can be found."""
+    constructor = yaml.SafeLoader("")
+    for node in _walk(root):
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node, deep=True)
+            except Exception:
+                return node.start_mark.line + 1
+    return None
+
+
+def _walk(root: yaml.Node):
+    seen, stack = set(), [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        if isinstance(node, yaml.MappingNode):
+            for k, v in reversed(node.value):
+                stack += [v, k]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += reversed(node.value)
+
+
+def _expanded_size(root: yaml.Node | None) -> tuple[int, int]:
+    """Nodes in the fully expanded document (aliases counted every time), and its depth.
+
+    Iterative (a post-order walk with a memo per shared node), so neither a deep file nor an
+    alias graph can exhaust the Python stack; a recursive alias counts once.
+    """
+    if root is None:
+        return 0, 0
+    memo: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in memo and not children_done:
+            continue
+        kids = _children(node)
+        if not children_done:
+            memo[key] = (1, 1)  # provisional: guards against recursive aliases
+            stack.append((node, True))
+            stack += [(k, False) for k in kids if id(k) not in memo]
+            continue
+        size = 1 + sum(memo[id(k)][0] for k in kids)
+        depth = 1 + max((memo[id(k)][1] for k in kids), default=0)
+        memo[key] = (min(size, MAX_EXPANDED_NODES + 1), depth)
+    return memo[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
-        total = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
-    elif isinstance(node, yaml.SequenceNode):
-        total = 1 + sum(_expanded_size(v, memo) for v in node.value)
-    else:
-        total = 1
-    memo[key] = total
-    return total
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _entity_text(path: Path, node: yaml.Node, i: int, row: dict) -> dict[str, str]:
+    """An inline KB row as text (values may be YAML numbers)."""
+    out = {}
+    for key, value in row.items():
+        try:
+            out[key] = str(value)
+        except ValueError:  # an int past Python's 4300-digit str() limit
+            loc = ("kb", "entities", i, key)
+            raise ScenarioError(
+                path, _line_of(node, loc), _dotted(loc), "number too long to be a value"
+            ) from None
+    return out
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
@@ -185,8 +340,21 @@ def _line_of(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
 def _dotted(loc: tuple[str | int, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += _key(part, first=not out)
     return out
+
+
+def _key(part: str | int, first: bool = False) -> str:
+    """One step of a field path: ``.name``, ``[3]``, or ``['odd key']`` for a key that is not a
+    plain name (a newline in a key must not break the one-line message)."""
+    if isinstance(part, int):
+        return f"[{part}]"
+    text = str(part)
+    if text == "[key]":  # pydantic's marker: the error is in a dict's key, not its value
+        return text
+    if text.replace("-", "_").isidentifier():
+        return text if first else f".{text}"
+    return f"[{text!r}]"
 
 
 def _message(error: dict) -> str:
@@ -238,11 +406,11 @@ def _check_kb(
         where = f"kb.entities[{i}]" if inline else f"row {i + 1}"
         for key, value in row.items():
             if key not in known:
-                raise ScenarioError(kb_file, line, f"{where}.{key}", "not a declared slot")
+                raise ScenarioError(kb_file, line, where + _key(key), "not a declared slot")
             slot = informable.get(key)
             if slot is not None and slot.values is not None and value not in slot.values:
                 raise ScenarioError(
-                    kb_file, line, f"{where}.{key}", f"{value!r} is not one of the slot's values"
+                    kb_file, line, where + _key(key), f"{value!r} is not one of the slot's values"
                 )
         if scenario.kb.name_field not in row:
             raise ScenarioError(kb_file, line, where, f"no {scenario.kb.name_field!r} column")

@@ -34,7 +34,11 @@ ACT_KINDS = (
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    # allow_inf_nan=False: YAML's .nan and .inf (and 1e999) are refused where they are written,
+    # rather than surfacing as a NaN reward or probability mid-run
+    model_config = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True, frozen=True, allow_inf_nan=False
+    )
 
 
 class InformableSlot(Strict):
@@ -201,6 +205,13 @@ class Confidence(Strict):
     """Beta(a, b) for acts that came through correctly."""
     wrong: tuple[float, float] = (2.0, 2.5)
     """Beta(a, b) for acts the channel corrupted."""
+
+    @model_validator(mode="after")
+    def _positive(self) -> Confidence:
+        for name in ("correct", "wrong"):
+            if min(getattr(self, name)) <= 0:
+                raise ValueError(f"`{name}`: both Beta parameters must be > 0")
+        return self
 
 
 class Noise(Strict):

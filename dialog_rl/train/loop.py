@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from dialog_rl.env import DialogueEnv, LifetimeEnv
+from dialog_rl.numerics import NumericalError, check_losses
 from dialog_rl.policies import Policy, make_learner
 from dialog_rl.policies.base import Decision, Episode, Learner
 from dialog_rl.rollout.metrics import summarize, summarize_lifetimes
@@ -292,10 +293,14 @@ def evaluate(
     ``summarize_lifetimes``' (retention, visits, lifetime value, per-conversation success).
     """
     rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
-    outcomes = [
-        run_episode(env, policy, EVAL_OFFSET + j, eval_seed, explore=explore, rng=rng).outcome
-        for j in range(episodes)
-    ]
+    outcomes = []
+    for j in range(episodes):
+        try:
+            rec = run_episode(env, policy, EVAL_OFFSET + j, eval_seed, explore=explore, rng=rng)
+        except NumericalError as err:
+            err.what += f" (held-out evaluation conversation {j})"
+            raise err.at_episode(EVAL_OFFSET + j) from None
+        outcomes.append(rec.outcome)
     return summarize_lifetimes(outcomes) if isinstance(env, LifetimeEnv) else summarize(outcomes)
 
 
@@ -430,11 +435,16 @@ def train(
                 queue = collector.collect(learner, _round(loop.episode, config))
             ep = queue.pop(0)
         else:
-            ep = play_episode(env, learner, loop.episode, config.seed, rng, callback, loop)
+            try:
+                ep = play_episode(env, learner, loop.episode, config.seed, rng, callback, loop)
+            except NumericalError as err:
+                raise err.at_episode(loop.episode) from None
         if ep is None:
             stopped = True
             break
         metrics = learner.learn(ep)
+        # a diverged learner is caught at the update that diverged, not episodes later
+        check_losses(metrics, loop.episode, getattr(learner, "updates", None))
         loop.episode += 1
         loop.turns += len(ep.actions)
         loop.conversations += int(ep.ends.sum()) if ep.ends is not None else 1

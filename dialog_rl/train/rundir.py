@@ -5,15 +5,22 @@
       curve.csv, curve.png      the learning curve
       checkpoints/ep-000000500/ policy.safetensors + policy.json, every K dialogues (last few kept)
       final/                    the checkpoint at the end: what `--policy runs/NAME` loads
-      summary.json              final evaluation, CPU and wall-clock seconds (not hashed)
+      summary.json              "status": "running" (pid, dialogues checkpointed) while training;
+                                "complete" with the final evaluation, CPU and wall-clock seconds
+                                (not hashed) at the end
+      .lock                     held by the process writing here (``rollout.runlock``; the CLI
+                                takes it, so two runs never write one directory)
 
 Everything is written under a temporary name and renamed, so a run killed at any instant leaves
-only whole files; ``--resume`` continues from the newest checkpoint that verifies.
+only whole files: a readable curve, its checkpoints, and a summary still saying ``running``, which
+``rollout.runlock.run_status`` reads as ``interrupted`` once the process is gone. ``--resume``
+continues from the newest checkpoint that verifies.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -26,6 +33,7 @@ from dialog_rl.policies.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
+from dialog_rl.rollout.runlock import has_content
 from dialog_rl.scenario import Domain
 from dialog_rl.train.curve import plot_curve, write_atomic, write_curve_csv
 
@@ -65,17 +73,31 @@ class RunDirectory:
         self.checkpoints_dir = self.path / "checkpoints"
         self.final = self.path / "final"
         self.summary_json = self.path / "summary.json"
+        self._dialogues: int | None = None
 
     # -- run.json ------------------------------------------------------------------------------
 
     def create(self, run_info: dict) -> None:
-        """Start the directory (it must not hold another run) and write ``run.json``."""
+        """Start the directory (it must not hold another run), write ``run.json`` and a
+        summary saying the run is under way."""
         self.path.mkdir(parents=True, exist_ok=True)
         self.checkpoints_dir.mkdir(exist_ok=True)
         self.clean_temporaries()
         write_atomic(
             self.run_json, (json.dumps(run_info, indent=2, sort_keys=True) + "\n").encode()
         )
+        self._dialogues = (run_info.get("config") or {}).get("dialogues")
+        self.write_running(None)
+
+    def write_running(self, episode: int | None) -> None:
+        """The summary of a run under way: what a reader sees if the process dies now."""
+        summary = {
+            "status": "running",
+            "pid": os.getpid(),
+            "dialogues": self._dialogues,
+            "checkpointed_episodes": episode,
+        }
+        self.write_summary(summary, status=None)
 
     def stored_run(self) -> dict | None:
         if not self.run_json.is_file():
@@ -90,7 +112,7 @@ class RunDirectory:
 
     def check_fresh(self) -> None:
         """A new run needs an empty or missing directory."""
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+        if self.path.exists() and (not self.path.is_dir() or has_content(self.path)):
             raise TrainError(
                 f"--out {self.path} already exists; pass --resume to continue it, --force to "
                 "replace it, or choose another name"
@@ -102,7 +124,7 @@ class RunDirectory:
             raise TrainError(f"--out {self.path} is a file, not a run directory")
         stored = self.stored_run()
         if stored is None:
-            if self.path.exists() and any(self.path.iterdir()):
+            if self.path.exists() and has_content(self.path):
                 raise TrainError(f"--out {self.path} is not a training run (no run.json)")
             return None
         sc = stored.get("scenario", {})
@@ -175,6 +197,7 @@ class RunDirectory:
         )
         for old in self.checkpoints()[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
+        self.write_running(episode)
         return path
 
     def save_final(
@@ -213,7 +236,10 @@ class RunDirectory:
         if plot:
             plot_curve(self.curve_png, rows, title, lifetime)
 
-    def write_summary(self, summary: dict) -> None:
+    def write_summary(self, summary: dict, status: str | None = "complete") -> None:
+        """Write ``summary.json``; a finished run's says ``"status": "complete"``."""
+        if status is not None:
+            summary = {**summary, "status": status}
         write_atomic(
             self.summary_json, (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode()
         )

@@ -1,0 +1,64 @@
+"""Cost of the numerical guards: turns per CPU-second with them on vs patched out, interleaved.
+
+The guards (``dialog_rl.numerics``) check every reward and observation of ``DialogueEnv.step`` and
+every batch of the vector env's array engine. Rounds alternate on/off in one process so machine
+load hits both alike; CPU time, not wall time. Rule policy, act channel, no text, no logging.
+
+Run: python benchmarks/guard_overhead.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import dialog_rl.env.dialogue_env as de
+import dialog_rl.env.vector as ve
+from dialog_rl.env import DialogueEnv
+from dialog_rl.env.vector import DialogueVectorEnv
+from dialog_rl.policies import RulePolicy
+from dialog_rl.rollout.batched import run_batched
+from dialog_rl.rollout.runner import run_episode
+from dialog_rl.scenario import load_domain
+
+ON = (de.check_features, de.check_reward, ve.check_batch)
+OFF = (lambda *a: None,) * 3
+
+
+def setg(g):
+    de.check_features, de.check_reward, ve.check_batch = g
+
+
+for name in ["restaurant", "shopping", "order_support"]:
+    d = load_domain(f"scenarios/{name}.yaml")
+    env = DialogueEnv(d)
+    pol = RulePolicy(d, env.spec_obs)
+    rates = {"on": [], "off": []}
+    for _r in range(8):
+        for k, g in (("on", ON), ("off", OFF)):
+            setg(g)
+            turns = 0
+            t = time.process_time()
+            for i in range(800):
+                turns += run_episode(env, pol, i, seed=0).outcome["turns"]
+            rates[k].append(turns / (time.process_time() - t))
+    on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+    print(
+        f"{name:14s} loop    guards on {on:8.0f}  off {off:8.0f} turns/CPU-s  ({on / off - 1:+.1%})"
+    )
+d = load_domain("scenarios/restaurant.yaml")
+vec = DialogueVectorEnv(d, 2048)
+pol = RulePolicy(d, vec.spec_obs)
+rates = {"on": [], "off": []}
+for _r in range(5):
+    for k, g in (("on", ON), ("off", OFF)):
+        setg(g)
+        t = time.process_time()
+        turns = 0
+        for ep in run_batched(vec, pol, range(8192), 0):
+            turns += ep.outcome["turns"]
+        rates[k].append(turns / (time.process_time() - t))
+on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+print(
+    f"restaurant     batched guards on {on:8.0f}  off {off:8.0f} turns/CPU-s  ({on / off - 1:+.1%})"
+)

@@ -1,0 +1,336 @@
+"""A ``simulate --out`` run directory, written as it goes so a killed run keeps what it played.
+
+    DIR/
+      .lock                     held while a process writes here (``rollout.runlock``)
+      summary.json              "status": "running" from the start (with pid and progress),
+                                "complete" with the metrics at the end
+      log/part-NNNNN.parquet    episodes [N * P, (N + 1) * P), P = the run's part_episodes
+      progress/part-NNNNN.json  the outcomes of part N's episodes, for the final metrics
+                                (removed once the run is complete)
+
+Every file is written whole (temporary name in the same directory, fsync, rename), so a run
+killed at any instant leaves a readable dataset of whole parts and a summary that says
+``running``; ``runlock.run_status`` reads that as ``interrupted`` once the process is gone.
+
+A part is done when its Parquet file and its outcomes are both on disk. ``simulate --resume``
+checks that it was called with the arguments of the run it continues, then plays only the parts
+not done: episode ``i`` is seeded by ``(seed, i)`` alone, so it writes the bytes an uninterrupted
+run writes, and the metrics over every part's outcomes are the uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dialog_rl.rollout.logs import part_name, write_bytes_atomic
+from dialog_rl.rollout.runlock import (
+    RunLock,
+    check_not_locked,
+    clear_directory,
+    has_content,
+    pid_alive,
+    run_status,
+)
+
+#: summary fields a resumed run must share with the run it continues
+IDENTITY = (
+    "scenario_hash",
+    "policy",
+    "policy_sha256",
+    "seed",
+    "noise",
+    "channel",
+    "epsilon",
+    "explore",
+    "max_turns",
+    "lifetime",
+    "episodes",
+    "part_episodes",
+)
+_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+class SimulationRunError(ValueError):
+    """A run directory that cannot be started or resumed as asked (reported in one line)."""
+
+
+def _json(data: dict) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, default=_plain) + "\n").encode()
+
+
+def _plain(value):
+    """numpy scalars in outcomes (lifetime runs) as the Python numbers they equal."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+def read_summary(path: Path) -> dict | None:
+    """``DIR/summary.json`` as a dict, None if missing; unreadable is an error."""
+    file = Path(path) / "summary.json"
+    if not file.is_file():
+        return None
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SimulationRunError(f"{file}: unreadable ({err}); start a new run") from None
+    if not isinstance(data, dict):
+        raise SimulationRunError(f"{file}: not a dialog-rl simulate summary")
+    return data
+
+
+def exists_message(path: Path) -> str:
+    """What to say when a fresh run meets an existing ``--out``."""
+    message = f"--out {path} already exists; choose another name or pass --force to replace it"
+    if path.is_dir() and run_status(path) == "interrupted":
+        try:
+            summary = read_summary(path) or {}
+        except SimulationRunError:
+            summary = {}
+        done, total = summary.get("episodes_done"), summary.get("run", {}).get("episodes")
+        message = (
+            f"--out {path} holds an interrupted run ({done} of {total} episodes logged); pass "
+            "--resume with the same arguments to finish it, --force to replace it, or choose "
+            "another name"
+        )
+    return message
+
+
+def stored_part_episodes(path: Path) -> int | None:
+    """The part size of the run in ``path``, if it holds one (``--resume`` inherits it)."""
+    try:
+        summary = read_summary(path) if Path(path).is_dir() else None
+    except SimulationRunError:
+        return None
+    value = (summary or {}).get("run", {}).get("part_episodes")
+    return value if isinstance(value, int) and value > 0 else None
+
+
+class SimulationRun:
+    """The run directory of one ``simulate --out``: opened under its lock, fed chunk results.
+
+    Args:
+        path: the ``--out`` directory.
+        header: the summary's fixed fields (scenario, command, policy, ...).
+        identity: the fields (``IDENTITY``) a resumed run must match; stored under ``run``.
+    """
+
+    def __init__(self, path: str | Path, header: dict, identity: dict) -> None:
+        self.path = Path(path)
+        self.log_dir = self.path / "log"
+        self.progress_dir = self.path / "progress"
+        self.header = dict(header)
+        # as JSON gives it back (tuples become lists), so a stored identity compares equal
+        self.identity = json.loads(_json({k: identity[k] for k in IDENTITY}))
+        self.episodes: int = self.identity["episodes"]
+        self.part_episodes: int = self.identity["part_episodes"]
+        self.n_parts = -(-self.episodes // self.part_episodes)
+        self.lock = RunLock(self.path)
+        self.fresh = True
+        """True if this process started the run (False: it resumes one)."""
+        self.created = False
+        """True if this process made the directory (it removes it if the run cannot start)."""
+        self.already_complete = False
+        self.metrics: dict | None = None
+        """The stored metrics of a run that was already complete."""
+        self._done: dict[int, list[dict]] = {}
+        self._pending: dict[int, list[dict]] = {}
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def open(self, *, force: bool = False, resume: bool = False) -> SimulationRun:
+        """Lock the directory and start a fresh run (``force`` clears an old one) or resume one.
+
+        Raises ``RunLockedError`` if a live process writes there, ``SimulationRunError`` if the
+        directory cannot be used as asked.
+        """
+        if force and resume:
+            raise SimulationRunError(
+                "--resume continues --out and --force replaces it: pass one of them"
+            )
+        p = self.path
+        if p.exists() and not p.is_dir():
+            if not force:
+                raise SimulationRunError(
+                    f"--out {p} is a file, not a run directory"
+                    if resume
+                    else f"--out {p} already exists; choose another name or pass --force to "
+                    "replace it"
+                )
+        elif p.is_dir():
+            check_not_locked(p)  # before anything else: name the live run
+            if not force and not resume and has_content(p):
+                raise SimulationRunError(exists_message(p))
+        if p.exists() and not p.is_dir():
+            p.unlink()
+        self.created = not p.exists()
+        self.lock.acquire()
+        try:
+            self._start(force=force, resume=resume)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self, *, force: bool, resume: bool) -> None:
+        p = self.path
+        stored = read_summary(p) if resume else None
+        if resume and stored is None and has_content(p):
+            raise SimulationRunError(f"--out {p} is not a simulate run (no summary.json)")
+        if stored is not None:
+            self._check_identity(stored)
+            self.fresh = False
+            # the finished summary must be the uninterrupted run's: keep its command and paths
+            self.header = {k: v for k, v in stored.items() if k not in _VOLATILE}
+            if stored.get("status", "complete") == "complete":
+                self.already_complete = True
+                self.metrics = stored.get("metrics")
+                shutil.rmtree(self.progress_dir, ignore_errors=True)  # a kill during cleanup
+                return
+            self._clean_temporaries()
+            self._done = self._load_done_parts()
+        else:
+            if has_content(p):
+                if not force:  # another run finished here between our check and our lock
+                    raise SimulationRunError(exists_message(p))
+                clear_directory(p)
+        self.log_dir.mkdir(exist_ok=True)
+        self.progress_dir.mkdir(exist_ok=True)
+        self._write_running()
+
+    def _check_identity(self, stored: dict) -> None:
+        old = stored.get("run")
+        if not isinstance(old, dict):
+            raise SimulationRunError(
+                f"cannot resume {self.path}: its summary.json does not say how the run was "
+                "started (made by an older dialog-rl?); start a new run"
+            )
+        for key in IDENTITY:
+            was, now = old.get(key), self.identity[key]
+            if was != now:
+                raise SimulationRunError(
+                    f"cannot resume {self.path}: it was started with {key}={was!r}, this "
+                    f"command has {key}={now!r} (resume with the same arguments)"
+                )
+
+    def _clean_temporaries(self) -> None:
+        """Remove what a killed run left half-written (temporaries of dead writers only: a
+        worker of the killed run may still be finishing a part, which it renames whole)."""
+        for parent in (self.path, self.log_dir, self.progress_dir):
+            if not parent.is_dir():
+                continue
+            for f in parent.iterdir():
+                m = _TEMPORARY.match(f.name)
+                if m and not pid_alive(int(m.group(1))):
+                    f.unlink(missing_ok=True)
+
+    def _part_size(self, part: int) -> int:
+        return min(self.part_episodes, self.episodes - part * self.part_episodes)
+
+    def _load_done_parts(self) -> dict[int, list[dict]]:
+        """Parts whose Parquet file and outcomes are both on disk and whole."""
+        done = {}
+        for part in range(self.n_parts):
+            progress = self.progress_dir / f"part-{part:05d}.json"
+            parquet = self.log_dir / part_name(part)
+            if not (progress.is_file() and parquet.is_file()):
+                continue
+            try:
+                outcomes = json.loads(progress.read_text(encoding="utf-8"))["outcomes"]
+                pq.read_metadata(parquet)
+            except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+                continue  # not whole after all (written by hand?): play it again
+            if isinstance(outcomes, list) and len(outcomes) == self._part_size(part):
+                done[part] = outcomes
+        return done
+
+    # -- while running -------------------------------------------------------------------------
+
+    @property
+    def done_parts(self) -> frozenset[int]:
+        return frozenset(self._done)
+
+    @property
+    def episodes_done(self) -> int:
+        return sum(len(o) for o in self._done.values())
+
+    def add(self, start: int, outcomes: list[dict]) -> None:
+        """Take the outcomes of episodes ``start ..``; a part whose outcomes are all in (its
+        Parquet file is on disk by then) is recorded as done."""
+        for j, outcome in enumerate(outcomes):
+            part = (start + j) // self.part_episodes
+            self._pending.setdefault(part, []).append(outcome)
+        for part in sorted(self._pending):
+            if len(self._pending[part]) == self._part_size(part):
+                self._record(part, self._pending.pop(part))
+
+    def _record(self, part: int, outcomes: list[dict]) -> None:
+        data = {"part": part, "start": part * self.part_episodes, "outcomes": outcomes}
+        write_bytes_atomic(self.progress_dir / f"part-{part:05d}.json", _json(data))
+        self._done[part] = outcomes
+        self._write_running()
+
+    def _write_running(self) -> None:
+        summary = {
+            **self.header,
+            "status": "running",
+            "pid": os.getpid(),
+            "episodes_done": self.episodes_done,
+            "run": self.identity,
+        }
+        write_bytes_atomic(self.path / "summary.json", _json(summary))
+
+    def outcomes(self) -> list[dict]:
+        """Every episode's outcome, in episode order (all parts must be done)."""
+        missing = [p for p in range(self.n_parts) if p not in self._done]
+        if missing:
+            raise RuntimeError(f"{self.path}: parts {missing[:5]} were never recorded")
+        return [o for p in range(self.n_parts) for o in self._done[p]]
+
+    # -- ending --------------------------------------------------------------------------------
+
+    def complete(self, metrics: dict) -> dict:
+        """Write the final summary (status complete) and drop the progress files."""
+        summary = {**self.header, "status": "complete", "run": self.identity, "metrics": metrics}
+        write_bytes_atomic(self.path / "summary.json", _json(summary))
+        shutil.rmtree(self.progress_dir, ignore_errors=True)
+        self.close()
+        return summary
+
+    def interrupt(self) -> None:
+        """The run stops unfinished (Ctrl-C, an error): say so; what is on disk stays."""
+        if self.lock.held:
+            summary = {
+                **self.header,
+                "status": "interrupted",
+                "episodes_done": self.episodes_done,
+                "run": self.identity,
+            }
+            # if the disk is the problem, the "running" summary still reads as interrupted
+            with contextlib.suppress(OSError):
+                write_bytes_atomic(self.path / "summary.json", _json(summary))
+        self.close()
+
+    def discard(self) -> None:
+        """The run could not start (no backend): remove what this process made, as if never run."""
+        if self.fresh and self.lock.held:
+            if self.created:
+                shutil.rmtree(self.path, ignore_errors=True)
+            else:
+                clear_directory(self.path)
+        self.close()
+
+    def close(self) -> None:
+        self.lock.release()
+
+
+#: summary fields that describe the writing process, not the run
+_VOLATILE = ("status", "pid", "episodes_done", "run", "metrics")
