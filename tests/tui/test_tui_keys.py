@@ -221,6 +221,25 @@ async def test_save_on_a_read_only_filesystem_shows_a_message(make_app, tmp_path
         assert "Could not save" in notes(app)[-1] and "Read-only" in notes(app)[-1]
 
 
+async def test_save_on_a_full_disk_shows_a_message_and_leaves_no_half_written_file(
+    make_app, tmp_path, monkeypatch
+):
+    real_write_text = Path.write_text
+
+    def fill_up(self, data, *args, **kwargs):
+        real_write_text(self, data[: len(data) // 2], *args, **kwargs)  # the disk fills mid-file
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    out = tmp_path / "full"
+    app = make_app(out=out)
+    async with app.run_test(size=TERMINAL) as pilot:
+        monkeypatch.setattr(Path, "write_text", fill_up)
+        await pilot.press("space", "s")
+        assert "Could not save" in notes(app)[-1] and "No space" in notes(app)[-1]
+        assert app.is_running and app.session.dirty
+    assert not [p.name for p in out.rglob("*") if p.is_file()]
+
+
 async def test_help_opens_and_closes(make_app):
     app = make_app()
     async with app.run_test(size=TERMINAL) as pilot:
