@@ -29,7 +29,9 @@ learner wins conversations and loses customers), paired by held-out customer.
 counts its ε schedule in episodes, and a lifetime is one episode of several conversations.
 
 Run: python benchmarks/lifetime.py [--quick] [--algo egreedy] [--customers 3000] [--seeds 3]
-     [--gamma 0.995] [--explore-fraction 0.5] [--hp KEY=VALUE]
+     [--first-seed 0] [--gamma 0.995] [--explore-fraction 0.5] [--hp KEY=VALUE]
+``--first-seed 5 --seeds 5`` adds seeds 5-9 to a saved run of seeds 0-4; ``--from-json A B``
+prints the tables over both files' seeds.
 """
 
 from __future__ import annotations
@@ -310,6 +312,9 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="+", default=None, help="scenario YAML files")
     parser.add_argument("--noise", type=float, default=None, help="semantic error rate")
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 3)")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="start at this seed (add seeds to a saved run)"
+    )
     parser.add_argument("--customers", type=int, default=None, help="training lifetimes (3000)")
     parser.add_argument("--eval-customers", type=int, default=None, help="held-out (2000)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -352,7 +357,7 @@ def main() -> None:
             "eval_customers": eval_customers,
         }
         for s in scenarios
-        for seed in range(seeds)
+        for seed in range(args.first_seed, args.first_seed + seeds)
     ]
     start = time.perf_counter()
     results = []

@@ -253,14 +253,6 @@ class LinearBandit(Learner):
         y = credit_targets(
             episode.rewards, self.credit, self.turn_reward, self.gamma, episode.ends, future
         )
-        if future is not None:
-            # The forecast's price of the customer's "no"s goes to the decisions they answered,
-            # not to every decision of the conversation: the turn that pushed a wrong offer
-            # pays for it, the questions around it do not. Each conversation's total is kept.
-            no = self.forecast.said_no(episode, spans)
-            for start, end in spans:
-                y[start : end + 1] -= self.forecast.no_value() * np.count_nonzero(no[start:end])
-            y += self.forecast.no_value() * no
         predicted = np.einsum("td,td->t", self.theta[actions], X)
         self._fit(X, actions, y, np.ones(T))
         # a lifetime counts each of its conversations, so schedules mean the same in both modes

@@ -11,12 +11,11 @@ finished conversation, learned across customers: a ridge regression of the reali
 (``γ``-discounted) value of the later visits on the conversation's *ending*
 
     z = [how it ended (life.last_success, life.last_failure, life.last_handover, as the next
-         visit's observation shows), its turns / turn limit, the turns on which the customer
-         said no (``user.negate``) / turn limit, the customer's history when it started (the
-         five life.* features), 1]:
+         visit's observation shows), its turns / turn limit, the customer's history when it
+         started (the five life.* features), 1]:
 
-what a CRM records of a visit (resolved, handed over, handling time, offers and suggestions the
-customer turned down) and nothing hidden: the customer's satisfaction and trust are not used. A bandit with ``credit="outcome"`` then credits
+what a CRM records of a visit (resolved, handed over, handling time) and nothing hidden: the
+customer's satisfaction and trust are not used. A bandit with ``credit="outcome"`` then credits
 each turn with its conversation's outcome reward plus the forecast of its ending (see
 ``bandits.credit_targets``).
 
@@ -28,13 +27,6 @@ which costs conversations (one run on shopping, 3000 customers: 91.3% success ag
 with no forecast at all).
 Outcome and length are the channels through which a conversation moves satisfaction in the
 first place, so they carry most of the signal with much less of that confounding.
-
-The customer's "no"s are the exception worth the risk: a pushed recommendation that misses
-costs the shop a turn and annoys the customer, and without them the forecast cannot see what the
-annoyance did to the next visit (shopping, 3000 customers: lifetime training then changed
-nothing, benchmarks/results/lifetime.md). A "no" answers what the agent did (an offer or a
-confirmation that was wrong), not who the customer is, so it is much less confounded with
-persona than the count of each action.
 """
 
 from __future__ import annotations
@@ -47,8 +39,6 @@ from dialog_rl.policies.base import Episode
 HISTORY = ("life.visit", "life.day", "life.last_success", "life.last_failure", "life.last_handover")
 #: how a visit ended, as the next observation's history features show it
 ENDING = HISTORY[2:]
-#: the customer's act "no" in the observation (a rejected offer or a wrong confirmation)
-NEGATE = "user.negate"
 
 
 class VisitForecast:
@@ -69,9 +59,8 @@ class VisitForecast:
     ) -> None:
         self.history = np.array([spec.index(n) for n in HISTORY], dtype=np.int64)
         self.ending = np.array([spec.index(n) for n in ENDING], dtype=np.int64)
-        self.negate = spec.index(NEGATE)
         self.max_turns = max(int(max_turns), 1)
-        self.dim = len(ENDING) + 2 + len(HISTORY) + 1
+        self.dim = len(ENDING) + 1 + len(HISTORY) + 1
         self.ridge = float(ridge)
         self.fade = 1.0 - 1.0 / float(memory)
         self.A = np.zeros((self.dim, self.dim))  # data only; the prior is added when solving
@@ -81,7 +70,7 @@ class VisitForecast:
     @staticmethod
     def applies(spec: ObservationSpec) -> bool:
         """Whether the observation has the customer-history features (a lifetime environment)."""
-        return all(n in spec.names for n in (*HISTORY, NEGATE))
+        return all(n in spec.names for n in HISTORY)
 
     def endings(self, episode: Episode) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """Ending features of each conversation of a lifetime episode ([K, dim]), and each one's
@@ -98,27 +87,12 @@ class VisitForecast:
             row = Z[k]
             row[: len(ENDING)] = after[self.ending]
             row[len(ENDING)] = (end - start + 1) / self.max_turns
-            # the customer's answers to this conversation's actions (not its opening words)
-            said_no = episode.obs[start + 1 : end + 1, self.negate] > 0.5
-            row[len(ENDING) + 1] = float(np.count_nonzero(said_no)) / self.max_turns
-            h0 = len(ENDING) + 2
+            h0 = len(ENDING) + 1
             row[h0 : h0 + len(HISTORY)] = episode.obs[start][self.history]
             row[-1] = 1.0
             spans.append((start, end))
             start = end + 1
         return Z, spans
-
-    def said_no(self, episode: Episode, spans: list[tuple[int, int]]) -> np.ndarray:
-        """Per decision (bool [T]): whether the customer said no in answer to it (the next
-        observation of the same conversation shows ``user.negate``)."""
-        out = np.zeros(len(episode.actions), dtype=bool)
-        for start, end in spans:
-            out[start:end] = episode.obs[start + 1 : end + 1, self.negate] > 0.5
-        return out
-
-    def no_value(self) -> float:
-        """The forecast's value of one "no" (its weight on the negation count, per turn)."""
-        return float(self.w[len(ENDING) + 1]) / self.max_turns
 
     def predict(self, Z: np.ndarray) -> np.ndarray:
         """Forecast value of the later visits after each ending ([K])."""
