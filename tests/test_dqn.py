@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from dialog_rl.acts import SYS_BYE, SYS_HANDOVER
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies.base import Episode
 from dialog_rl.policies.dqn import DQNLearner, n_step_transitions
@@ -65,19 +66,45 @@ def test_masked_actions_get_probability_zero_and_are_never_chosen(restaurant, en
             assert mask[learner.act(obs, mask, explore=explore, rng=rng).action]
 
 
-def test_probabilities_are_exactly_epsilon_greedy(restaurant, env):
-    learner = DQNLearner(restaurant, env.spec_obs, 0, epsilon_start=0.3, **SMALL)
+def ending_actions(domain) -> np.ndarray:
+    return np.isin(np.asarray(domain.act_kind), (SYS_BYE, SYS_HANDOVER))
+
+
+@pytest.mark.parametrize("end_weight", [0.1, 1.0, 0.0])
+def test_probabilities_are_exactly_epsilon_greedy_with_ending_actions_weighted(
+    restaurant, env, end_weight
+):
+    learner = DQNLearner(
+        restaurant, env.spec_obs, 0, epsilon_start=0.3, explore_end_weight=end_weight, **SMALL
+    )
+    ends = ending_actions(restaurant)
+    assert ends.sum() == 2  # bye and handover
     rng = np.random.default_rng(2)
     for mask in random_masks(rng, 50, restaurant.n_actions):
         obs = rng.random(env.spec_obs.size).astype(np.float32)
         q, probs = learner.distribution(obs, mask, explore=True)
         allowed = np.flatnonzero(mask)
         best = allowed[np.argmax(q[allowed])]
-        expected = np.where(mask == 1, 0.3 / len(allowed), 0.0)
+        weight = np.where(mask == 1, np.where(ends, end_weight, 1.0), 0.0)
+        if weight.sum() == 0:
+            weight = mask.astype(np.float64)
+        expected = 0.3 * weight / weight.sum()
         expected[best] += 0.7
         np.testing.assert_allclose(probs, expected, rtol=0, atol=1e-15)
         greedy = learner.distribution(obs, mask, explore=False)[1]
         assert greedy[best] == 1.0 and greedy.sum() == 1.0
+
+
+def test_exploration_tries_ending_actions_at_a_tenth_of_the_others_rate_by_default(restaurant, env):
+    learner = DQNLearner(restaurant, env.spec_obs, 0, epsilon_start=1.0, **SMALL)
+    ends = ending_actions(restaurant)
+    probs = learner.distribution(np.zeros(env.spec_obs.size, np.float32), np.ones_like(ends))[1]
+    assert probs[ends] == pytest.approx(probs[~ends][0] / 10)
+    assert (probs[ends] > 0).all()
+    np.testing.assert_allclose(probs[~ends], probs[~ends][0])
+    # a state where only ending actions are allowed still explores (uniformly) among them
+    only_ends = learner.distribution(np.zeros(env.spec_obs.size, np.float32), ends)[1]
+    np.testing.assert_allclose(only_ends, ends / ends.sum(), atol=1e-15)
 
 
 def test_epsilon_decays_linearly_over_episodes(restaurant, env):

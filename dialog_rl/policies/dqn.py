@@ -8,8 +8,10 @@ the next action, the target network values it, and both the greedy choice and th
 range only over the actions the mask allowed in that state.
 
 Exploration is ε-greedy with ε decaying linearly over episodes; ``distribution`` returns the exact
-ε-greedy probabilities (ε spread uniformly over allowed actions, the rest on the greedy one), so
-logged propensities are the true ones.
+ε-greedy probabilities (ε spread over allowed actions, the rest on the greedy one), so logged
+propensities are the true ones. The ε share is uniform except that the actions that end the
+conversation (bye, hand-over) weigh ``explore_end_weight`` (0.1) against 1 for the others:
+exploring should show the learner what later turns are worth, not cut conversations short.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dialog_rl.acts import SYS_BYE, SYS_HANDOVER
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Episode
 from dialog_rl.policies.deep import (
@@ -67,6 +70,14 @@ class DQNConfig(DeepConfig):
     """Episodes over which ε decays linearly from start to end. Half the 4000-dialogue budget:
     with shorter schedules DQN sometimes settles, on shopping at 30% noise, on handing every
     customer over at once before it has seen enough successes to value a real conversation."""
+    explore_end_weight: float = 0.1
+    """Weight of each conversation-ending action (bye, handover) in ε-exploration, relative to
+    1 for every other allowed action. Uniform exploration (1.0) ends a conversation within a few
+    turns (2 of ~17 actions per turn), so the replay buffer holds few successes; a hand-over's
+    value (a sure small loss) is then learned long before any continuation's, and DQN settled
+    on handing every customer over at the first turn (shopping at 30% noise, seed 0). Kept
+    above 0 so every allowed action keeps a logged propensity above 0 (off-policy evaluation
+    needs that support), and Q of ending actions is still checked outside the greedy choice."""
     huber_delta: float = 0.0
     """TD loss: squared error if 0, else Huber with this threshold. Squared error by default:
     Huber caps how hard a rare success can pull its Q-value up, and with sparse successes DQN
@@ -91,6 +102,7 @@ class DQNConfig(DeepConfig):
                 (0.0 <= self.epsilon_start <= 1.0, "epsilon_start must be in [0, 1]"),
                 (self.exploration_episodes >= 0, "exploration_episodes must be >= 0"),
                 (self.huber_delta >= 0, "huber_delta must be >= 0"),
+                (self.explore_end_weight >= 0, "explore_end_weight must be >= 0"),
             ],
         )
 
@@ -152,6 +164,8 @@ class DQNLearner(DeepLearner):
         self.optimizer = torch.optim.Adam(self.q_network.parameters(), lr=c.learning_rate)
         self.generator = make_generator(self.seed, 1)
         self.replay = ReplayBuffer(c.buffer_size, self.obs_dim, self.n_actions)
+        ends = np.isin(np.asarray(domain.act_kind), (SYS_BYE, SYS_HANDOVER))
+        self.explore_weights = np.where(ends, c.explore_end_weight, 1.0)
 
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"q_network": self.q_network, "target_network": self.target_network}
@@ -174,13 +188,16 @@ class DQNLearner(DeepLearner):
         self, obs: np.ndarray, masks: np.ndarray, explore: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         """Q-values as scores; ε-greedy probabilities around each row's first allowed maximum
-        of Q (greedy if not exploring), the same numbers ``epsilon_soft`` gives."""
+        of Q (greedy if not exploring), ε spread over the allowed actions in proportion to
+        ``explore_weights`` (uniformly if the row allows only weight-0 actions)."""
         allowed = check_masks(masks)
         q = forward_rows(self.q_network, obs).astype(np.float64)
         greedy = np.where(allowed, q, -np.inf).argmax(axis=1)
         eps = self.epsilon() if explore else 0.0
-        m = allowed.astype(np.float64)
-        probs = m / m.sum(axis=1, keepdims=True) * eps
+        w = allowed * self.explore_weights
+        # a row that allows only weight-0 actions explores uniformly over what it allows
+        w = np.where(w.sum(axis=1, keepdims=True) > 0, w, allowed.astype(np.float64))
+        probs = w / w.sum(axis=1, keepdims=True) * eps
         probs[np.arange(len(q)), greedy] += 1.0 - eps
         return q, probs
 
