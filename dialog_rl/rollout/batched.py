@@ -105,17 +105,8 @@ def run_batched(
     """
     n = vec.num_envs
     todo = episodes if isinstance(episodes, range) else range(episodes)
-    obs, infos = vec.reset(
-        seed=seed, options={"first_episode": todo.start, "last_episode": todo.stop}
-    )
+    obs, infos, rngs = _start(vec, policy, todo, seed, explore)
     masks = infos["action_mask"]
-    rngs: RowStreams | list | None = None
-    if explore and policy.stochastic:
-        if type(policy).act_batch is not Policy.act_batch:
-            rngs = RowStreams(n)
-            rngs.reseed(np.arange(n), episode_seeds(seed, infos["episode"]))
-        else:
-            rngs = [policy_rng(episode_seed(seed, int(k))) for k in infos["episode"]]
     trace: list[list[list]] | None = (
         [[[] for _ in range(5)] for _ in range(n)] if keep_data else None
     )
@@ -145,11 +136,7 @@ def run_batched(
                     )
                 if trace is not None:
                     trace[i] = [[] for _ in range(5)]
-            if isinstance(rngs, RowStreams):
-                rngs.reseed(done, episode_seeds(seed, infos["episode"][done]))
-            elif rngs is not None:
-                for i in done.tolist():
-                    policy_rng(episode_seed(seed, int(infos["episode"][i])), rngs[i])
+            _reseed(rngs, done, infos["episode"], seed)
         obs, masks = next_obs, infos["action_mask"]
         while next_out in pending:
             yield pending.pop(next_out)
@@ -171,19 +158,9 @@ def run_batched_columns(
     episode order: the same episodes and outcomes as ``run_batched``, for consumers that
     aggregate (metrics, throughput) and would otherwise pay a dict per conversation.
     """
-    n = vec.num_envs
     todo = episodes if isinstance(episodes, range) else range(episodes)
-    obs, infos = vec.reset(
-        seed=seed, options={"first_episode": todo.start, "last_episode": todo.stop}
-    )
+    obs, infos, rngs = _start(vec, policy, todo, seed, explore)
     masks = infos["action_mask"]
-    rngs: RowStreams | list | None = None
-    if explore and policy.stochastic:
-        if type(policy).act_batch is not Policy.act_batch:
-            rngs = RowStreams(n)
-            rngs.reseed(np.arange(n), episode_seeds(seed, infos["episode"]))
-        else:
-            rngs = [policy_rng(episode_seed(seed, int(k))) for k in infos["episode"]]
     left = len(todo)
     while left > 0:
         actions, _ = _act(policy, obs, masks, infos["active"], explore, rngs)
@@ -193,14 +170,37 @@ def run_batched_columns(
             continue
         fin = infos["final_info"]
         done = np.flatnonzero(infos["_final_info"])
-        if isinstance(rngs, RowStreams):
-            rngs.reseed(done, episode_seeds(seed, infos["episode"][done]))
-        elif rngs is not None:
-            for i in done.tolist():
-                policy_rng(episode_seed(seed, int(infos["episode"][i])), rngs[i])
+        _reseed(rngs, done, infos["episode"], seed)
         rows = done[fin["episode"][done] < todo.stop]
         left -= len(rows)
         yield {key: fin[key][rows] for key in ("episode", *_OUTCOME_KEYS)}
+
+
+def _start(vec: DialogueVectorEnv, policy: Policy, todo: range, seed: int, explore: bool):
+    """Reset ``vec`` onto episodes ``todo`` of run ``seed``; the per-slot policy streams too:
+    array-backed (``RowStreams``) for a policy with its own ``act_batch``, else Generators."""
+    obs, infos = vec.reset(
+        seed=seed, options={"first_episode": todo.start, "last_episode": todo.stop}
+    )
+    rngs: RowStreams | list | None = None
+    if explore and policy.stochastic:
+        if type(policy).act_batch is not Policy.act_batch:
+            rngs = RowStreams(vec.num_envs)
+            rngs.reseed(np.arange(vec.num_envs), episode_seeds(seed, infos["episode"]))
+        else:
+            rngs = [policy_rng(episode_seed(seed, int(k))) for k in infos["episode"]]
+    return obs, infos, rngs
+
+
+def _reseed(
+    rngs: RowStreams | list | None, done: np.ndarray, episode: np.ndarray, seed: int
+) -> None:
+    """Give the slots in ``done`` the policy streams of the episodes they start next."""
+    if isinstance(rngs, RowStreams):
+        rngs.reseed(done, episode_seeds(seed, episode[done]))
+    elif rngs is not None:
+        for i in done.tolist():
+            policy_rng(episode_seed(seed, int(episode[i])), rngs[i])
 
 
 _OUTCOME_KEYS = ("success", "outcome", "turns", "reward", "hangup", "handover", "truncated")
