@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialog_rl.env import DialogueEnv
 from dialog_rl.scenario.fuzz import (
     FuzzFailure,
     FuzzTally,
-    check_input,
+    run_hypothesis,
     run_kb_mutants,
     run_mutants,
     run_special,
@@ -53,23 +52,7 @@ def play(domain) -> None:
 
 
 def hypothesis_tally(strategy, write, examples: int, seed: int) -> FuzzTally:
-    tally = FuzzTally()
-
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(strategy)
-    def case(value):
-        path, also = write(value)
-        tally.add(check_input(path, also=also, after_load=play))
-
-    from hypothesis import seed as hypothesis_seed
-
-    hypothesis_seed(seed)(case)()
-    return tally
+    return run_hypothesis(strategy, write, examples, after_load=play, seed=seed)
 
 
 def main() -> int:

@@ -16,12 +16,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialog_rl.env import DialogueEnv
 from dialog_rl.scenario import load_scenario
-from dialog_rl.scenario.fuzz import FuzzFailure, FuzzTally, check_input, run_mutants, run_special
+from dialog_rl.scenario.fuzz import (
+    FuzzFailure,
+    FuzzTally,
+    check_input,
+    run_hypothesis,
+    run_mutants,
+    run_special,
+)
 from dialog_rl.scenario.hostile_inputs import ALIAS_BOMB, mutate, scenario_edits, yaml_values
 from dialog_rl.scenario.loader import ScenarioError
 
@@ -45,22 +51,7 @@ def play(domain) -> None:
 
 
 def _hypothesis(strategy, write, examples: int) -> FuzzTally:
-    tally = FuzzTally()
-
-    @settings(
-        max_examples=examples,
-        deadline=None,  # the per-case limit is check_input's alarm, not wall-clock jitter
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(strategy)
-    def case(value):
-        path, also = write(value)
-        tally.add(check_input(path, also=also, after_load=play))
-
-    case()
-    return tally
+    return run_hypothesis(strategy, write, examples, after_load=play)
 
 
 def _report(name: str, tally: FuzzTally, minimum: int) -> None:

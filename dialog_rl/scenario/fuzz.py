@@ -201,3 +201,36 @@ def run_kb_mutants(
         except FuzzFailure as err:
             raise FuzzFailure(f"KB mutant {i} of {csv_file.name}: {err}") from err
     return tally
+
+
+def run_hypothesis(
+    strategy,
+    write: Callable[[object], tuple[Path, tuple[Path, ...]]],
+    examples: int,
+    after_load: Callable[[Domain], None] | None = None,
+    seed: int | None = None,
+) -> FuzzTally:
+    """Check ``examples`` inputs drawn from a hypothesis ``strategy``; ``write`` turns a drawn
+    value into (scenario path, KB paths its errors may name). ``seed`` None derandomizes.
+
+    The per-case limit is ``check_input``'s timer, not hypothesis' wall-clock deadline.
+    """
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    tally = FuzzTally()
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def case(value):
+        path, also = write(value)
+        tally.add(check_input(path, also=also, after_load=after_load))
+
+    (case if seed is None else hypothesis_seed(seed)(case))()
+    return tally
