@@ -244,7 +244,7 @@ def _bad_scalar_line(root: yaml.Node) -> int | None:
         if isinstance(node, yaml.ScalarNode):
             try:
                 constructor.construct_object(node, deep=True)
-            except Exception:
+            except (yaml.YAMLError, ValueError, OverflowError, TypeError):
                 return node.start_mark.line + 1
     return None
 
