@@ -221,3 +221,15 @@ def test_a_forged_observation_spec_is_refused_even_with_valid_hashes(tmp_path, o
     (final / "policy.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"spec differs.*'nonsense'"):
         make_policy(str(tmp_path / "run"), orders, DialogueEnv(orders).spec_obs)
+
+
+def test_lifetime_training_with_the_progress_bar_shows_lifetime_value(tmp_path, capsys):
+    # The bar's postfix once read the conversation reward, which lifetime evaluations lack.
+    from dialog_rl.train.callbacks import ProgressBar
+
+    args = ["train", "--scenario", ORDERS, "--algo", "ppo", "--dialogues", "6", "--lifetime"]
+    assert main([*args, "--eval-episodes", "3", "--out", str(tmp_path / "run")]) == 0
+    bar = ProgressBar(disable=False)
+    bar.bar = type("Bar", (), {"set_postfix": lambda self, d: setattr(bar, "shown", d)})()
+    bar.on_evaluation({"dialog/success": 0.5, "life/value": 12.25})
+    assert bar.shown == {"success": "50%", "value": "12.2"}

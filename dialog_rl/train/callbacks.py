@@ -101,8 +101,12 @@ class ProgressBar(Callback):
 
     def on_evaluation(self, row: dict) -> None:
         if self.bar is not None:
+            # lifetime runs report lifetime value where conversation runs report reward
+            name, key = (
+                ("value", "life/value") if "life/value" in row else ("reward", "dialog/reward")
+            )
             self.bar.set_postfix(
-                success=f"{row['dialog/success']:.0%}", reward=f"{row['dialog/reward']:.1f}"
+                {"success": f"{row['dialog/success']:.0%}", name: f"{row[key]:.1f}"}
             )
 
     def on_training_end(self) -> None:
