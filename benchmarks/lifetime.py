@@ -28,7 +28,7 @@ learner wins conversations and loses customers), paired by held-out customer.
 ``--explore-fraction`` (DQN) makes each run explore over that share of its own episodes: DQN
 counts its ε schedule in episodes, and a lifetime is one episode of several conversations.
 
-Run: python benchmarks/lifetime.py [--quick] [--algo egreedy] [--customers 3000] [--seeds 3]
+Run: python benchmarks/lifetime.py [--quick] [--algo ppo] [--customers 3000] [--seeds 10]
      [--first-seed 0] [--gamma 0.995] [--explore-fraction 0.5] [--hp KEY=VALUE]
 ``--first-seed 5 --seeds 5`` adds seeds 5-9 to a saved run of seeds 0-4; ``--from-json A B``
 prints the tables over both files' seeds.
@@ -68,6 +68,29 @@ COLUMNS = (
 )
 
 
+#: (column, which decisions): what each policy does with its turns, as shares of its decisions
+DECISIONS = (
+    ("questions", "request(slot) or confirm(slot)"),
+    ("open prompts", "greet or reqmore: the customer says what they want next"),
+    ("offers", "offer"),
+    ("early offers", "offer while 6 or more products still match"),
+)
+
+
+def decision_kinds(spec) -> tuple[np.ndarray, int, int]:
+    """Per action, its index in ``DECISIONS`` (-1: none of them), the ``offer`` action and the
+    feature that says 6 or more products still match."""
+    kinds = np.full(len(spec.action_names), -1)
+    for a, name in enumerate(spec.action_names):
+        if name.startswith(("request(", "confirm(")):
+            kinds[a] = 0
+        elif name in ("greet", "reqmore"):
+            kinds[a] = 1
+        elif name == "offer":
+            kinds[a] = 2
+    return kinds, spec.action_names.index("offer"), spec.index("matches_6_plus")
+
+
 def play_customers(env, policy, customers: int, eval_seed: int, explore: bool) -> dict:
     """Play held-out customers' lifetimes; per-customer sums as arrays.
 
@@ -90,6 +113,8 @@ def play_customers(env, policy, customers: int, eval_seed: int, explore: bool) -
         "satisfaction",
     )
     out = {k: np.zeros(customers) for k in keys}
+    kinds, offer, crowded = decision_kinds(env.spec_obs)
+    decisions = np.zeros(len(DECISIONS) + 1)  # the last one counts every decision
     rng = np.random.Generator(np.random.PCG64(0))
     for j in range(customers):
         seed = episode_seed(eval_seed, EVAL_OFFSET + j)
@@ -97,6 +122,11 @@ def play_customers(env, policy, customers: int, eval_seed: int, explore: bool) -
         policy_rng(seed, rng)
         while True:
             action = policy.act(obs, info["action_mask"], explore=explore, rng=rng).action
+            decisions[-1] += 1
+            if kinds[action] >= 0:
+                decisions[kinds[action]] += 1
+            if action == offer and obs[crowded] > 0.5:
+                decisions[3] += 1
             obs, _, terminated, truncated, info = env.step(action)
             conv = info.get("conversation")
             if conv is not None:
@@ -113,6 +143,7 @@ def play_customers(env, policy, customers: int, eval_seed: int, explore: bool) -
         out["value"][j] = o["lifetime_value"]
         out["returned"][j] = o["returned"]
         out["visits"][j] = o["visits"]
+    out["decisions"] = decisions[:-1] / decisions[-1]
     return out
 
 
@@ -231,6 +262,7 @@ def run_one(task: dict) -> dict:
         result["figures"][name] = {
             key: figure(rows, key, per_conv) for _, key, per_conv, _ in COLUMNS
         }
+    result["decisions"] = {name: rows["decisions"].tolist() for name, rows in played.items()}
     result["difference"] = paired_difference(played["lifetime"], played["per-conversation"])
     result["difference_vs_rule"] = paired_difference(played["per-conversation"], played["rule"])
     return result
@@ -275,6 +307,32 @@ def tables(results: list[dict]) -> str:
                 for _, key, _, pct in COLUMNS
             ]
             lines.append(f"| {sc} | {label} | " + " | ".join(cells) + " |")
+    if all("decisions" in r for r in results):  # saved results from before the field lack it
+        lines += [
+            "",
+            "| scenario | policy | " + " | ".join(f"{c} / decisions" for c, _ in DECISIONS) + " |",
+            "|" + "---|" * (len(DECISIONS) + 2),
+        ]
+        for sc in scenarios:
+            rows = [r for r in results if r["scenario"] == sc]
+            for policy in POLICIES[1:]:
+                shares = [[(r["decisions"][policy][k], math.nan) for r in rows] for k in range(4)]
+                cells = [_cell(v, pct=True) for v in shares]
+                if len(rows) == 1:  # a share over one seed's customers: no interval computed
+                    cells = [c.split(" ±")[0] for c in cells]
+                lines.append(f"| {sc} | {policy} | " + " | ".join(cells) + " |")
+        lines.append(
+            "\n"
+            + "; ".join(f"{c}: {what}" for c, what in DECISIONS)
+            + " (greedy, held-out customers)."
+        )
+    for sc in scenarios:
+        rows = [r for r in results if r["scenario"] == sc]
+        wins = sum(_difference(r, "difference", *DIFFERENCES[0][2], "value")[0] > 0 for r in rows)
+        lines.append(
+            f"\n{sc}: the lifetime-trained policy kept more lifetime value than the "
+            f"per-conversation-trained one in {wins} of {len(rows)} seeds."
+        )
     return "\n".join(lines)
 
 
@@ -296,7 +354,7 @@ def _difference(result: dict, field: str, a: str, b: str, key: str) -> tuple[flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 300 customers, 1 seed")
-    parser.add_argument("--algo", default="egreedy", help="learning algorithm (egreedy)")
+    parser.add_argument("--algo", default="ppo", help="learning algorithm (ppo)")
     parser.add_argument(
         "--hp", action="append", default=[], metavar="KEY=VALUE", help="learner hyperparameter"
     )
@@ -311,12 +369,12 @@ def main() -> None:
     )
     parser.add_argument("--scenarios", nargs="+", default=None, help="scenario YAML files")
     parser.add_argument("--noise", type=float, default=None, help="semantic error rate")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 3)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 10)")
     parser.add_argument(
         "--first-seed", type=int, default=0, help="start at this seed (add seeds to a saved run)"
     )
     parser.add_argument("--customers", type=int, default=None, help="training lifetimes (3000)")
-    parser.add_argument("--eval-customers", type=int, default=None, help="held-out (2000)")
+    parser.add_argument("--eval-customers", type=int, default=None, help="held-out (1000)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--json", default=None, help="also write per-seed results here")
     parser.add_argument(
@@ -327,9 +385,9 @@ def main() -> None:
         print(tables([r for f in args.from_json for r in json.loads(Path(f).read_text())]))
         return
     quick = args.quick
-    seeds = args.seeds or (1 if quick else 3)
+    seeds = args.seeds or (1 if quick else 10)
     customers = args.customers or (300 if quick else 3000)
-    eval_customers = args.eval_customers or (300 if quick else 2000)
+    eval_customers = args.eval_customers or (300 if quick else 1000)
     hyper = {}
     for item in args.hp:
         key, _, text = item.partition("=")

@@ -102,6 +102,10 @@ def test_one_comparison_reports_every_figure_for_every_policy(bench):
     assert (
         "| shopping | **lifetime** |" in text and "| shopping | per-conversation − rule |" in text
     )
-    # results saved before the rule comparison existed still print, from their figures
-    del result["difference_vs_rule"]
-    assert "| shopping | per-conversation − rule |" in bench.tables([result, result])
+    rule = result["decisions"]["rule"]  # shares of decisions: questions, prompts, offers, early
+    assert rule[0] > 0.2 and rule[2] > 0.1 and 0 <= rule[3] <= rule[2] and sum(rule[:3]) <= 1
+    assert "| shopping | rule | " + " | ".join(f"{100 * x:.1f}%" for x in rule) + " |" in text
+    # results saved before the rule comparison or the decision shares existed still print
+    del result["difference_vs_rule"], result["decisions"]
+    text = bench.tables([result, result])
+    assert "| shopping | per-conversation − rule |" in text and "early offers" not in text
