@@ -579,7 +579,10 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     print(f"  CPU time    {result.cpu_seconds:.1f} s")
     print(f"  wrote {out}/final (policy), {out}/curve.csv, {out}/curve.png")
     life = " --lifetime" if args.lifetime else ""
-    print(f"  run it:     dialog-rl simulate --scenario {args.scenario} --policy {out}{life}")
+    # --greedy: the figure above is greedy; without it a PPO policy samples and scores lower
+    print(
+        f"  run it:     dialog-rl simulate --scenario {args.scenario} --policy {out}{life} --greedy"
+    )
     return 0
 
 

@@ -179,6 +179,8 @@ def test_simulate_lifetime_runs_both_kinds_of_trained_policy(tmp_path, capsys):
     assert main([*base, "--dialogues", "20", "--lifetime", "--out", str(tmp_path / "life")]) == 0
     out = capsys.readouterr().out
     assert "20 training customers (" in out and "lifetime value" in out
+    # the command it suggests plays as the evaluation above did: greedily
+    assert f"--policy {tmp_path / 'life'} --lifetime --greedy\n" in out
     sim = ["simulate", "--scenario", ORDERS, "--episodes", "10", "--greedy", "--no-progress"]
     for run in ("conv", "life"):
         assert main([*sim, "--lifetime", "--policy", str(tmp_path / run)]) == 0
