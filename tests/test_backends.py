@@ -130,18 +130,43 @@ def test_logs_of_many_workers_read_as_one_dataset(restaurant, tmp_path):
     assert read_log(tmp_path / "log").equals(table)
 
 
-def test_ray_backend_gives_byte_identical_parts_and_metrics(restaurant, tmp_path, in_process):
+def test_ray_backend_gives_byte_identical_parts_and_metrics(
+    restaurant, tmp_path, in_process, monkeypatch
+):
     import ray
 
+    # a local run stopped by Ctrl-C after its first part, for Ray to resume below
+    sim = ["simulate", "--scenario", SCENARIO, "--episodes", "120", "--part-episodes", "40"]
+    sim += ["--seed", "5", "--epsilon", "0.1", "--no-progress", "--out"]
+    real = backends.run_rollouts
+
+    def stopped(*args, **kw):
+        yield next(real(*args, **kw))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backends, "run_rollouts", stopped)
+    assert main([*sim, str(tmp_path / "resumed")]) == 130
+    monkeypatch.undo()
+    assert list(_parts(tmp_path / "resumed" / "log")) == ["part-00000.parquet"]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         job = _job(restaurant, tmp_path / "log")
         outcomes, starts = _play(run_rollouts(job, backend="ray", workers=2))
         assert ray.is_initialized(), "a Ray instance the caller started is left running"
         trained_on_ray = _train(tmp_path / "ray", workers=2, backend="ray")
+        resume = [*sim, str(tmp_path / "resumed"), "--resume", "--backend", "ray"]
+        assert main([*resume, "--workers", "2"]) == 0
     finally:
         ray.shutdown()
     assert trained_on_ray == _train(tmp_path / "local")
+    assert main([*sim, str(tmp_path / "straight")]) == 0
+    assert _parts(tmp_path / "resumed" / "log") == _parts(tmp_path / "straight" / "log")
+    summaries = [
+        json.loads((tmp_path / r / "summary.json").read_text()) for r in ("resumed", "straight")
+    ]
+    assert (
+        summaries[0]["status"] == "complete" and summaries[0]["metrics"] == summaries[1]["metrics"]
+    )
     parts, metrics = in_process
     assert starts == [0, 40, 80]
     assert _parts(tmp_path / "log") == parts
