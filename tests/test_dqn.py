@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import random_masks, train
 
 from dialog_rl.acts import SYS_BYE, SYS_HANDOVER
 from dialog_rl.env import DialogueEnv
@@ -31,22 +32,10 @@ def env(restaurant):
     return DialogueEnv(restaurant, noise=0.15)
 
 
-def train(learner, env, episodes: range, seed: int = 0) -> None:
-    rng = np.random.Generator(np.random.PCG64(0))
-    for i in episodes:
-        learner.learn(play_episode(env, learner, i, seed, rng))
-
-
 def prefer(learner: DQNLearner, action: int) -> None:
     """Make ``action`` the network's overwhelming favourite everywhere."""
     with torch.no_grad():
         learner.q_network[-1].bias[action] = 1e3
-
-
-def random_masks(rng, n: int, n_actions: int) -> np.ndarray:
-    masks = (rng.random((n, n_actions)) < 0.5).astype(np.int8)
-    masks[np.arange(n), rng.integers(n_actions, size=n)] = 1  # at least one allowed
-    return masks
 
 
 @pytest.mark.parametrize("explore", [True, False])
@@ -255,40 +244,3 @@ def test_short_training_beats_random(restaurant, env):
     learned = evaluate(env, learner, 200)["reward"]["mean"]
     random = evaluate(env, RandomPolicy(restaurant), 200, explore=True)["reward"]["mean"]
     assert learned > random + 5.0, (learned, random)
-
-
-@pytest.mark.parametrize("explore", [True, False])
-@pytest.mark.parametrize("n", [1, 5, 300])
-def test_act_batch_matches_act_row_by_row(restaurant, env, explore, n):
-    learner = DQNLearner(restaurant, env.spec_obs, 0, **SMALL)
-    train(learner, env, range(20))
-    learner.episodes = 5  # mid-schedule: ε strictly between its ends
-    assert 0.0 < learner.epsilon() < 1.0
-    rng = np.random.default_rng(n)
-    obs = rng.random((n, env.spec_obs.size)).astype(np.float32)
-    masks = random_masks(rng, n, restaurant.n_actions)
-    streams = [np.random.default_rng(100 + i) for i in range(n)]
-    actions, props = learner.act_batch(obs, masks, explore=explore, rng=streams)
-    replay = [np.random.default_rng(100 + i) for i in range(n)]
-    for i in range(n):
-        d = learner.act(obs[i], masks[i], explore=explore, rng=replay[i])
-        assert (actions[i], props[i]) == (d.action, d.propensity), i
-    assert actions.dtype == np.int64 and props.dtype == np.float64
-    if n == 300:
-        greedy = np.array([learner.act(o, m, explore=False).action for o, m in zip(obs, masks)])
-        # exploring takes some non-greedy actions, greedy none
-        assert (actions != greedy).any() == explore
-
-
-def test_act_batch_of_a_batched_rollout_plays_the_same_conversations(restaurant):
-    from dialog_rl.env.vector import DialogueVectorEnv
-    from dialog_rl.rollout.batched import run_batched
-    from dialog_rl.rollout.runner import run_episodes
-
-    env = DialogueEnv(restaurant, noise=0.3)
-    learner = DQNLearner(restaurant, env.spec_obs, 0, **SMALL)
-    train(learner, env, range(20))
-    learner.episodes = 5
-    expected = [r.outcome for r in run_episodes(env, learner, range(60), 3)]
-    vec = DialogueVectorEnv(restaurant, 16, noise=0.3)
-    assert [e.outcome for e in run_batched(vec, learner, 60, 3)] == expected

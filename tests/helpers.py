@@ -1,0 +1,21 @@
+"""Helpers the learner tests share (imported by name: pytest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dialog_rl.train.loop import play_episode
+
+
+def train(learner, env, episodes: range, seed: int = 0) -> None:
+    """Let ``learner`` play and learn from training episodes ``episodes`` of ``seed``."""
+    rng = np.random.Generator(np.random.PCG64(0))
+    for i in episodes:
+        learner.learn(play_episode(env, learner, i, seed, rng))
+
+
+def random_masks(rng: np.random.Generator, n: int, n_actions: int) -> np.ndarray:
+    """``n`` random action masks, each allowing at least one action."""
+    masks = (rng.random((n, n_actions)) < 0.5).astype(np.int8)
+    masks[np.arange(n), rng.integers(n_actions, size=n)] = 1
+    return masks

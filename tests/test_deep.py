@@ -1,0 +1,77 @@
+"""What DQN and PPO share (``policies/deep.py``): one forward pass for a batch of conversations
+that acts exactly as row-by-row ``act`` calls would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import random_masks, train
+
+from dialog_rl.env import DialogueEnv
+from dialog_rl.policies.dqn import DQNLearner
+from dialog_rl.policies.ppo import PPOLearner
+
+SMALL = {
+    "dqn": {
+        "hidden": (32, 32),
+        "learning_starts": 20,
+        "batch_size": 16,
+        "buffer_size": 300,
+        "exploration_episodes": 20,
+    },
+    "ppo": {"hidden": (32, 32), "rollout_turns": 40, "ent_anneal_episodes": 20},
+}
+
+
+@pytest.fixture(params=["dqn", "ppo"])
+def learner(request, restaurant):
+    """A briefly trained learner, away from its initial near-uniform policy; DQN mid-schedule,
+    its ε strictly between its ends."""
+    env = DialogueEnv(restaurant, noise=0.3)
+    if request.param == "dqn":
+        learner = DQNLearner(restaurant, env.spec_obs, 0, **SMALL["dqn"])
+        train(learner, env, range(20))
+        learner.episodes = 5
+        assert 0.0 < learner.epsilon() < 1.0
+    else:
+        learner = PPOLearner(restaurant, env.spec_obs, 0, **SMALL["ppo"])
+        train(learner, env, range(30))
+    return learner
+
+
+@pytest.mark.parametrize("explore", [True, False])
+@pytest.mark.parametrize("n", [1, 5, 300])
+def test_act_batch_matches_act_row_by_row(restaurant, learner, explore, n):
+    size = learner.obs_dim
+    rng = np.random.default_rng(n)
+    obs = rng.random((n, size)).astype(np.float32)
+    masks = random_masks(rng, n, restaurant.n_actions)
+    streams = [np.random.default_rng(100 + i) for i in range(n)]
+    actions, props = learner.act_batch(obs, masks, explore=explore, rng=streams)
+    replay = [np.random.default_rng(100 + i) for i in range(n)]
+    for i in range(n):
+        d = learner.act(obs[i], masks[i], explore=explore, rng=replay[i])
+        assert (actions[i], props[i]) == (d.action, d.propensity), i
+    assert actions.dtype == np.int64 and props.dtype == np.float64
+    if n == 300:
+        greedy = np.array([learner.act(o, m, explore=False).action for o, m in zip(obs, masks)])
+        # exploring takes some non-greedy actions, greedy none
+        assert (actions != greedy).any() == explore
+
+
+def test_act_batch_refuses_a_row_that_allows_nothing(restaurant, learner):
+    masks = np.ones((3, restaurant.n_actions), np.int8)
+    masks[1] = 0
+    with pytest.raises(ValueError, match="allows no action"):
+        learner.act_batch(np.zeros((3, learner.obs_dim), np.float32), masks)
+
+
+def test_act_batch_of_a_batched_rollout_plays_the_same_conversations(restaurant, learner):
+    from dialog_rl.env.vector import DialogueVectorEnv
+    from dialog_rl.rollout.batched import run_batched
+    from dialog_rl.rollout.runner import run_episodes
+
+    env = DialogueEnv(restaurant, noise=0.3)
+    expected = [r.outcome for r in run_episodes(env, learner, range(60), 3)]
+    vec = DialogueVectorEnv(restaurant, 16, noise=0.3)
+    assert [e.outcome for e in run_batched(vec, learner, 60, 3)] == expected
