@@ -90,3 +90,12 @@ def test_ope_modules_import_torch_only_when_fqe_runs():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("command", ["simulate", "train", "ope", "regress", "validate", "tui"])
+def test_help_texts_print_percent_signs_once(command, capsys):
+    # argparse %-formats help strings but not descriptions: "%%" there is printed as is
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "usage: dialog-rl" in text and "%%" not in text

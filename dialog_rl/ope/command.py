@@ -35,8 +35,9 @@ def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> N
     p = sub.add_parser(
         "ope",
         help="off-policy evaluation: a policy's value from another policy's logs",
-        description="Estimate the expected return per conversation of a target policy from "
-        "conversations logged under another policy (they must carry propensities), with 95%% "
+        description="Estimate the expected return per conversation (per customer lifetime, on "
+        "lifetime logs) of a target policy from conversations logged under another policy (they "
+        "must carry propensities), with 95% "
         "bootstrap intervals, importance-weight diagnostics and support warnings; --truth also "
         "plays the target in the simulator and reports each estimator's error.",
         epilog=EXAMPLE,
@@ -47,7 +48,10 @@ def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> N
     p.add_argument("--scenario", default=None, help="scenario file (default: the logs' own)")
     p.add_argument("--truth", action="store_true", help="also play the target online")
     p.add_argument(
-        "--episodes-truth", type=_positive_int, default=5000, help="conversations for --truth"
+        "--episodes-truth",
+        type=_positive_int,
+        default=5000,
+        help="conversations (lifetime logs: customers) for --truth",
     )
     p.add_argument(
         "--gamma",
