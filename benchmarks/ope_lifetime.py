@@ -45,8 +45,26 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 ESTIMATORS = ("IS", "WIS", "PDIS", "WPDIS", "DR", "WDR", "FQE", "SR")
-#: (label, epsilon, explore): the targets
-TARGETS = (("greedy rule", 0.0, False), ("rule eps 0.1", 0.1, True))
+#: the default targets: the greedy rule policy, and the rule policy exploring with epsilon 0.1
+TARGETS = "rule,rule:0.1"
+
+
+def make_targets(text: str, domain, spec) -> list[tuple[str, object, bool]]:
+    """(label, policy, explore) per comma-separated target: ``rule`` (greedy), ``rule:EPS`` (the
+    rule policy exploring with epsilon EPS), or a trained run directory (greedy, as deployed)."""
+    from dialog_rl.policies import make_policy
+    from dialog_rl.policies.checkpoint import load_policy
+
+    targets = []
+    for item in text.split(","):
+        if item == "rule":
+            targets.append(("greedy rule", make_policy("rule", domain, spec), False))
+        elif item.startswith("rule:"):
+            eps = float(item[5:])
+            targets.append((f"rule eps {eps:g}", make_policy("rule", domain, spec, eps), True))
+        else:
+            targets.append((f"{Path(item).name} (greedy)", load_policy(item, domain, spec), False))
+    return targets
 
 
 def lifetime_truth(env, policy, explore: bool, customers: int, seed: int, caps: list[int]):
@@ -82,7 +100,12 @@ def main() -> int:
     ap.add_argument("--datasets", type=int, default=4, help="independent logs per point")
     ap.add_argument("--caps", default=None, help="visit caps (default: 1, 2, 4, ... and the "
                     "scenario's max_visits)")  # fmt: skip
-    ap.add_argument("--epsilon", type=float, default=0.3, help="the logger's exploration")
+    ap.add_argument("--logger", default="rule", help="rule, or a trained run directory (it "
+                    "logs sampling its own actions)")  # fmt: skip
+    ap.add_argument("--epsilon", type=float, default=0.3, help="the rule logger's exploration")
+    ap.add_argument("--targets", default=TARGETS, help="comma-separated: rule, rule:EPS, or run "
+                    f"directories (greedy); default {TARGETS}")  # fmt: skip
+    ap.add_argument("--name", default="ope_lifetime", help="output files' name (.csv/.png/.txt)")
     ap.add_argument("--noise", type=float, default=None, help="default: the scenario's")
     ap.add_argument("--truth-customers", type=int, default=30_000)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
@@ -99,7 +122,6 @@ def main() -> int:
         dialogue_state_keys,
         lifetime_state_keys,
     )
-    from dialog_rl.policies import make_policy
     from dialog_rl.scenario import load_domain
 
     # One snapshot of the scenario for logs and truth alike, should the file change meanwhile.
@@ -125,15 +147,15 @@ def main() -> int:
         print(line, flush=True)
         out_lines.append(line)
 
+    logger = f"rule eps {args.epsilon}" if args.logger == "rule" else f"{args.logger} (sampling)"
     say(
-        f"OPE over customer lifetimes: {domain.name}, noise {env.noise:.2f}, logger rule eps "
-        f"{args.epsilon}, {args.datasets} datasets x {args.customers} customers, caps {caps}"
+        f"OPE over customer lifetimes: {domain.name}, noise {env.noise:.2f}, logger {logger}, "
+        f"{args.datasets} datasets x {args.customers} customers, caps {caps}"
     )
-    policies = {
-        label: make_policy("rule", domain, env.spec_obs, epsilon=eps) for label, eps, _ in TARGETS
-    }
+    targets = make_targets(args.targets, domain, env.spec_obs)
+    policies = {label: policy for label, policy, _ in targets}
     truth = {}
-    for j, (label, _, explore) in enumerate(TARGETS):
+    for j, (label, _, explore) in enumerate(targets):
         values = lifetime_truth(
             env, policies[label], explore, args.truth_customers, 3_000_017 + j, caps
         )
@@ -145,16 +167,18 @@ def main() -> int:
             + ", ".join(f"K={k} {m:.2f}+-{h:.2f}" for k, m, h in zip(caps, mean, half))
         )
 
-    est = {(t, n, k): [] for t, *_ in TARGETS for n in ESTIMATORS for k in caps}
-    ess = {(t, k): [] for t, *_ in TARGETS for k in caps}
+    est = {(t, n, k): [] for t, *_ in targets for n in ESTIMATORS for k in caps}
+    ess = {(t, k): [] for t, *_ in targets for k in caps}
     decisions = {k: [] for k in caps}
     visits = {k: [] for k in caps}
     for ds in range(args.datasets):
         logs = work / f"logs-{ds}"
         cmd = [sys.executable, "-m", "dialog_rl.cli", "simulate", "--scenario", str(scenario),
-               "--lifetime", "--policy", "rule", "--epsilon", str(args.epsilon),
+               "--lifetime", "--policy", args.logger,
                "--episodes", str(args.customers), "--seed", str(200 + ds), "--out", str(logs),
                "--force", "--no-progress"]  # fmt: skip
+        if args.logger == "rule":
+            cmd += ["--epsilon", str(args.epsilon)]
         if args.noise is not None:
             cmd += ["--noise", str(args.noise)]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -164,7 +188,7 @@ def main() -> int:
         names = env.spec_obs.names
         dists = {
             label: full.target_distribution(policies[label], explore=explore)
-            for label, _, explore in TARGETS
+            for label, _, explore in targets
         }
         base_keys = dialogue_state_keys(full.obs, names, full.valid)
         for k in caps:
@@ -174,7 +198,7 @@ def main() -> int:
             visits[k].append(float(np.where(cut.valid, cut.visit + 1, 0).max(1).mean()))
             # the last visit the cap allows ends the lifetime: part of the state for SR
             keys = lifetime_state_keys(base_keys[:, :h], cut.visit, k, cut.valid)
-            for label, _, _ in TARGETS:
+            for label, _, _ in targets:
                 dist = dists[label][:, :h] * cut.valid[..., None]
                 tp = np.take_along_axis(dist, cut.action[..., None], 2)[..., 0]
                 a = (cut.reward, cut.pscore, tp, cut.valid)
@@ -202,7 +226,7 @@ def main() -> int:
         )
 
     rows = []
-    for label, _, _ in TARGETS:
+    for label, _, _ in targets:
         mean, half = truth[label]
         say()
         say(f"target {label}: relative RMSE over {args.datasets} datasets, against the truth")
@@ -240,6 +264,23 @@ def main() -> int:
                     }
                 )
             say(line)
+    if len(targets) >= 2:
+        # what a team deciding between the first two targets learns: is the order right?
+        a, b = targets[0][0], targets[1][0]
+        say()
+        say(
+            f"ranking: datasets (of {args.datasets}) whose estimate orders {a} and {b} as the truth does"
+        )
+        say(f"  {'K':>3} {'truth':>17} " + " ".join(f"{n:>7}" for n in ESTIMATORS))
+        for i, k in enumerate(caps):
+            order = np.sign(truth[a][0][i] - truth[b][0][i])
+            line = (
+                f"  {k:>3} {truth[a][0][i]:>8.2f}{'<' if order < 0 else '>'}{truth[b][0][i]:<8.2f}"
+            )
+            for n in ESTIMATORS:
+                diff = np.asarray(est[(a, n, k)]) - np.asarray(est[(b, n, k)])
+                line += f" {int((np.sign(diff) == order).sum()):>7}"
+            say(line)
     say()
     say(
         f"ESS: effective sample size of the lifetime importance weights (of {args.customers}); "
@@ -251,24 +292,26 @@ def main() -> int:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "ope_lifetime.csv", "w", newline="") as fh:
+    stem = out / args.name
+    with open(f"{stem}.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    _plot(rows, out / "ope_lifetime.png", args, domain.name)
-    say(f"wrote {out / 'ope_lifetime.csv'}, {out / 'ope_lifetime.png'}, {out / 'ope_lifetime.txt'}")
-    (out / "ope_lifetime.txt").write_text("\n".join(out_lines) + "\n")
+    _plot(rows, f"{stem}.png", [t[0] for t in targets], logger, args, domain.name)
+    say(f"wrote {stem}.csv, {stem}.png, {stem}.txt")
+    Path(f"{stem}.txt").write_text("\n".join(out_lines) + "\n")
     return 0
 
 
-def _plot(rows: list[dict], path: Path, args, scenario: str) -> None:
+def _plot(rows: list[dict], path: str, labels: list[str], logger: str, args, scenario: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(TARGETS), figsize=(11, 4.5), sharey=True)
-    for ax, (label, _, _) in zip(axes, TARGETS):
+    fig, axes = plt.subplots(1, len(labels), figsize=(11, 4.5), sharey=True, squeeze=False)
+    axes = axes[0]
+    for ax, label in zip(axes, labels):
         for n in ESTIMATORS:
             r = [x for x in rows if x["target"] == label and x["estimator"] == n]
             ax.plot(
@@ -288,7 +331,7 @@ def _plot(rows: list[dict], path: Path, args, scenario: str) -> None:
     axes[-1].legend(fontsize=8)
     fig.suptitle(
         f"OPE over customer lifetimes ({scenario}): {args.datasets} x {args.customers} logged "
-        f"customers, logger rule eps {args.epsilon}",
+        f"customers, logger {logger}",
         fontsize=10,
     )
     fig.tight_layout()
