@@ -10,9 +10,13 @@ online by the target, with its 95% interval. The customers are the same at every
 the horizon changes.
 
 Logger: the rule policy exploring with epsilon 0.3 (``simulate --lifetime --epsilon 0.3``, real
-Parquet logs). Targets: the greedy rule policy, and the rule policy exploring with epsilon 0.1
-(closer to the logger). Per ``K``, target and estimator, the error is the relative RMSE over
-``--datasets`` independent logs; ESS is the trajectory weights' effective sample size.
+Parquet logs), or with ``--logger RUN`` a trained policy sampling its own actions. Targets: the
+greedy rule policy, and the rule policy exploring with epsilon 0.1 (closer to the logger), or
+``--targets`` (``rule``, ``rule:EPS``, run directories acting greedily). Per ``K``, target and
+estimator, the error is the relative RMSE over ``--datasets`` independent logs; ESS is the
+trajectory weights' effective sample size. With two or more targets a ranking table says in how
+many datasets each estimator orders the first two as the truth does: what a team choosing
+between them would learn.
 
 Estimators: IS, WIS, PDIS, WPDIS (``dialog_rl.ope.trajectory``), DR and WDR with FQE fitted per
 ``K`` on the cut logs (one fold, one epoch per round, to keep the CPU budget: the default FQE of
@@ -28,6 +32,12 @@ customers the target keeps, so the logs hold few of the late visits the target r
 products of ratios (IS, WIS, PDIS, WPDIS) collapse first and furthest.
 
     python benchmarks/ope_lifetime.py    # ~14 CPU-minutes (37 min wall at load 10); CSV+PNG+TXT
+
+    # can the lifetime-trained PPO be validated offline from the per-conversation PPO's logs?
+    dialog-rl train --scenario scenarios/shopping.yaml --algo ppo --dialogues 5997 --out runs/shop-ppo-conv
+    dialog-rl train --scenario scenarios/shopping.yaml --algo ppo --lifetime --dialogues 3000 --out runs/shop-ppo-life
+    python benchmarks/ope_lifetime.py --scenario scenarios/shopping.yaml --logger runs/shop-ppo-conv \
+        --targets runs/shop-ppo-conv,runs/shop-ppo-life --name ope_lifetime_shopping_ppo
 """
 
 from __future__ import annotations
