@@ -181,7 +181,7 @@ def run_ope(args: OPEArgs) -> str:
             "underestimated (order support: IS by up to 74%, WDR, FQE and SR by 14-21%; shopping, "
             "a lifetime-trained target on a per-conversation policy's logs: by 47-50%, ranking it "
             "below the policy it beats): evaluate fewer visits (--max-visits), log with a policy "
-            "closer to the target, or compare the two online (simulate --lifetime)"
+            "closer to the target, or compare the two on simulated customers (regress --lifetime)"
         )
     truth = None
     if args.truth:

@@ -46,9 +46,16 @@ def add_regress_parser(sub: argparse._SubParsersAction, error: type[Exception]) 
     p.add_argument("--alpha", type=float, default=0.05, help="false-alarm rate (0.05)")
     p.add_argument(
         "--metric",
-        choices=("success", "reward", "turns", "hangup"),
-        default="success",
-        help="the metric the verdict is about (default: success)",
+        choices=("success", "reward", "turns", "hangup", "value", "retention", "visits"),
+        default=None,
+        help="the metric the verdict is about (default: success; with --lifetime: value; "
+        "value, retention and visits need --lifetime)",
+    )
+    p.add_argument(
+        "--lifetime",
+        action="store_true",
+        help="compare whole customer lifetimes (metrics value, retention, visits, success; "
+        "pairing episode)",
     )
     p.add_argument("--looks", type=_positive_int, default=5, help="interim analyses (5)")
     p.add_argument("--spending", choices=("obf", "pocock"), default="obf", help="error spending")
@@ -154,6 +161,7 @@ def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception
         raise error(f"--margin must be > 0, got {args.margin}")
     if not Path(args.scenario).is_file():
         raise error(f"--scenario {args.scenario}: no such file")
+    _check_lifetime_options(args, error)
     outputs = [x for x in (args.junit, args.markdown, args.json) if x]
     for out in outputs:
         parent = Path(out).resolve().parent
@@ -176,12 +184,13 @@ def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception
         metric=args.metric,
         looks=args.looks,
         spending=args.spending,
-        pairing=args.pairing or "act",
+        pairing=args.pairing,
         explore=not args.greedy,
         independent_exploration=args.independent_exploration,
         max_turns=args.max_turns,
         health_episodes=200 if args.health_episodes is None else max(0, args.health_episodes),
         fail_inconclusive=args.fail_inconclusive,
+        lifetime=args.lifetime,
     )
     progress, close = _progress_bar(args.no_progress)
     try:
@@ -195,6 +204,30 @@ def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception
     _write(args.markdown, markdown_report(result).encode())
     _write(args.json, (json.dumps(result.to_dict(), indent=2) + "\n").encode())
     return 0 if result.passed else 1
+
+
+def _check_lifetime_options(args: argparse.Namespace, error: type[Exception]) -> None:
+    """Resolve ``--metric``'s default, and refuse options a lifetime gate cannot honour."""
+    from dialog_rl.regress.gate import LIFETIME_METRICS
+
+    if args.metric is None:
+        args.metric = "value" if args.lifetime else "success"
+    if not args.lifetime:
+        if args.metric not in ("success", "reward", "turns", "hangup"):
+            raise error(f"--metric {args.metric} is a lifetime metric: add --lifetime")
+        return
+    if args.logs is not None:
+        raise error("--lifetime compares simulated customers; --logs is for conversations only")
+    if args.metric not in LIFETIME_METRICS:
+        raise error(
+            f"--metric {args.metric}: a lifetime gate decides on {', '.join(LIFETIME_METRICS)}"
+        )
+    if args.pairing in ("act", "turn"):
+        raise error(f"--pairing {args.pairing}: a lifetime gate pairs customers (episode or none)")
+    from dialog_rl.scenario import load_domain
+
+    if load_domain(args.scenario).lifetime is None:
+        raise error(f"{args.scenario}: no `lifetime` section, so no returning customers to compare")
 
 
 def _offline(args: argparse.Namespace, error: type[Exception]) -> int:

@@ -17,6 +17,11 @@ stopping rules, checked at ``looks`` evenly spaced points (Jennison & Turnbull 2
   spending at level ``alpha``). It is a binding futility stop for the fail test, and the fail
   boundaries are computed knowing it, so the false-alarm rate stays exactly ``alpha``.
 
+With ``lifetime`` one paired episode is one customer's whole lifetime (``LifetimeEnv``): both
+policies meet the same customer (persona, first goal, and each visit's draws of whether and when
+they come back, which depend on the policy only through the trust it earned), and the metrics
+are the lifetime value, retention, visits and the share of conversations that succeeded.
+
 "Better" is a pass whose lower bound is above zero. If the last look is reached with neither
 rule met, the candidate is not significantly worse but a regression of the margin is not ruled
 out either: the verdict is "inconclusive" (a pass unless ``fail_inconclusive``), and the report
@@ -33,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from dialog_rl.env import DialogueEnv, LifetimeEnv
 from dialog_rl.regress.crn import PAIRINGS, PairedEnv
 from dialog_rl.regress.health import HealthReport, check_health
 from dialog_rl.regress.sequential import SPENDING, Look, SequentialTest
@@ -47,6 +53,13 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
     "reward": ("reward", True, False),
     "turns": ("turns", False, False),
     "hangup": ("hangup", False, True),
+}
+#: the same for lifetime gates: one episode is one customer's lifetime
+LIFETIME_METRICS: dict[str, tuple[str, bool, bool]] = {
+    "value": ("lifetime_value", True, False),
+    "retention": ("returned", True, True),
+    "visits": ("visits", True, False),
+    "success": ("conversation_success", True, True),
 }
 VERDICTS = ("better", "no worse", "inconclusive", "worse")
 MIN_LOOK = 50
@@ -82,9 +95,10 @@ class GateConfig:
     """Interim analyses (1: a fixed-sample test)."""
     spending: str = "obf"
     """Error-spending function: obf (O'Brien-Fleming-like) or pocock."""
-    pairing: str = "act"
+    pairing: str | None = None
     """How the random draws are shared: act, turn or episode (see ``dialog_rl.regress.crn``);
-    "none" gives the candidate other customers (an unpaired comparison, for benchmarks)."""
+    "none" gives the candidate other customers (an unpaired comparison, for benchmarks).
+    Default: act, or episode for a lifetime gate."""
     explore: bool = True
     """Sample from stochastic policies (as ``dialog-rl simulate`` does); False: act greedily."""
     independent_exploration: bool = False
@@ -95,22 +109,39 @@ class GateConfig:
     """Conversations per policy for the health checks before scoring (0: skip them)."""
     fail_inconclusive: bool = False
     """Treat an inconclusive verdict as a failure."""
+    lifetime: bool = False
+    """Compare whole customer lifetimes (the scenario needs a ``lifetime`` section): metrics
+    ``LIFETIME_METRICS``, pairing "episode" or "none"; health checks still play conversations."""
+
+    @property
+    def metrics(self) -> dict[str, tuple[str, bool, bool]]:
+        """The metrics of this kind of gate: name -> (outcome key, higher is better, percent)."""
+        return LIFETIME_METRICS if self.lifetime else METRICS
 
     def __post_init__(self) -> None:
+        if self.pairing is None:
+            object.__setattr__(self, "pairing", "episode" if self.lifetime else "act")
         if self.episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {self.episodes}")
         if not 0.0 < self.alpha < 0.5:
             raise ValueError(f"alpha must be in (0, 0.5), got {self.alpha}")
         if not self.margin > 0:
             raise ValueError(f"margin must be > 0, got {self.margin}")
-        if self.metric not in METRICS:
-            raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
+        if self.metric not in self.metrics:
+            kind = "a lifetime gate's" if self.lifetime else "metric"
+            raise ValueError(
+                f"{kind} must be one of {', '.join(self.metrics)}, got {self.metric!r}"
+            )
         if self.looks < 1:
             raise ValueError(f"looks must be >= 1, got {self.looks}")
         if self.spending not in SPENDING:
             raise ValueError(f"spending must be one of {', '.join(SPENDING)}")
         if self.pairing not in (*PAIRINGS, "none"):
             raise ValueError(f"pairing must be one of {', '.join(PAIRINGS)}, none")
+        if self.lifetime and self.pairing not in ("episode", "none"):
+            raise ValueError(
+                f"a lifetime gate pairs whole customers: pairing episode or none, not {self.pairing}"
+            )
         if self.noise is not None and not 0.0 <= self.noise <= 1.0:
             raise ValueError(f"noise must be between 0 and 1, got {self.noise}")
 
@@ -225,16 +256,29 @@ def run_gate(
     if domain is None:
         domain = load_domain(config.scenario)
     mode = "episode" if config.pairing == "none" else config.pairing
-    env_b = PairedEnv(domain, config.noise, max_turns=config.max_turns, pairing=mode)
-    env_c = PairedEnv(domain, config.noise, max_turns=config.max_turns, pairing=mode)
+    if config.lifetime:
+        if domain.lifetime is None:
+            raise ValueError(
+                f"scenario {domain.name!r} has no `lifetime` section: a lifetime gate needs one"
+            )
+        env_b = LifetimeEnv(domain, config.noise, max_turns=config.max_turns)
+        env_c = LifetimeEnv(domain, config.noise, max_turns=config.max_turns)
+    else:
+        env_b = PairedEnv(domain, config.noise, max_turns=config.max_turns, pairing=mode)
+        env_c = PairedEnv(domain, config.noise, max_turns=config.max_turns, pairing=mode)
     baseline = resolve_policy(config.baseline, domain, env_b.spec_obs)
     candidate = resolve_policy(config.candidate, domain, env_c.spec_obs)
 
     health = HealthReport()
     if config.health_episodes > 0:
+        # single conversations: a lifetime policy plays them as first visits
+        spec = DialogueEnv(domain).spec_obs
         health = check_health(
             domain,
-            {"baseline": baseline, "candidate": candidate},
+            {
+                "baseline": resolve_policy(config.baseline, domain, spec),
+                "candidate": resolve_policy(config.candidate, domain, spec),
+            },
             episodes=config.health_episodes,
             seed=config.seed,
             noise=config.noise,
@@ -247,10 +291,11 @@ def run_gate(
     schedule = look_schedule(config.episodes, config.looks)
     n_max = schedule[-1]
     test = SequentialTest(schedule, config.margin, config.alpha, config.spending)
-    key, higher, _ = METRICS[config.metric]
+    table = config.metrics
+    _, higher, _ = table[config.metric]
     sign = 1.0 if higher else -1.0
 
-    cols = list(METRICS)
+    cols = list(table)
     base = np.zeros((n_max, len(cols)))
     cand = np.zeros((n_max, len(cols)))
     rng_b = np.random.Generator(np.random.PCG64(0))
@@ -264,12 +309,12 @@ def run_gate(
             s_c = episode_seed(s, CANDIDATE_STREAM) if config.independent_exploration else s
             customer = episode_seed(s, UNPAIRED) if config.pairing == "none" else s
             oc = _play(env_c, candidate, customer, policy_rng(s_c, rng_c), config.explore)
-            base[i] = [float(ob[METRICS[m][0]]) for m in cols]
-            cand[i] = [float(oc[METRICS[m][0]]) for m in cols]
+            base[i] = [float(ob[table[m][0]]) for m in cols]
+            cand[i] = [float(oc[table[m][0]]) for m in cols]
             if progress is not None:
                 progress(i + 1, n_max)
         done = n
-        j = cols.index(key)
+        j = cols.index(config.metric)
         looks.append(test.look(sign * (cand[:n, j] - base[:n, j])))
         if looks[-1].decision != "continue":
             break
@@ -286,7 +331,7 @@ def run_gate(
     passed = verdict in ("better", "no worse") or (
         verdict == "inconclusive" and not config.fail_inconclusive
     )
-    metrics = [_metric_diff(m, base[:n, j], cand[:n, j]) for j, m in enumerate(cols)]
+    metrics = [_metric_diff(m, table[m], base[:n, j], cand[:n, j]) for j, m in enumerate(cols)]
     sd = last.se * math.sqrt(n) if math.isfinite(last.se) else math.inf
     power, needed = _power(sd, n_max, config.margin, config.alpha, test.pass_critical[-1])
     notes = _notes(config, verdict, metrics, needed, n_max)
@@ -308,7 +353,7 @@ def run_gate(
     )
 
 
-def _play(env: PairedEnv, policy, seed: int, rng: np.random.Generator, explore: bool) -> dict:
+def _play(env, policy, seed: int, rng: np.random.Generator, explore: bool) -> dict:
     obs, info = env.reset(seed=seed)
     while True:
         decision = policy.act(obs, info["action_mask"], explore=explore, rng=rng)
@@ -317,8 +362,10 @@ def _play(env: PairedEnv, policy, seed: int, rng: np.random.Generator, explore: 
             return info["outcome"]
 
 
-def _metric_diff(name: str, b: np.ndarray, c: np.ndarray) -> MetricDiff:
-    _, higher, pct = METRICS[name]
+def _metric_diff(
+    name: str, spec: tuple[str, bool, bool], b: np.ndarray, c: np.ndarray
+) -> MetricDiff:
+    _, higher, pct = spec
     n = len(b)
     d = c - b
     mean = float(d.mean())

@@ -10,7 +10,15 @@ from datetime import datetime, timezone
 
 from dialog_rl.regress.gate import GateResult, Look, MetricDiff
 
-LABELS = {"success": "success", "reward": "reward", "turns": "turns", "hangup": "hang-ups"}
+LABELS = {
+    "success": "success",
+    "reward": "reward",
+    "turns": "turns",
+    "hangup": "hang-ups",
+    "value": "lifetime value",
+    "retention": "retention",
+    "visits": "visits",
+}
 SPENDING_NAMES = {"obf": "O'Brien-Fleming-like", "pocock": "Pocock-like"}
 
 
@@ -104,18 +112,28 @@ def _summary_lines(result: GateResult) -> list[str]:
         f"baseline  {cfg.baseline}",
         f"candidate {cfg.candidate}",
         (
-            f"pairing   {cfg.pairing}: both policies meet the same customers (goals, personas, "
-            "patience, noise draws)"
+            f"pairing   {cfg.pairing}: both policies meet the same customers ("
+            + (
+                "persona, goals, each visit's seed and return draw)"
+                if cfg.lifetime
+                else "goals, personas, patience, noise draws)"
+            )
             if cfg.pairing != "none"
             else "pairing   none: the candidate meets other customers (unpaired comparison)"
         )
         + ("; independent exploration streams" if cfg.independent_exploration else ""),
     ]
     early = f", stopped early at look {len(result.looks)}" if result.stopped_early else ""
+    what = "customers" if cfg.lifetime else "episodes "
     lines.append(
-        f"episodes  {result.episodes} paired of {cfg.episodes} planned{early}; "
+        f"{what} {result.episodes} paired of {cfg.episodes} planned{early}; "
         f"{result.identical} played out identically; {result.elapsed:.1f} s"
     )
+    if cfg.lifetime:
+        lines.append(
+            "lifetimes each customer's visits until they stop coming back or the horizon ends "
+            "(success: of their conversations)"
+        )
     return lines
 
 

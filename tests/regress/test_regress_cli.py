@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,50 @@ def test_nothing_is_written_when_the_arguments_are_wrong(tmp_path):
     md = tmp_path / "gate.md"
     assert regress("--baseline", "rule", "--candidate", "rule:wat", "--markdown", str(md)) == 2
     assert not md.exists() and not list(tmp_path.iterdir())
+
+
+ORDERS = "scenarios/order_support.yaml"
+
+
+def test_lifetime_gate_fails_a_candidate_that_loses_lifetime_value(tmp_path, capsys):
+    junit = tmp_path / "gate.xml"
+    args = ["regress", "--scenario", ORDERS, "--lifetime", "--no-progress", "--margin", "2"]
+    args += ["--baseline", "rule", "--candidate", "rule:early-handover", "--episodes", "400"]
+    assert main([*args, "--health-episodes", "20", "--junit", str(junit)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  WORSE: lifetime value" in out and "pairing   episode:" in out
+    assert "customers" in out and all(m in out for m in ("retention", "visits", "success"))
+    validate_junit(junit)
+
+
+def test_lifetime_gate_pairs_whole_customers():
+    from dialog_rl.regress.gate import GateConfig, run_gate
+
+    config = GateConfig(ORDERS, "rule", "rule", episodes=120, health_episodes=0, lifetime=True,
+                        metric="value")  # fmt: skip
+    assert config.pairing == "episode"  # the default of a lifetime gate
+    result = run_gate(config)
+    # the same policy meets the same customers: every lifetime plays out identically
+    assert result.identical == result.episodes > 0 and result.primary.diff == 0.0
+    assert [m.name for m in result.metrics] == ["value", "retention", "visits", "success"]
+    with pytest.raises(ValueError, match="pairs whole customers"):
+        replace(config, pairing="act")
+    with pytest.raises(ValueError, match="lifetime gate's must be one of"):
+        replace(config, metric="reward")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--metric", "value"], "a lifetime metric: add --lifetime"),
+        (["--lifetime", "--metric", "reward"], "a lifetime gate decides on value"),
+        (["--lifetime", "--pairing", "act"], "pairs customers (episode or none)"),
+        (["--lifetime", "--logs", "x"], "--logs is for conversations only"),
+        (["--lifetime", "--scenario", "scenarios/restaurant.yaml"], "no `lifetime` section"),
+    ],
+)
+def test_lifetime_gate_usage_errors_exit_2_with_one_line(capsys, args, message):
+    base = ["regress", "--scenario", ORDERS, "--baseline", "rule", "--candidate", "rule"]
+    assert main([*base, "--no-progress", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
