@@ -89,8 +89,9 @@ class GateConfig:
     """The regression that matters, in units of the metric (0.02 = 2 points of success)."""
     alpha: float = 0.05
     """False-alarm rate: chance that an equivalent candidate is called worse."""
-    metric: str = "success"
-    """Primary metric the verdict is about: success, reward, turns or hangup."""
+    metric: str | None = None
+    """Primary metric the verdict is about: success, reward, turns or hangup; for a lifetime
+    gate value, retention, visits or success. Default: success, or value for a lifetime gate."""
     looks: int = 5
     """Interim analyses (1: a fixed-sample test)."""
     spending: str = "obf"
@@ -121,6 +122,8 @@ class GateConfig:
     def __post_init__(self) -> None:
         if self.pairing is None:
             object.__setattr__(self, "pairing", "episode" if self.lifetime else "act")
+        if self.metric is None:
+            object.__setattr__(self, "metric", "value" if self.lifetime else "success")
         if self.episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {self.episodes}")
         if not 0.0 < self.alpha < 0.5:

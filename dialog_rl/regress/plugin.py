@@ -38,12 +38,14 @@ class DialogRegression:
         episodes: int = 2000,
         seed: int = 0,
         noise: float | None = None,
-        metric: str = "success",
+        metric: str | None = None,
         **options: Any,
     ):
         """Run the gate and return its ``GateResult`` (no assertion).
 
-        ``options`` go to ``dialog_rl.regress.gate.GateConfig`` (looks, pairing, spending, ...).
+        ``options`` go to ``dialog_rl.regress.gate.GateConfig`` (looks, pairing, spending,
+        ``lifetime=True`` for whole customer lifetimes, ...). ``metric`` defaults to success, or
+        to the lifetime value for a lifetime gate; ``margin`` is in the metric's units.
         """
         from dialog_rl.regress.gate import GateConfig, run_gate
         from dialog_rl.regress.report import text_report

@@ -10,6 +10,7 @@ from pathlib import Path
 pytest_plugins = ("pytester",)
 
 SCENARIO = str(Path(__file__).resolve().parents[2] / "scenarios/restaurant.yaml")
+SHOPPING = str(Path(__file__).resolve().parents[2] / "scenarios/shopping.yaml")
 
 
 def test_plugin_is_registered_through_the_pytest11_entry_point():
@@ -31,11 +32,20 @@ def test_fixture_passes_an_equal_policy_and_fails_a_regression_with_the_report(p
                 "rule:early-handover", "rule", scenario={SCENARIO!r}, margin=0.02,
                 episodes=1000, noise=0.15, health_episodes=0,
             )
+
+        def test_lifetime(dialog_regression):
+            r = dialog_regression.compare(
+                "rule:early-handover", "rule", scenario={SHOPPING!r}, lifetime=True,
+                margin=2.0, episodes=300, health_episodes=0,
+            )
+            # the default metric of a lifetime gate is the lifetime value, paired by customer
+            assert r.config.metric == "value" and r.config.pairing == "episode"
+            assert r.verdict == "worse"
         """
     )
     # a separate process, as a team would run it: the plugin comes in by entry point alone
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*rule:early-handover is worse than rule*",
