@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER
@@ -78,4 +80,17 @@ def system_text(
     for name in domain.req_names:
         fields.setdefault(name, "unknown")
     template = templates[template_index % len(templates)]
-    return template.format(**fields)
+    return with_articles(template.format(**fields))
+
+
+#: "a" before a vowel sound: "a expensive" -> "an expensive", but "a european", "a unit", "a one"
+_A_BEFORE_VOWEL = re.compile(r"\b([Aa]) (?=(?!eu|Eu|uni|Uni|use|Use|one|One)[aeiouAEIOU])")
+
+
+def with_articles(text: str) -> str:
+    """``text`` with "a" turned into "an" before a vowel sound.
+
+    Why: templates say "a {food} restaurant" and values come from the scenario, so only the
+    filled-in text can tell "a european restaurant" from "an expensive one".
+    """
+    return _A_BEFORE_VOWEL.sub(r"\1n ", text)

@@ -22,6 +22,7 @@ from dialog_rl.acts import (
     USER_ACT_NAMES,
     UserAct,
 )
+from dialog_rl.domain import with_articles
 from dialog_rl.scenario import Domain
 
 DEFAULT_PHRASES: dict[str, tuple[str, ...]] = {
@@ -80,7 +81,7 @@ class UserNLG:
     def realise(self, acts: list[UserAct], rng: np.random.Generator, verbosity: float = 0.0) -> str:
         """One utterance for a turn's acts; a verbose customer adds a filler now and then."""
         parts = [self.act_text(a, rng) for a in acts]
-        text = " ".join(parts)
+        text = with_articles(" ".join(parts))
         if parts and rng.random() < verbosity * 0.5:
             filler = self._pick(self.phrases["filler"], rng)
             keep = filler.rstrip().endswith((".", "!", "?")) or text.startswith(("I ", "I'"))
