@@ -31,15 +31,17 @@ class CustomerHistory:
     last_satisfaction: float = 0.0
 
 
-def satisfaction(params: LifetimeParams, outcome: dict, annoyances: int) -> float:
-    """The customer's score of one finished conversation."""
+def satisfaction(params: LifetimeParams, outcome: dict, annoyances: int, persona: int) -> float:
+    """The score a customer of this persona (its index in the scenario) gives one finished
+    conversation: the persona's own weights where the scenario sets them, else the common ones."""
+    w_success, w_failure, w_handover, w_turn, w_annoyance = params.satisfaction[persona]
     if outcome["success"]:
-        score = params.w_success
+        score = w_success
     elif outcome["handover"]:
-        score = params.w_handover
+        score = w_handover
     else:
-        score = params.w_failure
-    return score + params.w_turn * outcome["turns"] + params.w_annoyance * annoyances
+        score = w_failure
+    return score + w_turn * outcome["turns"] + w_annoyance * annoyances
 
 
 def next_visit(

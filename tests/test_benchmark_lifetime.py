@@ -76,7 +76,7 @@ def test_conversation_record_has_the_annoyances_satisfaction_charged(domains):
             conv = info.get("conversation")
             if conv is not None:
                 assert conv["satisfaction"] == pytest.approx(
-                    satisfaction(d.lifetime, conv, conv["annoyances"])
+                    satisfaction(d.lifetime, conv, conv["annoyances"], env.persona)
                 )
                 seen += conv["annoyances"] > 0
     assert seen > 0

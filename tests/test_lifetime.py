@@ -71,7 +71,7 @@ def test_satisfaction_weights_and_return_model(domains):
     p = domains["order_support"].lifetime
     won = {"success": True, "handover": False, "turns": 4}
     lost = {"success": False, "handover": False, "turns": 4}
-    assert satisfaction(p, won, 0) > satisfaction(p, won, 3) > satisfaction(p, lost, 3)
+    assert satisfaction(p, won, 0, 0) > satisfaction(p, won, 3, 0) > satisfaction(p, lost, 3, 0)
     rng = np.random.default_rng(0)
     happy = [next_visit(p, CustomerHistory(), 1.0, rng) for _ in range(2000)]
     angry = [next_visit(p, CustomerHistory(), -1.0, rng) for _ in range(2000)]
@@ -87,8 +87,8 @@ def test_shopping_charges_a_pushed_customer_their_next_visit(domains):
     # the per-conversation and lifetime objectives hardly disagree (as with slope 2.5)
     p = domains["shopping"].lifetime
     won = {"success": True, "handover": False}
-    careful = satisfaction(p, {**won, "turns": 8}, 0.4)  # steady trust = this score
-    pushy = satisfaction(p, {**won, "turns": 6.5}, 1.2)
+    careful = satisfaction(p, {**won, "turns": 8}, 0.4, 0)  # steady trust = this score
+    pushy = satisfaction(p, {**won, "turns": 6.5}, 1.2, 0)
     assert return_probability(p, careful) > return_probability(p, pushy) + 0.2
 
 
@@ -114,3 +114,61 @@ def test_simulate_lifetime_logs_visits(tmp_path, capsys):
     table = read_log(out)
     visits = table.column("visit").to_pylist()
     assert max(visits) >= 1 and min(visits) == 0
+
+
+def _order_support_with(tmp_path, extra: str) -> Path:
+    text = Path("scenarios/order_support.yaml").read_text()
+    anchor = "  memory: 0.5\n"
+    path = tmp_path / "o.yaml"
+    path.write_text(text.replace(anchor, extra + anchor, 1))
+    return path
+
+
+def test_a_persona_scores_with_its_own_weights_and_the_common_ones_elsewhere(tmp_path):
+    from dialog_rl.scenario import load_domain
+
+    extra = "  persona_satisfaction:\n    frustrated: {turn: -0.2, handover: 0.3}\n"
+    d = load_domain(str(_order_support_with(tmp_path, extra)))
+    names = [p.name for p in d.personas]
+    calm, frustrated = names.index("calm"), names.index("frustrated")
+    p = d.lifetime
+    long_win = {"success": True, "handover": False, "turns": 10}
+    handed = {"success": False, "handover": True, "turns": 2}
+    assert satisfaction(p, long_win, 0, calm) == pytest.approx(1.0 - 0.06 * 10)
+    assert satisfaction(p, long_win, 0, frustrated) == pytest.approx(1.0 - 0.2 * 10)
+    assert satisfaction(p, handed, 1, frustrated) == pytest.approx(0.3 - 0.2 * 2 - 0.25)
+    # the lifetime environment scores each customer with their persona's weights
+    env = LifetimeEnv(d, noise=0.15)
+    seen = set()
+    for seed in range(40):
+        _, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            action = int(np.flatnonzero(info["action_mask"])[0])
+            _, _, term, trunc, info = env.step(action)
+            done = term or trunc
+            conv = info.get("conversation")
+            if conv is not None:
+                want = satisfaction(p, conv, conv["annoyances"], env.persona)
+                assert conv["satisfaction"] == pytest.approx(want)
+                seen.add(env.persona)
+    assert frustrated in seen and calm in seen
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        ("  persona_satisfaction:\n    angry: {turn: -0.2}\n", "persona_satisfaction.angry",
+         "'angry' is not a declared persona (calm, frustrated, unsure)"),
+        ("  persona_satisfaction:\n    calm: {patience: -0.2}\n",
+         "persona_satisfaction.calm.patience", "unknown key"),
+    ],
+)  # fmt: skip
+def test_bad_persona_satisfaction_is_located(tmp_path, capsys, extra, field, message):
+    path = _order_support_with(tmp_path, extra)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    line = path.read_text().index("persona_satisfaction")
+    line = path.read_text()[:line].count("\n") + 2  # the persona's own line
+    assert f"{path}:{line}" in err and f"lifetime.{field}" in err and message in err, err
+    assert "Traceback" not in err

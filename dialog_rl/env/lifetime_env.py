@@ -148,7 +148,7 @@ class LifetimeEnv(gym.Env):
 
         outcome = info.pop("outcome")
         annoyances = self.conv.user.annoyances
-        score = satisfaction(p, outcome, annoyances)
+        score = satisfaction(p, outcome, annoyances, self.persona)
         self._conversations.append(
             {**outcome, "annoyances": annoyances, "satisfaction": score, "day": self.history.day}
         )

@@ -37,11 +37,9 @@ class LifetimeParams:
     horizon_days: int
     max_visits: int
     day_discount: float  # per-day discount: annual_discount ** (1 / 365)
-    w_success: float
-    w_failure: float
-    w_handover: float
-    w_turn: float
-    w_annoyance: float
+    # per persona (scenario order): (success, failure, handover, turn, annoyance) weights of the
+    # satisfaction score, the persona's own where `persona_satisfaction` sets them
+    satisfaction: tuple[tuple[float, float, float, float, float], ...]
     memory: float
     return_bias: float
     return_slope: float
@@ -52,17 +50,26 @@ class LifetimeParams:
     persistent: tuple[int, ...]  # informable slots a customer keeps across visits
 
     @classmethod
-    def from_schema(cls, lt: Lifetime, inf_names: list[str]) -> LifetimeParams:
+    def from_schema(
+        cls, lt: Lifetime, inf_names: list[str], persona_names: list[str]
+    ) -> LifetimeParams:
         sat = lt.satisfaction
+        fields = ("success", "failure", "handover", "turn", "annoyance")
+        common = tuple(getattr(sat, f) for f in fields)
+        per_persona = []
+        for name in persona_names:
+            own = lt.persona_satisfaction.get(name)
+            per_persona.append(
+                tuple(
+                    c if own is None or getattr(own, f) is None else getattr(own, f)
+                    for f, c in zip(fields, common)
+                )
+            )
         return cls(
             lt.horizon_days,
             lt.max_visits,
             lt.annual_discount ** (1 / 365),
-            sat.success,
-            sat.failure,
-            sat.handover,
-            sat.turn,
-            sat.annoyance,
+            tuple(per_persona),
             lt.memory,
             lt.return_bias,
             lt.return_slope,
@@ -276,5 +283,9 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
         req_keywords=tuple(tuple(s.keywords) for s in sc.slots.requestable),
         synonyms=tuple(synonyms),
         user_phrases={k: tuple(v) for k, v in sc.user_phrases.items()},
-        lifetime=LifetimeParams.from_schema(sc.lifetime, inf_names) if sc.lifetime else None,
+        lifetime=(
+            LifetimeParams.from_schema(sc.lifetime, inf_names, [p.name for p in sc.personas])
+            if sc.lifetime
+            else None
+        ),
     )

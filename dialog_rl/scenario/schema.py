@@ -255,6 +255,17 @@ class Satisfaction(Strict):
     """Added per annoyance: repeated questions, wrong offers, wrong actions, "say that again"."""
 
 
+class PersonaSatisfaction(Strict):
+    """How one persona scores a conversation where it differs from ``lifetime.satisfaction``:
+    each weight given replaces the common one for that persona."""
+
+    success: float | None = None
+    failure: float | None = None
+    handover: float | None = None
+    turn: float | None = None
+    annoyance: float | None = None
+
+
 class Lifetime(Strict):
     """Returning customers: each conversation's experience changes whether, when and how the
     customer comes back. A customer's lifetime is the sequence of their conversations."""
@@ -267,6 +278,9 @@ class Lifetime(Strict):
     """Discount of value per year; lifetime value discounts each visit's reward by its day."""
     satisfaction: Satisfaction = Field(default_factory=Satisfaction)
     """Weights of the satisfaction score of one conversation."""
+    persona_satisfaction: dict[Name, PersonaSatisfaction] = Field(default_factory=dict)
+    """Per persona, the weights that differ from ``satisfaction``: a frustrated customer minds
+    each turn more (``frustrated: {turn: -0.12}``). Keys are persona names."""
     memory: Probability = 0.5
     """How much the latest conversation moves trust: trust <- (1-m) trust + m satisfaction."""
     return_bias: float = 0.5
@@ -359,6 +373,11 @@ def check_references(scenario: Scenario) -> None:
         for i, slot in enumerate(scenario.lifetime.persistent):
             if slot not in informable:
                 _bad(("lifetime", "persistent", i), f"{slot!r} is not a declared informable slot")
+        personas = {p.name for p in scenario.personas}
+        for name in scenario.lifetime.persona_satisfaction:
+            if name not in personas:
+                where = ("lifetime", "persona_satisfaction", name)
+                _bad(where, f"{name!r} is not a declared persona ({', '.join(sorted(personas))})")
     for i, slot in enumerate(scenario.slots.requestable):
         for j, template in enumerate(slot.user_templates):
             _check_template(template, known, ("slots", "requestable", i, "user_templates", j))

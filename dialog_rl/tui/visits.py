@@ -63,6 +63,7 @@ def life_view(session: Session) -> LifeView | None:
                         params,
                         {"success": success, "handover": handover, "turns": turns},
                         annoyances,
+                        env.persona,
                     ),
                 ),
             )
