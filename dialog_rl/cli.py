@@ -268,6 +268,16 @@ def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
         f"failure {d.r_failure:+g}, turn {d.r_turn:+g}, handover {d.r_handover:+g}; "
         f"turn limit {d.max_turns}"
     )
+    if sc.lifetime is not None:
+        lt = sc.lifetime
+        sat = ", ".join(f"{k} {v:+g}" for k, v in lt.satisfaction.model_dump().items())
+        print(
+            f"  returning customers: up to {lt.max_visits} visits in {lt.horizon_days} days; "
+            f"satisfaction {sat}"
+        )
+        for name, own in lt.persona_satisfaction.items():
+            shown = ", ".join(f"{k} {v:+g}" for k, v in own.model_dump(exclude_none=True).items())
+            print(f"    {name}: {shown}")
     print(f"  observation: {observation_spec(d).size} features")
     return 0
 

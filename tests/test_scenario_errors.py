@@ -34,6 +34,22 @@ def _replace(old: str, new: str) -> str:
 CASES = [
     # (id, scenario text, (kb text or None), expected field, expected message part, needle for line)
     (
+        "duplicate key",
+        _replace("  change_mind: 0.06", "  change_mind: 0.06\n  change_mind: 0.5"),
+        None,
+        "goals.change_mind",
+        "given twice (first on line",
+        "change_mind: 0.5",
+    ),
+    (
+        "duplicate key in a list item",
+        _replace("  - name: reserved\n", "  - name: reserved\n    name: quiet\n"),
+        None,
+        "personas[0].name",
+        "YAML would keep only this one",
+        "name: quiet",
+    ),
+    (
         "wrong type",
         _replace("  max_turns: 25", "  max_turns: lots"),
         None,

@@ -190,6 +190,11 @@ def _parse(path: Path, text: str) -> tuple[yaml.Node | None, object]:
             )
         if node is None:
             return None, None
+        duplicate = _duplicate_key(node)
+        if duplicate is not None:
+            loc, line, first = duplicate
+            message = f"given twice (first on line {first}): YAML would keep only this one"
+            raise ScenarioError(path, line, _dotted(loc), message)
         try:
             return node, loader.construct_document(node)
         except yaml.MarkedYAMLError as err:
@@ -246,6 +251,34 @@ def _bad_scalar_line(root: yaml.Node) -> int | None:
                 constructor.construct_object(node, deep=True)
             except (yaml.YAMLError, ValueError, OverflowError, TypeError):
                 return node.start_mark.line + 1
+    return None
+
+
+def _duplicate_key(root: yaml.Node) -> tuple[tuple[str | int, ...], int, int] | None:
+    """(where, its line, the first one's line) of the first key a mapping repeats, else None.
+
+    Why: YAML loaders keep the last of two equal keys without a word, so a pasted block would
+    silently replace the setting above it.
+    """
+    seen, stack = set(), [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack += [(v, (*loc, i)) for i, v in reversed(list(enumerate(node.value)))]
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        first: dict[str, int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            line = key.start_mark.line + 1
+            if key.value in first:
+                return (*loc, key.value), line, first[key.value]
+            first[key.value] = line
+        stack += [(v, (*loc, k.value)) for k, v in reversed(node.value) if hasattr(k, "value")]
     return None
 
 
