@@ -52,8 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check a scenario file and print what it contains")
+    p = sub.add_parser(
+        "validate", help="check a scenario file and print what it contains", add_help=False
+    )
     p.add_argument("scenario", help="path to a scenario YAML file")
+    p.add_argument(
+        "-h", "--help", action=_HelpWithFormat, help="show this help and the scenario file format"
+    )
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("simulate", help="run many conversations headless and log them")
@@ -240,6 +245,22 @@ def _probability(text: str) -> float:
 
 
 # -- validate ----------------------------------------------------------------------------------
+
+
+class _HelpWithFormat(argparse.Action):
+    """``validate --help``: the usual help, then every key of a scenario file (built only when
+    asked for: it imports the schema)."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from dialog_rl.scenario.reference import format_reference
+
+        parser.print_help()
+        print()
+        print(format_reference(), end="")
+        parser.exit()
 
 
 def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:

@@ -394,7 +394,7 @@ def _message(error: dict) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key (check the spelling; see `dialog-rl validate --help` for the format)"
     if error["type"] == "missing":
-        return "required field is missing"
+        return "required field is missing (`dialog-rl validate --help` lists every key)"
     msg = error["msg"]
     return msg.removeprefix("Value error, ")
 

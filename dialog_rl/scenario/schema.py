@@ -260,10 +260,15 @@ class PersonaSatisfaction(Strict):
     each weight given replaces the common one for that persona."""
 
     success: float | None = None
+    """This persona's weight for a conversation that met the goal."""
     failure: float | None = None
+    """... for one that ended without meeting it."""
     handover: float | None = None
+    """... for a hand-over to a human."""
     turn: float | None = None
+    """... per turn."""
     annoyance: float | None = None
+    """... per annoyance."""
 
 
 class Lifetime(Strict):
