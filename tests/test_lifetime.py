@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,9 @@ def test_simulate_lifetime_logs_visits(tmp_path, capsys):
 
 
 def _order_support_with(tmp_path, extra: str) -> Path:
+    """order_support.yaml with ``extra`` as its lifetime's only persona_satisfaction."""
     text = Path("scenarios/order_support.yaml").read_text()
+    text = re.sub(r"  persona_satisfaction:\n(    .*\n)+", "", text)
     anchor = "  memory: 0.5\n"
     path = tmp_path / "o.yaml"
     path.write_text(text.replace(anchor, extra + anchor, 1))
@@ -172,3 +175,10 @@ def test_bad_persona_satisfaction_is_located(tmp_path, capsys, extra, field, mes
     line = path.read_text()[:line].count("\n") + 2  # the persona's own line
     assert f"{path}:{line}" in err and f"lifetime.{field}" in err and message in err, err
     assert "Traceback" not in err
+
+
+def test_validate_shows_the_personas_own_satisfaction_weights(capsys):
+    assert main(["validate", "scenarios/order_support.yaml"]) == 0
+    out = capsys.readouterr().out
+    assert "returning customers: up to 20 visits in 365 days" in out
+    assert "frustrated: handover -0.1, turn -0.1, annoyance -0.4" in out
