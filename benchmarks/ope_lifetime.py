@@ -31,7 +31,7 @@ grows with the lifetime, and all of them underestimate at length, because the lo
 customers the target keeps, so the logs hold few of the late visits the target reaches; the
 products of ratios (IS, WIS, PDIS, WPDIS) collapse first and furthest.
 
-    python benchmarks/ope_lifetime.py    # ~14 CPU-minutes (37 min wall at load 10); CSV+PNG+TXT
+    python benchmarks/ope_lifetime.py    # ~8 CPU-minutes (8 min wall on 2 quiet cores); CSV+PNG+TXT
 
     # can the lifetime-trained PPO be validated offline from the per-conversation PPO's logs?
     dialog-rl train --scenario scenarios/shopping.yaml --algo ppo --dialogues 5997 --out runs/shop-ppo-conv
