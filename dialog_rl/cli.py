@@ -431,6 +431,14 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         print(
             f"  success     {format_metric(metrics['conversation_success'], pct=True)} of conversations"
         )
+        if metrics["by_persona"]:
+            print("  by persona")
+        for name, group in metrics["by_persona"].items():
+            print(
+                f"    {name:<10} {group['customers']:>6} customers, retention "
+                f"{format_metric(group['retention'], pct=True)}, value "
+                f"{format_metric(group['lifetime_value'])}"
+            )
         print(f"  speed       {turns / elapsed:,.0f} turns/s ({turns} turns in {elapsed:.1f} s)")
         if out is not None:
             print(f"  wrote {out}/log (Parquet, {rows} rows) and {out}/summary.json")

@@ -182,3 +182,18 @@ def test_validate_shows_the_personas_own_satisfaction_weights(capsys):
     out = capsys.readouterr().out
     assert "returning customers: up to 20 visits in 365 days" in out
     assert "frustrated: handover -0.1, turn -0.1, annoyance -0.4" in out
+
+
+def test_simulate_lifetime_reports_retention_and_value_per_persona(tmp_path, capsys):
+    out = tmp_path / "lt"
+    args = ["simulate", "--scenario", "scenarios/order_support.yaml", "--lifetime"]
+    assert main([*args, "--episodes", "60", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    import json
+
+    by = json.loads((out / "summary.json").read_text())["metrics"]["by_persona"]
+    assert set(by) == {"calm", "frustrated", "unsure"}
+    assert sum(g["customers"] for g in by.values()) == 60
+    assert "  by persona\n" in printed
+    for name, group in by.items():
+        assert f"{name}" in printed and 0 <= group["retention"]["mean"] <= 1

@@ -185,6 +185,7 @@ class LifetimeEnv(gym.Env):
         successes = sum(c["success"] for c in convs)
         return {
             "visits": len(convs),
+            "persona": self.domain.personas[self.persona].name,
             "returned": len(convs) > 1,
             "churned": churned,
             "lifetime_value": self.history.value,

@@ -62,7 +62,25 @@ def summarize_lifetimes(outcomes: list[dict]) -> dict:
         "lifetime_value": mean_ci(np.array([o["lifetime_value"] for o in outcomes])),
         "conversation_success": {"mean": float(ratio), "ci95": [ratio - half, ratio + half]},
         "turns": mean_ci(np.array([o["turns"] for o in outcomes])),
+        "by_persona": _by_persona(outcomes),
     }
+
+
+def _by_persona(outcomes: list[dict]) -> dict:
+    """Retention and lifetime value per persona (in order of first appearance), so that what a
+    scenario's persona-specific satisfaction does can be read off; {} for logs without personas."""
+    if not outcomes or not all("persona" in o for o in outcomes):
+        return {}
+    names = list(dict.fromkeys(o["persona"] for o in outcomes))
+    out = {}
+    for name in names:
+        group = [o for o in outcomes if o["persona"] == name]
+        out[name] = {
+            "customers": len(group),
+            "retention": rate_ci(np.array([o["returned"] for o in group])),
+            "lifetime_value": mean_ci(np.array([o["lifetime_value"] for o in group])),
+        }
+    return out
 
 
 def format_metric(m: dict, pct: bool = False) -> str:
