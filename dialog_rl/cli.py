@@ -291,14 +291,16 @@ def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
     )
     if sc.lifetime is not None:
         lt = sc.lifetime
-        sat = ", ".join(f"{k} {v:+g}" for k, v in lt.satisfaction.model_dump().items())
+
+        def weights(model) -> str:
+            return ", ".join(f"{k} {v:+g}" for k, v in model.model_dump(exclude_none=True).items())
+
         print(
             f"  returning customers: up to {lt.max_visits} visits in {lt.horizon_days} days; "
-            f"satisfaction {sat}"
+            f"satisfaction {weights(lt.satisfaction)}"
         )
         for name, own in lt.persona_satisfaction.items():
-            shown = ", ".join(f"{k} {v:+g}" for k, v in own.model_dump(exclude_none=True).items())
-            print(f"    {name}: {shown}")
+            print(f"    {name}: {weights(own)}")
     print(f"  observation: {observation_spec(d).size} features")
     return 0
 

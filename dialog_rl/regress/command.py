@@ -161,7 +161,7 @@ def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception
         raise error(f"--margin must be > 0, got {args.margin}")
     if not Path(args.scenario).is_file():
         raise error(f"--scenario {args.scenario}: no such file")
-    _check_lifetime_options(args, error)
+    domain = _check_lifetime_options(args, error)
     outputs = [x for x in (args.junit, args.markdown, args.json) if x]
     for out in outputs:
         parent = Path(out).resolve().parent
@@ -194,7 +194,7 @@ def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception
     )
     progress, close = _progress_bar(args.no_progress)
     try:
-        result = run_gate(config, progress=progress)
+        result = run_gate(config, progress=progress, domain=domain)
     finally:
         close()
     import json
@@ -206,16 +206,17 @@ def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception
     return 0 if result.passed else 1
 
 
-def _check_lifetime_options(args: argparse.Namespace, error: type[Exception]) -> None:
-    """Resolve ``--metric``'s default, and refuse options a lifetime gate cannot honour."""
-    from dialog_rl.regress.gate import LIFETIME_METRICS
+def _check_lifetime_options(args: argparse.Namespace, error: type[Exception]):
+    """Resolve ``--metric``'s default, and refuse options a lifetime gate cannot honour; return
+    the scenario's domain when it was loaded to check it (a lifetime gate), else None."""
+    from dialog_rl.regress.gate import LIFETIME_METRICS, METRICS
 
     if args.metric is None:
         args.metric = "value" if args.lifetime else "success"
     if not args.lifetime:
-        if args.metric not in ("success", "reward", "turns", "hangup"):
+        if args.metric not in METRICS:
             raise error(f"--metric {args.metric} is a lifetime metric: add --lifetime")
-        return
+        return None
     if args.logs is not None:
         raise error("--lifetime compares simulated customers; --logs is for conversations only")
     if args.metric not in LIFETIME_METRICS:
@@ -226,8 +227,10 @@ def _check_lifetime_options(args: argparse.Namespace, error: type[Exception]) ->
         raise error(f"--pairing {args.pairing}: a lifetime gate pairs customers (episode or none)")
     from dialog_rl.scenario import load_domain
 
-    if load_domain(args.scenario).lifetime is None:
+    domain = load_domain(args.scenario)
+    if domain.lifetime is None:
         raise error(f"{args.scenario}: no `lifetime` section, so no returning customers to compare")
+    return domain
 
 
 def _offline(args: argparse.Namespace, error: type[Exception]) -> int:

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from dialog_rl.env import DialogueEnv, LifetimeEnv
+from dialog_rl.env import LifetimeEnv
 from dialog_rl.regress.crn import PAIRINGS, PairedEnv
 from dialog_rl.regress.health import HealthReport, check_health
 from dialog_rl.regress.sequential import SPENDING, Look, SequentialTest
@@ -274,14 +274,15 @@ def run_gate(
 
     health = HealthReport()
     if config.health_episodes > 0:
-        # single conversations: a lifetime policy plays them as first visits
-        spec = DialogueEnv(domain).spec_obs
+        policies = {"baseline": baseline, "candidate": candidate}
+        if config.lifetime:
+            # single conversations: a lifetime policy plays them as first visits
+            spec = env_b.conv.spec_obs
+            names = {"baseline": config.baseline, "candidate": config.candidate}
+            policies = {k: resolve_policy(name, domain, spec) for k, name in names.items()}
         health = check_health(
             domain,
-            {
-                "baseline": resolve_policy(config.baseline, domain, spec),
-                "candidate": resolve_policy(config.candidate, domain, spec),
-            },
+            policies,
             episodes=config.health_episodes,
             seed=config.seed,
             noise=config.noise,

@@ -53,18 +53,12 @@ class LifetimeParams:
     def from_schema(
         cls, lt: Lifetime, inf_names: list[str], persona_names: list[str]
     ) -> LifetimeParams:
-        sat = lt.satisfaction
-        fields = ("success", "failure", "handover", "turn", "annoyance")
-        common = tuple(getattr(sat, f) for f in fields)
+        common = lt.satisfaction.model_dump()  # in field order: success ... annoyance
         per_persona = []
         for name in persona_names:
             own = lt.persona_satisfaction.get(name)
-            per_persona.append(
-                tuple(
-                    c if own is None or getattr(own, f) is None else getattr(own, f)
-                    for f, c in zip(fields, common)
-                )
-            )
+            mine = own.model_dump(exclude_none=True) if own is not None else {}
+            per_persona.append(tuple({**common, **mine}.values()))
         return cls(
             lt.horizon_days,
             lt.max_visits,

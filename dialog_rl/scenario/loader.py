@@ -245,7 +245,7 @@ def _syntax_error(path: Path, err: yaml.MarkedYAMLError) -> ScenarioError:
 def _bad_scalar_line(root: yaml.Node) -> int | None:
     """The line of the first scalar that the safe constructor cannot build, if one can be found."""
     constructor = yaml.SafeLoader("")
-    for node in _walk(root):
+    for node, _ in _walk(root):
         if isinstance(node, yaml.ScalarNode):
             try:
                 constructor.construct_object(node, deep=True)
@@ -260,14 +260,7 @@ def _duplicate_key(root: yaml.Node) -> tuple[tuple[str | int, ...], int, int] | 
     Why: YAML loaders keep the last of two equal keys without a word, so a pasted block would
     silently replace the setting above it.
     """
-    seen, stack = set(), [(root, ())]
-    while stack:
-        node, loc = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.SequenceNode):
-            stack += [(v, (*loc, i)) for i, v in reversed(list(enumerate(node.value)))]
+    for node, loc in _walk(root):
         if not isinstance(node, yaml.MappingNode):
             continue
         first: dict[str, int] = {}
@@ -278,23 +271,24 @@ def _duplicate_key(root: yaml.Node) -> tuple[tuple[str | int, ...], int, int] | 
             if key.value in first:
                 return (*loc, key.value), line, first[key.value]
             first[key.value] = line
-        stack += [(v, (*loc, k.value)) for k, v in reversed(node.value) if hasattr(k, "value")]
     return None
 
 
 def _walk(root: yaml.Node):
-    seen, stack = set(), [root]
+    """Every node once, in document order, with where it is (keys and list indices)."""
+    seen, stack = set(), [(root, ())]
     while stack:
-        node = stack.pop()
+        node, loc = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
-        yield node
+        yield node, loc
         if isinstance(node, yaml.MappingNode):
             for k, v in reversed(node.value):
-                stack += [v, k]
+                where = (*loc, k.value if isinstance(k, yaml.ScalarNode) else "?")
+                stack += [(v, where), (k, where)]
         elif isinstance(node, yaml.SequenceNode):
-            stack += reversed(node.value)
+            stack += [(v, (*loc, i)) for i, v in reversed(list(enumerate(node.value)))]
 
 
 def _expanded_size(root: yaml.Node | None) -> tuple[int, int]:

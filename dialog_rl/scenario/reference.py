@@ -93,8 +93,6 @@ def _type_name(annotation: object) -> str:
         return f"list of {inner}" if origin is list else f"[{inner}]"
     if origin is dict:
         return f"mapping of {_type_name(args[0])} to {_type_name(args[1])}"
-    if annotation is type(None):
-        return "null"
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -105,6 +103,4 @@ def _show(value: object) -> str:
         return "{}" if isinstance(value, dict) else "[]"
     if isinstance(value, tuple):
         return "[" + ", ".join(_show(v) for v in value) + "]"
-    if isinstance(value, BaseModel):
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.model_dump().items()) + "}"
     return repr(value) if isinstance(value, str) else str(value)
