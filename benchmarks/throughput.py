@@ -13,7 +13,7 @@ Ray start-up are measured separately (a job of one episode per worker) and repor
 steady-state figure, which excludes them.
 
 ``--profile`` adds where the batched DQN path spends its CPU time (cProfile on the CPU-time
-clock, grouped by component: policy, turn, new conversations, vector env, Beta draws, PCG64).
+clock, grouped by component: policy, turn, new conversations, vector env).
 
 Run: python benchmarks/throughput.py [--episodes N] [--scale-episodes N] [--batch N]
 [--batched-episodes N] [--no-ray] [--only-scale] [--profile]
@@ -136,7 +136,8 @@ def batched_rate(
     return turns / max(w for _, w, _ in results), turns / sum(c for _, _, c in results)
 
 
-#: where the batched DQN path spends its time: (label, function, file suffix(es), caller or None)
+#: where the batched DQN path spends its time: (label, function, file suffix(es), caller or None).
+#: The engine's kernels are compiled (numba), so cProfile sees each phase as one call.
 _PARTS = (
     ("policy: forward pass (torch)", "forward", "container.py", None),
     (
@@ -145,19 +146,11 @@ _PARTS = (
         ("deep.py", "throughput.py"),
         None,
     ),
-    ("env: turn (ArrayEngine.step)", "step", "batch_engine.py", None),
-    ("  channel: hear (noise, confidences)", "hear", "batch_agenda.py", "step"),
-    ("  customers: respond", "respond", "batch_agenda.py", "step"),
-    ("  tracker: observe", "observe", "batch_engine.py", "step"),
-    ("  featurizer + mask", "_featurize", "batch_engine.py", "step"),
-    ("env: new conversations (ArrayEngine.start)", "start", "batch_engine.py", None),
-    ("  seeding the streams (SeedSequence, 8 draws)", "seed_from", "batch_rng.py", "start"),
-    ("  customers: goal, persona, agenda", "reset", "batch_agenda.py", "start"),
-    ("  channel: hear (opening acts)", "hear", "batch_agenda.py", "start"),
-    ("  tracker + featurizer", "_featurize", "batch_engine.py", "start"),
-    ("all Beta draws (confidences), in both", "beta", "batch_rng.py", None),
-    ("  of which: rows off the common path", "standard_gamma", "batch_rng.py", "beta"),
-    ("all exact PCG64 emulation (batch_rng), in all", None, "batch_rng.py", None),
+    ("env: turn (Engine.step)", "step", "engine.py", None),
+    ("  agent's act, customer's reply", "act", "engine.py", "step"),
+    ("  channel: noise, confidences", "hear", "engine.py", "step"),
+    ("  tracker, reward, featurizer, mask", "observe", "engine.py", "step"),
+    ("env: new conversations (Engine.start)", "start", "engine.py", None),
 )
 
 
@@ -198,11 +191,11 @@ def profile_batched(args) -> None:
         f"{total:.2f} CPU-s under cProfile ({turns / total:,.0f} turns/CPU-s with its overhead)"
     )
     rows = [(label, seconds(name, suffix, caller)) for label, name, suffix, caller in _PARTS]
-    own = seconds("step", "vector.py", None) - seconds("step", "batch_engine.py", "step")
+    own = seconds("step", "vector.py", None) - seconds("step", "engine.py", "step")
     own -= seconds("_start", "vector.py", "step")
-    rows.insert(12, ("env: vector env's own work (infos, final obs, guards)", own))
-    top = [sec for label, sec in rows[:13] if not label.startswith(("  ", "policy: forward"))]
-    rows.insert(13, ("rollout loop and the rest", total - sum(top)))
+    rows.append(("env: vector env's own work (infos, final obs, guards)", own))
+    top = [sec for label, sec in rows if not label.startswith(("  ", "policy: forward"))]
+    rows.append(("rollout loop and the rest", total - sum(top)))
     for label, sec in rows:
         print(f"  {label:<52} {sec:6.2f} s {sec / total:6.1%}")
 
@@ -223,7 +216,7 @@ def timed_job(job, pool: int = 0, **backend) -> tuple[float, int, float, float]:
     return time.perf_counter() - start, turns, startup or 0.0, cpu
 
 
-def scale_report(args) -> None:
+def scale_report(args) -> dict[tuple[str, str], float]:
     import os
     import tempfile
 
@@ -310,6 +303,48 @@ def scale_report(args) -> None:
     if ray is not None:
         print(f"(Ray local instance started in {ray_init:.1f}s, not counted above)")
     tmp.cleanup()
+    return rates
+
+
+def commands_report(args) -> dict[str, float]:
+    """What users run: ``dialog-rl simulate`` with two workers (wall-clock turns/s, Parquet log
+    written) and ``dialog-rl train --algo dqn`` (CPU seconds of the whole command)."""
+    import json
+    import resource
+    import subprocess
+    import tempfile
+
+    scenario = str(ROOT / "scenarios" / "restaurant.yaml")
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="dialog-rl-bench-") as tmp:
+        cmd = ["dialog-rl", "simulate", "--scenario", scenario, "--policy", "rule"]
+        cmd += ["--episodes", str(args.simulate_episodes), "--workers", "2", "--seed", "0"]
+        cmd += ["--noise", str(args.noise), "--out", f"{tmp}/sim"]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        summary = json.loads(Path(f"{tmp}/sim/summary.json").read_text())
+        turns = summary["metrics"]["turns"]["mean"] * args.simulate_episodes
+        out["simulate_2w"] = turns / wall
+        print(
+            f"dialog-rl simulate --episodes {args.simulate_episodes} --workers 2 (rule, Parquet "
+            f"log): {turns / wall:,.0f} turns/s wall ({wall:.1f} s, start-up included)"
+        )
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cmd = ["dialog-rl", "train", "--scenario", scenario, "--algo", "dqn", "--dialogues"]
+        cmd += [str(args.train_dialogues), "--seed", "0", "--noise", str(args.noise)]
+        cmd += ["--out", f"{tmp}/train", "--no-progress"]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        out["train_dqn_cpu_s"] = cpu
+        print(
+            f"dialog-rl train --algo dqn --dialogues {args.train_dialogues}: {cpu:.1f} CPU s "
+            f"({wall:.1f} s wall, start-up and evaluations included)"
+        )
+    return out
 
 
 def main() -> None:
@@ -332,7 +367,18 @@ def main() -> None:
     )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray figures")
     parser.add_argument("--only-scale", action="store_true", help="part 2 only")
+    parser.add_argument("--simulate-episodes", type=int, default=200_000)
+    parser.add_argument("--train-dialogues", type=int, default=4000)
+    parser.add_argument(
+        "--json",
+        metavar="OUT",
+        help="also write the headline figures (turns/s; train CPU seconds) to this JSON file",
+    )
     args = parser.parse_args()
+    import json
+    import os
+
+    figures: dict[str, float] = {"load_average": os.getloadavg()[0]}
     if not args.only_scale:
         print(f"{'scenario':<15} {'hot loop turns/s':>18} {'with text+log rows':>20}")
         for path in sorted((ROOT / "scenarios").glob("*.yaml")):
@@ -341,12 +387,23 @@ def main() -> None:
             hot = [measure(d, args.episodes, False, False, args.noise) for _ in range(args.repeats)]
             full = measure(d, args.episodes // 2, True, True, args.noise)
             print(f"{d.name:<15} {statistics.median(hot):>18,.0f} {full:>20,.0f}")
+            if d.name == "restaurant":
+                figures["single_rule"] = statistics.median(hot)
         print(
             f"(median of {args.repeats} runs of {args.episodes} episodes; noise {args.noise}; "
             "1 process)"
         )
         print()
-    scale_report(args)
+    rates = scale_report(args)
+    figures["batched_rule_1p"] = rates[("batched1", "rule")]
+    figures["batched_dqn_1p"] = rates[("batched1", "dqn")]
+    figures["batched_dqn_2p"] = rates[("batched2", "dqn")]
+    print()
+    figures.update(commands_report(args))
+    figures["load_average"] = max(figures["load_average"], os.getloadavg()[0])
+    print(f"load average (1 min, highest of start and end): {figures['load_average']:.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     if args.profile:
         print()
         profile_batched(args)

@@ -71,7 +71,18 @@ def test_act_batch_of_a_batched_rollout_plays_the_same_conversations(restaurant,
     from dialog_rl.rollout.batched import run_batched
     from dialog_rl.rollout.runner import run_episodes
 
+    # greedy, on the loop engine: the batched forward pass decides what act() decides
     env = DialogueEnv(restaurant, noise=0.3)
-    expected = [r.outcome for r in run_episodes(env, learner, range(60), 3)]
-    vec = DialogueVectorEnv(restaurant, 16, noise=0.3)
-    assert [e.outcome for e in run_batched(vec, learner, 60, 3)] == expected
+    expected = [r.outcome for r in run_episodes(env, learner, range(60), 3, explore=False)]
+    vec = DialogueVectorEnv(restaurant, 16, noise=0.3, engine="loop")
+    got = [e.outcome for e in run_batched(vec, learner, 60, 3, explore=False)]
+    assert got == expected
+    # exploring, on the array engine: the same conversations whatever the batch size
+    runs = [
+        [
+            e.outcome
+            for e in run_batched(DialogueVectorEnv(restaurant, n, noise=0.3), learner, 60, 3)
+        ]
+        for n in (1, 16)
+    ]
+    assert runs[0] == runs[1]

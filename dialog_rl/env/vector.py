@@ -13,9 +13,12 @@ and its outcome in ``infos["final_info"]`` (each with a ``_key`` mask of the slo
 Every step's ``infos["action_mask"]`` is the [n, n_actions] mask of the returned observations.
 
 Two engines play the conversations. ``loop`` keeps one ``DialogueEnv`` per slot (any channel,
-text, every option). ``array`` (act channel, no text) runs the simulator, channel, tracker and
-featurizer as numpy operations across slots, with every random draw reproduced exactly from each
-conversation's own streams; it plays the same conversations as ``loop``, much faster.
+text, every option). ``array`` (act channel) is ``dialog_rl.env.engine.Engine``: customer,
+channel, tracker and featurizer compiled over all slots at once, with counter-based random
+numbers, so episode ``k`` is the same conversation whatever the batch size. It draws its own
+numbers, not ``DialogueEnv``'s streams: the two engines play the same scenario with the same
+statistics (``tests/test_vector_env.py``), not the same conversations, until ``DialogueEnv``
+moves onto the engine too.
 """
 
 from __future__ import annotations
@@ -117,9 +120,11 @@ class DialogueVectorEnv(VectorEnv):
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-        from dialog_rl.env.batch_engine import ArrayEngine, unsupported
+        from dialog_rl.env.engine import Engine
 
-        why_not = unsupported(domain, channel)
+        why_not = (
+            "" if channel == "act" else "it runs the act channel only (text needs NLG and NLU)"
+        )
         if engine == "array" and why_not:
             raise ValueError(f"the array engine cannot run this: {why_not}")
         if engine == "auto":
@@ -129,7 +134,7 @@ class DialogueVectorEnv(VectorEnv):
         self.engine_name = engine
         env_args = dict(noise=noise, max_turns=max_turns, channel=channel)
         if engine == "array":
-            self.engine = ArrayEngine(domain, num_envs, noise=noise, max_turns=max_turns)
+            self.engine = Engine(domain, num_envs, noise=noise, max_turns=max_turns)
         else:
             self.engine = LoopEngine(domain, num_envs, **env_args)
         self.noise = self.engine.noise

@@ -81,7 +81,8 @@ class Policy(ABC):
         (``rng`` is then a sequence of Generators). A policy with a network overrides it to
         score the whole batch in one forward pass and draws each row's action with
         ``sample_rows``; an override must draw only through ``sample_rows``/``row_uniforms``,
-        since batched rollouts may then hand it array-backed streams instead of Generators.
+        since batched rollouts then hand it array-backed streams (``RowStreams``) instead of
+        Generators: its exploration then follows the same law with other numbers.
         """
         n = len(obs)
         actions = np.empty(n, dtype=np.int64)
@@ -128,7 +129,7 @@ def row_uniforms(rng, n: int) -> np.ndarray:
     """One ``random()`` draw from each row's stream: Generators, or array-backed streams.
 
     Array-backed streams (``dialog_rl.rollout.batched.RowStreams``) have ``random_rows()``,
-    which draws for every row at once, exactly as the rows' Generators would.
+    which draws a counter-based number for every row at once.
     """
     if hasattr(rng, "random_rows"):
         return rng.random_rows()

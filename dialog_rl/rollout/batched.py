@@ -1,8 +1,9 @@
 """Batched rollouts: play a run's episodes on a vector env, one ``act_batch`` call per step.
 
-Every conversation keeps its own exploration stream (``runner.policy_rng`` of its episode seed)
-and the vector env numbers conversations like a run's episodes, so episode ``k`` here is episode
-``k`` of ``run_episodes``: same customer, same decisions, same outcome. ``run_batched`` yields
+Every conversation keeps its own exploration stream, keyed by its episode seed (``RowStreams``
+for policies with their own ``act_batch``, else ``runner.policy_rng``), and the vector env numbers
+conversations like a run's episodes, so episode ``k`` is the same conversation whatever the batch
+size or the order in which slots finish. ``run_batched`` yields
 results in episode order, whichever slot finished first; ``run_batched_columns`` yields each
 step's finished episodes as arrays, for consumers that aggregate (no object per conversation).
 """
@@ -15,39 +16,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dialog_rl.counter_rng import POLICY, uniforms
 from dialog_rl.env.vector import DialogueVectorEnv
 from dialog_rl.policies.base import Episode, Policy
 from dialog_rl.rollout.runner import policy_rng
-from dialog_rl.seeding import episode_seed, episode_seeds, splitmix64_array
-
-_POLICY_INC = 0xDA3E39CB94B95BDB | 1  # runner.policy_rng's stream increment
+from dialog_rl.seeding import episode_seed, episode_seeds
 
 
 class RowStreams:
-    """Each row's exploration stream (``runner.policy_rng`` of its episode) as array-backed PCG64.
+    """Each row's exploration stream as counter-based draws: a row's n-th number is
+    ``counter_rng.uniform(episode seed, POLICY, 0, n)``, whatever the batch around it.
 
-    ``random_rows()`` draws once for every row, exactly what the rows' Generators would give;
-    policies that override ``act_batch`` draw through it (see ``Policy.act_batch``).
+    ``random_rows()`` draws once for every row; policies that override ``act_batch`` draw through
+    it (see ``Policy.act_batch``).
     """
 
     def __init__(self, n: int) -> None:
-        from dialog_rl.batch_rng import BatchPCG64
-
-        self.streams = BatchPCG64(n)
+        self.seeds = np.zeros(n, dtype=np.uint64)
+        self.counts = np.zeros(n, dtype=np.int64)
         self.rows = np.arange(n)
+        self._zeros = np.zeros(n, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def reseed(self, rows: np.ndarray, seeds: np.ndarray) -> None:
-        """``policy_rng(seed)`` for each row's episode seed."""
-        seeds = np.asarray(seeds, dtype=np.uint64)
-        a = splitmix64_array(seeds ^ np.uint64(0x5DEECE66D))
-        b = splitmix64_array(seeds + np.uint64(1))
-        self.streams.set_state(rows, a, b, np.uint64(0), np.uint64(_POLICY_INC))
+        """Fresh streams for ``rows``, from their episode seeds."""
+        self.seeds[rows] = np.asarray(seeds, dtype=np.uint64)
+        self.counts[rows] = 0
 
     def random_rows(self) -> np.ndarray:
-        return self.streams.random(self.rows)
+        r = self.rows
+        u = uniforms(self.seeds[r], POLICY, self._zeros[: len(r)], self.counts[r])
+        self.counts[r] += 1
+        return u
 
     def only(self, rows: np.ndarray) -> RowStreams:
         """These streams restricted to ``rows`` (shared state): what a policy acting on a subset

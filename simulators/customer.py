@@ -1,0 +1,503 @@
+"""The agenda-based customer, for any number of conversations, one row at a time.
+
+The customer (Schatzmann et al. 2007, as in PyDial and ConvLab) holds a hidden goal and a persona.
+Their agenda is a stack of acts they still mean to say: constraints and task on top, questions
+beneath, ``bye`` at the bottom. Each system act may push reactive acts (answers, corrections,
+acceptances); each turn the customer says those and pops more from the agenda, as the persona's
+talkativeness allows. Annoyances (repeated questions, wrong offers, wrong actions) drain patience
+faster than turns do; at zero the customer hangs up.
+
+State is a struct of arrays (``simulators.customer_state``) and every function here is
+written for one row and compiled with numba: a batch of 32,768 conversations and a single one in
+the terminal UI run the same code. Random numbers are keyed (``dialog_rl.counter_rng``): the
+customer's draws by ``(turn, n-th draw of the turn)``, or, when two runs are paired
+(``pairing=ACT_KEYED``), by ``(system action, how many times the agent took it)``. What the
+customer says then goes through the channel (``simulators.noise``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from dialog_rl.acts import (
+    AFFIRM,
+    BYE,
+    HANGUP,
+    INFORM,
+    NEGATE,
+    REQUEST,
+    SYS_BYE,
+    SYS_CONFIRM,
+    SYS_GREET,
+    SYS_HANDOVER,
+    SYS_INFORM,
+    SYS_OFFER,
+    SYS_PERFORM,
+    SYS_REPEAT,
+    SYS_REQUEST,
+    THANK,
+)
+from dialog_rl.counter_rng import AGENDA, GOAL, PATIENCE, PERSONA, USER, below, categorical, uniform
+from simulators.customer_state import (
+    FAILURE,
+    HANDOVER_OUTCOME,
+    HANGUP_OUTCOME,
+    ONGOING,
+    SUCCESS,
+    Customers,
+    Tables,
+)
+
+# -- draws ------------------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _u(C: Customers, i: int, purpose: int) -> float:
+    c = C.ctr[i]
+    C.ctr[i] = c + 1
+    return uniform(C.useed[i], purpose, C.ukey[i], c)
+
+
+@njit(cache=True, inline="always")
+def _below(C: Customers, i: int, purpose: int, n: int) -> int:
+    return min(int(_u(C, i, purpose) * n), n - 1)
+
+
+# -- goals and new customers ------------------------------------------------------------------
+
+
+@njit(cache=True)
+def sample_goal(T: Tables, C: Customers, i: int) -> None:
+    """Draw row ``i``'s goal: constraints (usually from a real entity), requests and a task.
+
+    Values in ``C.fixed[i]`` are kept (a returning customer's own email); the entity is then
+    drawn among those that have them.
+    """
+    n_inf = C.cons.shape[1]
+    nk = len(T.kb_slots)
+    chosen = np.zeros(n_inf, dtype=np.bool_)
+    n_chosen = 0
+    for s in T.kb_slots:
+        if _u(C, i, GOAL) < T.constraint_prob[s]:
+            chosen[s] = True
+            n_chosen += 1
+    cand = np.empty(nk, dtype=np.int64)
+    n_cand = 0
+    for s in T.kb_slots:
+        if T.constraint_prob[s] > 0 and not chosen[s]:
+            cand[n_cand] = s
+            n_cand += 1
+    while n_chosen < T.min_constraints and n_cand > 0:
+        j = _below(C, i, GOAL, n_cand)
+        chosen[cand[j]] = True
+        n_chosen += 1
+        cand[j : n_cand - 1] = cand[j + 1 : n_cand]
+        n_cand -= 1
+    has_fixed = False
+    for s in range(n_inf):
+        if C.fixed[i, s] >= 0:
+            chosen[s] = True
+            has_fixed = True
+        C.cons[i, s] = -1
+    entity = -1
+    n_ent = T.kb_values.shape[0]
+    if _u(C, i, GOAL) < T.satisfiable:
+        if has_fixed:
+            pool = np.empty(n_ent, dtype=np.int64)
+            n_pool = 0
+            for e in range(n_ent):
+                ok = True
+                for s in range(n_inf):
+                    if C.fixed[i, s] >= 0 and T.kb_values[e, s] != C.fixed[i, s]:
+                        ok = False
+                if ok:
+                    pool[n_pool] = e
+                    n_pool += 1
+            if n_pool == 0:
+                entity = _below(C, i, GOAL, n_ent)
+            else:
+                entity = pool[_below(C, i, GOAL, n_pool)]
+        else:
+            entity = _below(C, i, GOAL, n_ent)
+        for s in T.kb_slots:
+            if chosen[s]:
+                C.cons[i, s] = T.kb_values[entity, s]  # -1 when the entity has no value there
+    else:
+        for s in T.kb_slots:
+            if chosen[s]:
+                C.cons[i, s] = _below(C, i, GOAL, T.n_vals[s])
+    for s in range(n_inf):
+        if C.fixed[i, s] >= 0:
+            C.cons[i, s] = C.fixed[i, s]
+    for r in range(len(T.request_prob)):
+        C.req[i, r] = _u(C, i, GOAL) < T.request_prob[r]
+    C.task[i] = -1
+    if len(T.task_cdf):
+        u = _u(C, i, GOAL)
+        for t in range(len(T.task_cdf)):
+            if u < T.task_cdf[t]:
+                C.task[i] = t
+                break
+        C.cons[i, T.task_slot] = C.task[i]
+    C.entity[i] = entity
+
+
+@njit(cache=True)
+def start(
+    T: Tables,
+    C: Customers,
+    i: int,
+    seed: np.uint64,
+    draw_goal: bool,
+    persona: int,
+    patience_scale: float,
+    cooperativeness_shift: float,
+) -> None:
+    """A new customer in row ``i``: goal (unless given), persona (-1: drawn), agenda, and their
+    opening acts in ``C.out``. The scales adjust a returning customer (``simulators.lifetime``).
+    """
+    C.seed[i] = seed
+    C.useed[i] = seed
+    C.ukey[i] = 0
+    C.ctr[i] = 0
+    C.turn[i] = 0
+    C.said_n[i] = 0
+    C.action_count[i, :] = 0
+    if draw_goal:
+        sample_goal(T, C, i)
+    if persona < 0:
+        persona = categorical(T.persona_cdf, seed, PERSONA, 0, 0)
+    C.persona[i] = persona
+    lo, hi = T.p_lo[persona], T.p_hi[persona]
+    C.patience[i] = float(lo + below(hi - lo + 1, seed, PATIENCE, 0, 0)) * patience_scale
+    C.coop[i] = min(max(T.p_coop[persona] + cooperativeness_shift, 0.0), 1.0)
+    C.multi[i] = T.p_multi[persona]
+    C.accepted[i] = -1
+    C.informed[i, :] = False
+    C.task_done[i] = False
+    C.outcome[i] = ONGOING
+    C.annoyances[i] = 0
+    C.asked[i, :] = 0
+    C.told[i, :] = False
+    # the agenda, bottom first: bye, the questions, the constraints, the task on top
+    ag = C.agenda
+    n = 0
+    ag[i, 0, 0], ag[i, 0, 1], ag[i, 0, 2] = BYE, -1, -1
+    n = 1
+    first = n
+    for r in range(C.req.shape[1]):
+        if C.req[i, r]:
+            ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = REQUEST, r, -1
+            n += 1
+    _shuffle(C, i, first, n, 0)
+    first = n
+    for s in T.kb_slots:
+        if C.cons[i, s] >= 0:
+            ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, C.cons[i, s]
+            n += 1
+    _shuffle(C, i, first, n, 1)
+    if C.task[i] >= 0:
+        ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, T.task_slot, C.task[i]
+        n += 1
+    C.agenda_n[i] = n
+    C.out_n[i] = 0
+    C.prev_n[i] = 0
+    _finish(T, C, i)
+
+
+@njit(cache=True)
+def _shuffle(C: Customers, i: int, lo: int, hi: int, which: int) -> None:
+    """Fisher-Yates over agenda items ``lo .. hi-1`` of row ``i``."""
+    ag = C.agenda
+    for k in range(hi - 1, lo, -1):
+        j = lo + below(k - lo + 1, C.seed[i], AGENDA, which, k)
+        for f in range(3):
+            ag[i, k, f], ag[i, j, f] = ag[i, j, f], ag[i, k, f]
+
+
+# -- one turn ---------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def satisfied(C: Customers, i: int) -> bool:
+    """Whether the agent met row ``i``'s goal: a matching entity, every answer, the task done."""
+    if C.accepted[i] < 0:
+        return False
+    for r in range(C.req.shape[1]):
+        if C.req[i, r] and not C.informed[i, r]:
+            return False
+    return C.task[i] < 0 or C.task_done[i]
+
+
+@njit(cache=True, inline="always")
+def _push(C: Customers, i: int, kind: int, slot: int, value: int) -> None:
+    p = C.out_n[i]
+    C.out[i, p, 0], C.out[i, p, 1], C.out[i, p, 2] = kind, slot, value
+    C.out_n[i] = p + 1
+
+
+@njit(cache=True, inline="always")
+def _wanted(T: Tables, C: Customers, i: int, slot: int) -> int:
+    v = C.cons[i, slot]
+    return v if v >= 0 else T.n_vals[slot]
+
+
+@njit(cache=True, inline="always")
+def _annoy(C: Customers, i: int, cost: float) -> None:
+    C.annoyances[i] += 1
+    C.patience[i] -= cost
+
+
+@njit(cache=True)
+def _drop(C: Customers, i: int, kind: int, slot: int) -> None:
+    """Remove every agenda item ``(kind, slot)`` of row ``i``, keeping the others' order."""
+    ag = C.agenda
+    k = 0
+    for j in range(C.agenda_n[i]):
+        if not (ag[i, j, 0] == kind and ag[i, j, 1] == slot):
+            if k != j:
+                ag[i, k, 0], ag[i, k, 1], ag[i, k, 2] = ag[i, j, 0], ag[i, j, 1], ag[i, j, 2]
+            k += 1
+    C.agenda_n[i] = k
+
+
+@njit(cache=True)
+def mismatch(T: Tables, entity: int, values: np.ndarray, first: bool) -> int:
+    """How many KB slots ``entity`` violates in ``values`` (-1 / dontcare ignored); with
+    ``first``, the first such slot instead (-1 if none)."""
+    count = 0
+    for s in T.kb_slots:
+        v = values[s]
+        if 0 <= v < T.n_vals[s] and T.kb_values[entity, s] != v:
+            if first:
+                return s
+            count += 1
+    return -1 if first else count
+
+
+@njit(cache=True)
+def respond(
+    T: Tables, C: Customers, i: int, action: int, value: int, entity: int, stated: np.ndarray
+) -> None:
+    """Row ``i``'s customer reacts to system ``action``; what they say goes to ``C.out``.
+
+    ``value`` is the value a confirm asks about, ``entity`` the entity an offer, inform or
+    perform is about (-1: none / no match), ``stated`` the agent's belief per informable slot
+    (used when it reports that nothing matches). The caller sets the turn's keys first.
+    """
+    kind = T.act_kind[action]
+    slot = T.act_slot[action]
+    n_prev = C.out_n[i]
+    C.prev[i, :n_prev] = C.out[i, :n_prev]
+    C.prev_n[i] = n_prev
+    C.out_n[i] = 0
+    C.patience[i] -= 1.0
+    if kind == SYS_HANDOVER:
+        C.outcome[i] = HANDOVER_OUTCOME
+        return
+    if kind == SYS_BYE:
+        C.outcome[i] = SUCCESS if satisfied(C, i) else FAILURE
+        _push(C, i, BYE, -1, -1)
+        return
+    if kind == SYS_REPEAT:
+        _annoy(C, i, 0.5)
+        C.out[i, :n_prev] = C.prev[i, :n_prev]
+        C.out_n[i] = n_prev
+        _told(C, i)
+        return
+    if kind == SYS_REQUEST:
+        C.asked[i, slot] += 1
+        if C.asked[i, slot] > 1 and C.told[i, slot]:
+            _annoy(C, i, 1.0)
+        if _u(C, i, USER) < C.coop[i]:
+            _push(C, i, INFORM, slot, _wanted(T, C, i, slot))
+            _drop(C, i, INFORM, slot)
+    elif kind == SYS_CONFIRM:
+        wanted = _wanted(T, C, i, slot)
+        if value == wanted:
+            _push(C, i, AFFIRM, -1, -1)
+        else:
+            _push(C, i, NEGATE, -1, -1)
+            _push(C, i, INFORM, slot, wanted)
+            _drop(C, i, INFORM, slot)
+    elif kind == SYS_OFFER:
+        _on_offer(T, C, i, entity, stated)
+    elif kind == SYS_INFORM:
+        if entity >= 0 and entity == C.accepted[i] and C.req[i, slot]:
+            C.informed[i, slot] = True
+            _drop(C, i, REQUEST, slot)
+    elif kind == SYS_PERFORM:
+        if T.act_task[action] == C.task[i] and entity >= 0 and entity == C.accepted[i]:
+            C.task_done[i] = True
+        else:
+            _annoy(C, i, 2.0)
+            _push(C, i, NEGATE, -1, -1)
+            if C.task[i] >= 0:
+                _push(C, i, INFORM, T.task_slot, C.task[i])
+    elif kind == SYS_GREET and C.asked[i].sum() + C.informed[i].sum() > 0:
+        _annoy(C, i, 0.5)
+    if C.outcome[i] == ONGOING:
+        if not C.task_done[i] and T.change_mind > 0 and _u(C, i, USER) < T.change_mind:
+            _change_mind(T, C, i)
+        # Out of patience hangs up, unless the agent has just met the goal: then they finish.
+        if C.patience[i] <= 0 and not satisfied(C, i):
+            C.outcome[i] = HANGUP_OUTCOME
+            C.out_n[i] = 0
+            _push(C, i, HANGUP, -1, -1)
+        else:
+            _finish(T, C, i)
+    _told(C, i)
+
+
+@njit(cache=True)
+def _told(C: Customers, i: int) -> None:
+    for p in range(C.out_n[i]):
+        if C.out[i, p, 0] == INFORM:
+            C.told[i, C.out[i, p, 1]] = True
+
+
+@njit(cache=True)
+def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray) -> None:
+    if entity < 0:
+        # "Nothing matches": first check the agent understood; if it did, relax or give up.
+        n_wrong = 0
+        for s in T.kb_slots:
+            if 0 <= stated[s] < T.n_vals[s] and stated[s] != C.cons[i, s]:
+                if n_wrong == 0:
+                    _annoy(C, i, 1.0)
+                    _push(C, i, NEGATE, -1, -1)
+                if n_wrong < 2:
+                    _push(C, i, INFORM, s, _wanted(T, C, i, s))
+                    _drop(C, i, INFORM, s)
+                n_wrong += 1
+        if n_wrong:
+            return
+        if _u(C, i, USER) < T.relax:
+            s = _pick_constrained(T, C, i)
+            if s < 0:
+                C.outcome[i] = HANGUP_OUTCOME
+                _push(C, i, HANGUP, -1, -1)
+            else:  # drop one constraint ("any") and carry on
+                C.cons[i, s] = -1
+                _push(C, i, INFORM, s, T.n_vals[s])
+                _drop(C, i, INFORM, s)
+        else:
+            C.outcome[i] = HANGUP_OUTCOME
+            _push(C, i, HANGUP, -1, -1)
+        return
+    s = mismatch(T, entity, C.cons[i], True)
+    if s >= 0:
+        _annoy(C, i, 1.0)
+        C.accepted[i] = -1
+        _push(C, i, NEGATE, -1, -1)
+        _push(C, i, INFORM, s, _wanted(T, C, i, s))
+        _drop(C, i, INFORM, s)
+    else:
+        if entity != C.accepted[i]:
+            C.informed[i, :] = False
+            C.task_done[i] = False
+        C.accepted[i] = entity
+        _push(C, i, AFFIRM, -1, -1)
+
+
+@njit(cache=True)
+def _pick_constrained(T: Tables, C: Customers, i: int) -> int:
+    """A constrained KB slot of row ``i``'s goal, drawn uniformly; -1 if there is none."""
+    count = 0
+    for s in T.kb_slots:
+        if C.cons[i, s] >= 0:
+            count += 1
+    if count == 0:
+        return -1
+    j = _below(C, i, USER, count)
+    for s in T.kb_slots:
+        if C.cons[i, s] >= 0:
+            if j == 0:
+                return s
+            j -= 1
+    return -1
+
+
+@njit(cache=True)
+def _change_mind(T: Tables, C: Customers, i: int) -> None:
+    """Switch one constraint to a value some other entity has with the rest of the goal."""
+    s = _pick_constrained(T, C, i)
+    if s < 0:
+        return
+    current = C.cons[i, s]
+    present = np.zeros(T.eq.shape[1], dtype=np.bool_)
+    for e in range(T.kb_values.shape[0]):
+        ok = True
+        for t in T.kb_slots:
+            v = C.cons[i, t]
+            if t != s and 0 <= v < T.n_vals[t] and not T.eq[t, v, e]:
+                ok = False
+                break
+        if ok and T.kb_values[e, s] >= 0:
+            present[T.kb_values[e, s]] = True
+    if 0 <= current < len(present):
+        present[current] = False
+    size = present.sum()
+    if size == 0:
+        return
+    j = _below(C, i, USER, size)
+    new = -1
+    for v in range(len(present)):
+        if present[v]:
+            if j == 0:
+                new = v
+                break
+            j -= 1
+    C.cons[i, s] = new
+    _drop(C, i, INFORM, s)
+    _push(C, i, INFORM, s, new)
+    if C.accepted[i] >= 0 and mismatch(T, C.accepted[i], C.cons[i], False) > 0:
+        C.accepted[i] = -1
+        C.informed[i, :] = False
+
+
+@njit(cache=True)
+def _finish(T: Tables, C: Customers, i: int) -> None:
+    """Add agenda items to the reactive acts, as the persona's talkativeness allows."""
+    ag = C.agenda
+    want_more = C.out_n[i] == 0 or _u(C, i, USER) < C.multi[i]
+    while want_more and C.agenda_n[i] > 0:
+        top = C.agenda_n[i] - 1
+        kind = ag[i, top, 0]
+        if kind == REQUEST and C.accepted[i] < 0:
+            break  # questions wait until there is something to ask about
+        if kind == BYE:
+            if satisfied(C, i):
+                # Real customers mostly close with thanks alone ("that is all I need"):
+                # in MultiWOZ's restaurant dialogues an explicit good-bye is rare.
+                C.agenda_n[i] = top
+                _push(C, i, THANK, -1, -1)
+                if _u(C, i, USER) < 0.3:
+                    _push(C, i, BYE, -1, -1)
+                C.outcome[i] = SUCCESS
+            break
+        _push(C, i, kind, ag[i, top, 1], ag[i, top, 2])
+        C.agenda_n[i] = top
+        want_more = _u(C, i, USER) < C.multi[i]
+    if C.out_n[i] == 0:
+        _nudge(T, C, i)
+
+
+@njit(cache=True)
+def _nudge(T: Tables, C: Customers, i: int) -> None:
+    """Nothing left to volunteer: restate what the agent still has to act on."""
+    if C.accepted[i] >= 0:
+        for r in range(C.req.shape[1]):
+            if C.req[i, r] and not C.informed[i, r]:
+                _push(C, i, REQUEST, r, -1)
+                return
+        if C.task[i] >= 0 and not C.task_done[i]:
+            _push(C, i, INFORM, T.task_slot, C.task[i])
+            return
+    s = _pick_constrained(T, C, i)
+    if s >= 0:
+        _push(C, i, INFORM, s, C.cons[i, s])
+    else:
+        s = T.kb_slots[_below(C, i, USER, len(T.kb_slots))]
+        _push(C, i, INFORM, s, T.n_vals[s])

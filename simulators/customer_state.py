@@ -1,0 +1,186 @@
+"""The state of many simulated customers, and a scenario's customer model, as plain arrays.
+
+``Tables`` is what the compiled kernels read of a scenario (goal model, personas, channel);
+``Customers`` holds one row per conversation (goal, persona, agenda, what was said and heard).
+The kernels that change them are in ``simulators.customer`` and ``simulators.noise``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from dialog_rl.acts import AFFIRM, INFORM, NEGATE, REQUEST
+from dialog_rl.scenario import Domain
+
+# outcomes
+ONGOING, SUCCESS, FAILURE, HANGUP_OUTCOME, HANDOVER_OUTCOME = range(5)
+OUTCOME_NAMES = ("ongoing", "success", "failure", "hangup", "handover")
+# how draws are keyed: by turn (a run), or by what they answer (two runs paired act by act)
+TURN_KEYED, ACT_KEYED = 0, 1
+CONFUSABLE = np.array([INFORM, REQUEST, AFFIRM, NEGATE], dtype=np.int64)
+
+
+class Tables(NamedTuple):
+    """A scenario's customer model and channel as plain arrays (what the kernels read)."""
+
+    kb_slots: np.ndarray  # int64 [n_kb]
+    n_vals: np.ndarray  # int64 [n_inf]: number of values (= the dontcare index)
+    kb_values: np.ndarray  # int64 [n_entities, n_inf]
+    eq: np.ndarray  # bool [n_inf, max_values + 1, n_entities]; the last row matches all
+    task_slot: int
+    constraint_prob: np.ndarray
+    min_constraints: int
+    request_prob: np.ndarray
+    task_cdf: np.ndarray  # running sums of the task probabilities (empty: no tasks)
+    satisfiable: float
+    change_mind: float
+    relax: float
+    persona_cdf: np.ndarray
+    p_lo: np.ndarray
+    p_hi: np.ndarray
+    p_coop: np.ndarray
+    p_multi: np.ndarray
+    act_kind: np.ndarray
+    act_slot: np.ndarray
+    act_task: np.ndarray
+    error_rate: float
+    p_act: float
+    p_slot: float
+    conf: np.ndarray  # float64 [2, 2]: Beta (a, b) of corrupted (row 0) and intact (row 1) acts
+    choices: np.ndarray  # int64 [8, 4]: act types a confused act may become, per true type
+    n_choices: np.ndarray
+    n_req: int
+
+
+def tables(domain: Domain, error_rate: float) -> Tables:
+    """Compile ``domain``'s customer model and a channel of ``error_rate`` into ``Tables``."""
+    d = domain
+    n_vals = np.array([len(v) for v in d.inf_values], dtype=np.int64)
+    width = int(n_vals.max(initial=0)) + 1
+    eq = np.ones((d.n_inf, width, d.n_entities), dtype=np.bool_)
+    for s in d.kb_slots:
+        for v in range(n_vals[s]):
+            eq[s, v] = d.kb_eq[s][v]
+    choices = np.full((8, 4), -1, dtype=np.int64)
+    n_choices = np.zeros(8, dtype=np.int64)
+    for kind in range(8):
+        ch = [k for k in CONFUSABLE.tolist() if k != kind and (k != REQUEST or d.n_req)]
+        choices[kind, : len(ch)] = ch
+        n_choices[kind] = len(ch)
+    p = d.personas
+    return Tables(
+        kb_slots=np.array(d.kb_slots, dtype=np.int64),
+        n_vals=n_vals,
+        kb_values=np.asarray(d.kb_values, dtype=np.int64),
+        eq=eq,
+        task_slot=int(d.task_slot),
+        constraint_prob=np.array(d.constraint_prob, dtype=np.float64),
+        min_constraints=int(d.min_constraints),
+        request_prob=np.array(d.request_prob, dtype=np.float64),
+        task_cdf=np.cumsum(np.array(d.task_prob, dtype=np.float64)),
+        satisfiable=float(d.satisfiable),
+        change_mind=float(d.change_mind),
+        relax=float(d.relax),
+        persona_cdf=np.cumsum(np.asarray(d.persona_weights, dtype=np.float64)),
+        p_lo=np.array([x.patience[0] for x in p], dtype=np.int64),
+        p_hi=np.array([x.patience[1] for x in p], dtype=np.int64),
+        p_coop=np.array([x.cooperativeness for x in p], dtype=np.float64),
+        p_multi=np.array([x.multi_slot for x in p], dtype=np.float64),
+        act_kind=np.array(d.act_kind, dtype=np.int64),
+        act_slot=np.array(d.act_slot, dtype=np.int64),
+        act_task=np.array(d.act_task, dtype=np.int64),
+        error_rate=float(error_rate),
+        p_act=float(d.confusion[0]),
+        p_slot=float(d.confusion[1]),
+        conf=np.array([d.conf_wrong, d.conf_correct], dtype=np.float64),
+        choices=choices,
+        n_choices=n_choices,
+        n_req=int(d.n_req),
+    )
+
+
+class Customers(NamedTuple):
+    """Goals, personas, agendas and what was said and heard, one row per conversation."""
+
+    seed: np.ndarray  # uint64: the episode's seed, root of every draw
+    useed: np.ndarray  # uint64: this turn's seed for the customer's draws
+    ukey: np.ndarray  # int64: this turn's key for the customer's draws
+    ctr: np.ndarray  # int64: draws taken this turn
+    turn: np.ndarray  # int64: the channel's key (the conversation's turn)
+    cons: np.ndarray  # int64 [n, n_inf]: wanted value per informable slot, -1 none
+    fixed: np.ndarray  # int64 [n, n_inf]: values a returning customer keeps, -1 none
+    req: np.ndarray  # bool [n, n_req]
+    task: np.ndarray
+    entity: np.ndarray  # KB entity the goal was drawn from, or -1
+    persona: np.ndarray
+    patience: np.ndarray  # float64
+    coop: np.ndarray
+    multi: np.ndarray
+    accepted: np.ndarray
+    informed: np.ndarray  # bool [n, n_req]
+    task_done: np.ndarray  # bool
+    outcome: np.ndarray
+    annoyances: np.ndarray
+    asked: np.ndarray  # int64 [n, n_inf]
+    told: np.ndarray  # bool [n, n_inf]
+    agenda: np.ndarray  # int64 [n, width, 3]: (kind, slot, value), bottom first
+    agenda_n: np.ndarray
+    out: np.ndarray  # int64 [n, width + 6, 3]: what the customer said this turn
+    out_n: np.ndarray
+    prev: np.ndarray  # what they said the turn before (a "repeat" gets it again)
+    prev_n: np.ndarray
+    heard: np.ndarray  # int64 [n, width + 6, 3]: what the channel let through
+    heard_conf: np.ndarray  # float64 [n, width + 6]
+    heard_n: np.ndarray
+    said_codes: np.ndarray  # int64 [n, history]: every act said (ACT_KEYED pairing only)
+    said_n: np.ndarray
+    action_count: np.ndarray  # int64 [n, n_actions]: times the agent took each action
+
+
+def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
+    """Room for ``n`` conversations of ``domain`` (nothing drawn yet)."""
+    d = domain
+    width = 1 + d.n_req + len(d.kb_slots) + (1 if d.task_names else 0)
+    said = width + 6
+    history = (d.max_turns + 2) * said if pairing == ACT_KEYED else 1
+
+    def ints(*shape: int, fill: int = 0) -> np.ndarray:
+        return np.full(shape, fill, dtype=np.int64)
+
+    return Customers(
+        seed=np.zeros(n, dtype=np.uint64),
+        useed=np.zeros(n, dtype=np.uint64),
+        ukey=ints(n),
+        ctr=ints(n),
+        turn=ints(n),
+        cons=ints(n, d.n_inf, fill=-1),
+        fixed=ints(n, d.n_inf, fill=-1),
+        req=np.zeros((n, d.n_req), dtype=np.bool_),
+        task=ints(n, fill=-1),
+        entity=ints(n, fill=-1),
+        persona=ints(n),
+        patience=np.zeros(n),
+        coop=np.zeros(n),
+        multi=np.zeros(n),
+        accepted=ints(n, fill=-1),
+        informed=np.zeros((n, d.n_req), dtype=np.bool_),
+        task_done=np.zeros(n, dtype=np.bool_),
+        outcome=ints(n),
+        annoyances=ints(n),
+        asked=ints(n, d.n_inf),
+        told=np.zeros((n, d.n_inf), dtype=np.bool_),
+        agenda=ints(n, width, 3, fill=-1),
+        agenda_n=ints(n),
+        out=ints(n, said, 3, fill=-1),
+        out_n=ints(n),
+        prev=ints(n, said, 3, fill=-1),
+        prev_n=ints(n),
+        heard=ints(n, said, 3, fill=-1),
+        heard_conf=np.zeros((n, said)),
+        heard_n=ints(n),
+        said_codes=ints(n, history),
+        said_n=ints(n),
+        action_count=ints(n, d.n_actions),
+    )

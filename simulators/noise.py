@@ -1,0 +1,81 @@
+"""The act-level noise channel, one conversation row at a time (compiled with numba).
+
+Each act the customer says is corrupted at the scenario's semantic error rate (PyDial's
+0/15/30%), confusing the act type, slot or value in the scenario's proportions, and gets a
+confidence from one Beta for intact acts and another for corrupted ones, so confidence is
+informative but not a giveaway. Hang-ups and good-byes pass intact: the line going dead is not a
+matter of interpretation. Draws are keyed by ``(turn, act position)``, or, when two runs are
+paired, by ``(act, how many times it was said before)``: "the second time the customer says
+food=italian, the line crackles the same way" in both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from dialog_rl.acts import BYE, HANGUP, INFORM, REQUEST
+from dialog_rl.counter_rng import CHANNEL, CONFIDENCE, below, beta, mix64, uniform
+from simulators.customer_state import ACT_KEYED, Customers, Tables
+
+_ACT_SALT = np.uint64(0xD1B54A32D192ED03)
+
+
+@njit(cache=True)
+def hear(T: Tables, C: Customers, i: int, pairing: int) -> None:
+    """Pass row ``i``'s ``C.out`` through the noise channel into ``C.heard``/``C.heard_conf``."""
+    rate = T.error_rate
+    n = C.out_n[i]
+    C.heard_n[i] = n
+    for p in range(n):
+        kind, slot, value = C.out[i, p, 0], C.out[i, p, 1], C.out[i, p, 2]
+        if pairing == ACT_KEYED:
+            # "the second time the customer says food=italian, the line crackles the same way"
+            code = (kind * 64 + slot + 1) * 4096 + value + 1
+            count = 0
+            for j in range(C.said_n[i]):
+                if C.said_codes[i, j] == code:
+                    count += 1
+            if C.said_n[i] < C.said_codes.shape[1]:
+                C.said_codes[i, C.said_n[i]] = code
+                C.said_n[i] += 1
+            seed = mix64(C.seed[i] ^ (np.uint64(code) * _ACT_SALT))
+            a, b = count, 0
+        else:
+            seed, a, b = C.seed[i], C.turn[i], p * 16
+        intact = kind in (HANGUP, BYE) or rate == 0.0
+        if not intact:
+            intact = uniform(seed, CHANNEL, a, b) >= rate
+        if not intact:
+            kind, slot, value = _corrupt(T, kind, slot, value, seed, a, b + 1)
+        C.heard[i, p, 0], C.heard[i, p, 1], C.heard[i, p, 2] = kind, slot, value
+        ab = T.conf[1] if intact else T.conf[0]
+        C.heard_conf[i, p] = beta(ab[0], ab[1], seed, CONFIDENCE, a, p << 22)
+
+
+@njit(cache=True)
+def _corrupt(
+    T: Tables, kind: int, slot: int, value: int, seed: np.uint64, a: int, b: int
+) -> tuple[int, int, int]:
+    """Confuse an act's slot, value or type, in the scenario's proportions."""
+    n_inf = len(T.n_vals)
+    u = uniform(seed, CHANNEL, a, b)
+    if T.p_act <= u < T.p_act + T.p_slot:
+        if kind == INFORM and n_inf > 1:
+            s = below(n_inf - 1, seed, CHANNEL, a, b + 1)
+            s = s + 1 if s >= slot else s
+            return INFORM, s, below(T.n_vals[s] + 1, seed, CHANNEL, a, b + 2)
+        if kind == REQUEST and T.n_req > 1:
+            r = below(T.n_req - 1, seed, CHANNEL, a, b + 1)
+            return REQUEST, r + 1 if r >= slot else r, -1
+    elif u >= T.p_act + T.p_slot and kind == INFORM and T.n_vals[slot] + 1 > 1:
+        v = below(T.n_vals[slot], seed, CHANNEL, a, b + 1)
+        return INFORM, slot, v + 1 if v >= value else v
+    # an act of another type, with a random slot and value where it needs them
+    new = T.choices[kind, below(T.n_choices[kind], seed, CHANNEL, a, b + 3)]
+    if new == INFORM:
+        s = below(n_inf, seed, CHANNEL, a, b + 4)
+        return INFORM, s, below(T.n_vals[s] + 1, seed, CHANNEL, a, b + 5)
+    if new == REQUEST:
+        return REQUEST, below(T.n_req, seed, CHANNEL, a, b + 4), -1
+    return new, -1, -1
