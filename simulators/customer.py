@@ -18,7 +18,6 @@ customer says then goes through the channel (``simulators.noise``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from dialog_rl.acts import (
     AFFIRM,
@@ -39,6 +38,7 @@ from dialog_rl.acts import (
     THANK,
 )
 from dialog_rl.counter_rng import AGENDA, GOAL, PATIENCE, PERSONA, USER, below, categorical, uniform
+from dialog_rl.jit import njit
 from simulators.customer_state import (
     FAILURE,
     HANDOVER_OUTCOME,

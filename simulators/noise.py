@@ -12,10 +12,10 @@ food=italian, the line crackles the same way" in both.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from dialog_rl.acts import BYE, HANGUP, INFORM, REQUEST
 from dialog_rl.counter_rng import CHANNEL, CONFIDENCE, below, beta, mix64, uniform
+from dialog_rl.jit import njit
 from simulators.customer_state import ACT_KEYED, Customers, Tables
 
 _ACT_SALT = np.uint64(0xD1B54A32D192ED03)

@@ -9,10 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from numba import njit
 from scipy import stats
 
 from dialog_rl import counter_rng as R
+from dialog_rl.jit import njit
 
 N = 200_000
 

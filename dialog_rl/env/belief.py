@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from dialog_rl.acts import (
     AFFIRM,
@@ -35,6 +34,7 @@ from dialog_rl.acts import (
     SYS_REQUEST,
     USER_ACT_NAMES,
 )
+from dialog_rl.jit import njit
 from dialog_rl.scenario import Domain
 from dialog_rl.scenario.schema import ACT_KINDS
 from simulators.customer import mismatch

@@ -17,12 +17,12 @@ reaction to the same move (common random numbers for the regression gate).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER
 from dialog_rl.counter_rng import mix64
 from dialog_rl.env import belief
 from dialog_rl.env.belief import Beliefs, Layout
+from dialog_rl.jit import njit
 from dialog_rl.scenario import Domain
 from simulators import customer, customer_state, noise
 from simulators.customer_state import (
