@@ -55,14 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "validate", help="check a scenario file and print what it contains", add_help=False
     )
-    p.add_argument("scenario", help="path to a scenario YAML file")
+    p.add_argument("scenario", help="a scenario YAML file, or a shipped one by name (restaurant)")
     p.add_argument(
         "-h", "--help", action=_HelpWithFormat, help="show this help and the scenario file format"
     )
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("simulate", help="run many conversations headless and log them")
-    p.add_argument("--scenario", required=True, help="scenario YAML file")
+    p.add_argument(
+        "--scenario",
+        required=True,
+        help="scenario YAML file, or a shipped one by name (restaurant)",
+    )
     p.add_argument(
         "--policy", default="rule", help="random, rule, or a run directory (default: rule)"
     )
@@ -111,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_simulate)
 
     p = sub.add_parser("train", help="train a learning policy online against the simulator")
-    p.add_argument("--scenario", required=True, help="scenario YAML file")
+    p.add_argument(
+        "--scenario",
+        required=True,
+        help="scenario YAML file, or a shipped one by name (restaurant)",
+    )
     p.add_argument(
         "--algo",
         required=True,
@@ -194,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "tui", help="step through conversations in the terminal: see why, override, teach"
     )
-    p.add_argument("--scenario", default=None, help="scenario YAML file (or --open a session)")
+    p.add_argument(
+        "--scenario", default=None, help="scenario YAML file or shipped name (or --open a session)"
+    )
     p.add_argument(
         "--policy", default=None, help="random, rule, or a run directory (default: rule)"
     )

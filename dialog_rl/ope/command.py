@@ -45,7 +45,9 @@ def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> N
     )
     p.add_argument("--logs", required=True, help="run directory of the logged conversations")
     p.add_argument("--policy", required=True, help="target: random, rule, or a run directory")
-    p.add_argument("--scenario", default=None, help="scenario file (default: the logs' own)")
+    p.add_argument(
+        "--scenario", default=None, help="scenario file or shipped name (default: the logs' own)"
+    )
     p.add_argument("--truth", action="store_true", help="also play the target online")
     p.add_argument(
         "--episodes-truth",
@@ -231,7 +233,7 @@ def run_ope(args: OPEArgs) -> str:
 
 
 def _domain_for(logged, scenario: str | None):
-    from dialog_rl.scenario import load_domain
+    from dialog_rl.scenario import load_domain, resolve_scenario
 
     s = logged.summary or {}
     path = scenario or s.get("scenario_path")
@@ -239,7 +241,7 @@ def _domain_for(logged, scenario: str | None):
         raise OPEInputError(
             f"{logged.path}: the logs do not name their scenario file; pass --scenario"
         )
-    if not Path(path).is_file():
+    if not resolve_scenario(path).is_file():
         where = "--scenario" if scenario else f"{logged.path}/summary.json scenario_path"
         raise OPEInputError(f"{where}: scenario file {path} not found; pass --scenario")
     domain = load_domain(str(path))

@@ -54,9 +54,40 @@ class LoadedScenario:
     content_hash: str
 
 
+#: where the shipped scenarios live (in a checkout, a symlink to the top-level ``scenarios/``)
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """The scenarios that ship with dialog-rl, by name (``restaurant``: its YAML file)."""
+    if not SHIPPED_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.yaml"))}
+
+
+def resolve_scenario(name_or_path: str | Path) -> Path:
+    """A scenario file: ``name_or_path`` itself if it exists, else the shipped scenario it names.
+
+    ``restaurant``, ``restaurant.yaml`` and ``order-support`` name shipped scenarios wherever the
+    command runs; a file of that name in the working directory wins. Anything else is returned
+    as given, so the loader reports it as not found.
+    """
+    path = Path(name_or_path)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    stem = path.name.removesuffix(".yaml").removesuffix(".yml").replace("-", "_")
+    return shipped_scenarios().get(stem, path)
+
+
 def load_scenario(path: str | Path) -> LoadedScenario:
-    """Read, parse and validate a scenario file and its knowledge base."""
-    path = Path(path)
+    """Read, parse and validate a scenario file (or a shipped scenario's name) and its KB."""
+    given = path
+    path = resolve_scenario(path)
+    if not path.exists() and len(path.parts) == 1:
+        names = ", ".join(shipped_scenarios()) or "none installed"
+        raise ScenarioError(
+            given, None, "", f"no such file, nor a shipped scenario (shipped: {names})"
+        )
     raw = _read_bytes(path, MAX_SCENARIO_BYTES)
     text = _decode(path, raw)
     node, data = _parse(path, text)
