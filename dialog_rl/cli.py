@@ -197,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the learner's discount per turn (default: the learner's; 0.995 with --lifetime)",
     )
+    p.add_argument(
+        "--tensorboard",
+        default=None,
+        metavar="DIR",
+        help="also write the learning curve as TensorBoard events to DIR "
+        "(`tensorboard --logdir DIR`)",
+    )
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser(
@@ -557,6 +564,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     from dialog_rl.rollout.runlock import RunLock, RunLockedError, clear_directory, has_content
 
     out = Path(args.out)
+    if args.tensorboard and Path(args.tensorboard).exists() and not Path(args.tensorboard).is_dir():
+        raise UsageError(f"--tensorboard {args.tensorboard}: exists and is not a directory")
     domain = load_domain(args.scenario)
     created = not out.exists()
     lock = RunLock(out)
@@ -592,10 +601,16 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         if args.force and lock.held and has_content(out):
             _check_train_inputs(args, domain, config)  # before deleting what is there
             clear_directory(out)
+        callbacks = []
+        if args.tensorboard:
+            from dialog_rl.train.tensorboard import TensorBoardLog
+
+            callbacks.append(TensorBoardLog(args.tensorboard))
         result = train(
             domain,
             config,
             out,
+            callbacks=callbacks,
             resume=args.resume,
             progress=not args.no_progress,
             run_info={"scenario_path": args.scenario, "command": ["dialog-rl", *argv]},
@@ -629,6 +644,10 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         )
     print(f"  CPU time    {result.cpu_seconds:.1f} s")
     print(f"  wrote {out}/final (policy), {out}/curve.csv, {out}/curve.png")
+    if args.tensorboard:
+        print(
+            f"  wrote {args.tensorboard} (TensorBoard events: tensorboard --logdir {args.tensorboard})"
+        )
     life = " --lifetime" if args.lifetime else ""
     # --greedy: the figure above is greedy; without it a PPO policy samples and scores lower
     print(
