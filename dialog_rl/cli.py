@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dialog_rl.ope.command import add_ope_parser  # argparse only: --help stays fast
 
     add_ope_parser(sub, UsageError)
+    from dialog_rl.logs.command import add_logs_parser  # argparse only: --help stays fast
+
+    add_logs_parser(sub, UsageError)
     return parser
 
 
