@@ -361,8 +361,12 @@ def group_conversations(path: Path, decisions: list[Decision]) -> list[list[Deci
         rows.sort(key=lambda d: (d.turn, d.row))
         for expected, d in enumerate(rows):
             if d.turn != expected:
-                what = "repeats" if d.turn < expected else f"skips turn {expected}"
-                errors.add(d.row, "turn", f"conversation {conv!r} {what} (turn {d.turn})")
+                what = (
+                    f"repeats turn {d.turn}"
+                    if d.turn < expected
+                    else f"skips turn {expected} (the next is turn {d.turn})"
+                )
+                errors.add(d.row, "turn", f"conversation {conv!r} {what}")
                 break
         for d in rows[:-1]:
             if d.terminated or d.truncated:
