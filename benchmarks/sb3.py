@@ -6,8 +6,8 @@ on ``gymnasium.make("dialog_rl/Restaurant-v0", noise=...)`` with the env's ``act
 same number of conversations as ``dialog-rl train --algo ppo --dialogues N`` plays (SB3's
 ``StopTrainingOnMaxEpisodes``). Each trained policy, and the rule policy, then plays the same
 held-out conversations greedily (the held-out set of ``benchmarks/learning.py``: seed ``s`` is
-measured on set ``100 + s``). Wall time is the training call's, one process, one thread for
-torch (both learners).
+measured on set ``100 + s``). Wall and CPU time are the training call's, one process, one
+thread for torch (both learners).
 
 Prints a Markdown table: mean reward and success over seeds with a 95% t-interval of the mean,
 and the wall seconds of one training run.
@@ -55,9 +55,9 @@ def run_maskable_ppo(scenario: str, noise: float, dialogues: int, seed: int, epi
 
     env = gym.make(f"dialog_rl/{env_name(scenario)}-v0", noise=noise)
     model = MaskablePPO("MlpPolicy", env, seed=seed, verbose=0)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model.learn(10**9, callback=StopTrainingOnMaxEpisodes(dialogues))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     steps = model.num_timesteps
 
     def act(obs, mask):
@@ -65,7 +65,7 @@ def run_maskable_ppo(scenario: str, noise: float, dialogues: int, seed: int, epi
         return int(action)
 
     m = held_out(env.unwrapped, act, episodes, seed)
-    return {**m, "wall": wall, "steps": steps}
+    return {**m, "wall": wall, "cpu": cpu, "steps": steps}
 
 
 def run_dialog_rl(algo: str, scenario: str, noise: float, dialogues: int, seed: int, episodes: int):
@@ -76,21 +76,21 @@ def run_dialog_rl(algo: str, scenario: str, noise: float, dialogues: int, seed: 
 
     domain = load_domain(scenario)
     env = DialogueEnv(domain, noise=noise)
-    wall = None
+    wall = cpu = None
     if algo == "rule":
         policy = make_policy("rule", domain, env.spec_obs)
     else:
         config = TrainConfig(
             algo, dialogues=dialogues, seed=seed, noise=noise, eval_every=dialogues, eval_episodes=1
         )
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         policy = train(domain, config).learner
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
 
     def act(obs, mask):
         return policy.act(obs, mask.astype(np.int8), explore=False).action
 
-    return {**held_out(env, act, episodes, seed), "wall": wall}
+    return {**held_out(env, act, episodes, seed), "wall": wall, "cpu": cpu}
 
 
 def cell(values: list[float], fmt: str = "{:.2f}", scale: float = 1.0) -> str:
@@ -110,9 +110,12 @@ def main() -> None:
     ap.add_argument("--eval-episodes", type=int, default=2000, help="held-out conversations")
     args = ap.parse_args()
 
+    import os
+
     import torch
 
     torch.set_num_threads(1)
+    load_before = os.getloadavg()[0]
     rows = {"rule": [], "dialog-rl ppo": [], "MaskablePPO (sb3-contrib)": []}
     for seed in args.seeds:
         common = (args.scenario, args.noise, args.dialogues, seed, args.eval_episodes)
@@ -134,17 +137,27 @@ def main() -> None:
         f"conversations per seed (sb3-contrib {sb3_contrib.__version__}, torch 1 thread)"
     )
     print()
-    print("| policy | reward | success | wall s / training run | env steps trained |")
-    print("|---|---|---|---|---|")
+    print(
+        "| policy | reward | success | wall s / training run | CPU s / training run "
+        "| env steps trained |"
+    )
+    print("|---|---|---|---|---|---|")
     for name, results in rows.items():
         walls = [r["wall"] for r in results if r["wall"] is not None]
+        cpus = [r["cpu"] for r in results if r["cpu"] is not None]
         steps = [r.get("steps") for r in results if r.get("steps")]
         print(
             f"| {name} | {cell([r['reward'] for r in results])} | "
             f"{cell([r['success'] for r in results], '{:.1f}%', 100)} | "
             f"{f'{np.mean(walls):.1f}' if walls else '–'} | "
+            f"{f'{np.mean(cpus):.1f}' if cpus else '–'} | "
             f"{f'{np.mean(steps):,.0f}' if steps else '–'} |"
         )
+    print()
+    print(
+        f"(load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
+        f"{os.cpu_count()} CPUs; wall times grow with the load, CPU times much less)"
+    )
 
 
 if __name__ == "__main__":
