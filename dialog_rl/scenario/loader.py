@@ -83,7 +83,8 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     """Read, parse and validate a scenario file (or a shipped scenario's name) and its KB."""
     given = path
     path = resolve_scenario(path)
-    if not path.exists() and len(path.parts) == 1:
+    if not path.exists() and len(path.parts) == 1 and path.suffix not in (".yaml", ".yml"):
+        # a bare name that is no shipped scenario (a missing *.yaml is just "file not found")
         names = ", ".join(shipped_scenarios()) or "none installed"
         raise ScenarioError(
             given, None, "", f"no such file, nor a shipped scenario (shipped: {names})"
