@@ -66,6 +66,7 @@ def production_log(domain, n: int, epsilon: float = 0.3, seed: int = 0):
                     "reward": reward,
                     "terminated": term,
                     "truncated": trunc,
+                    "outcome": info["outcome"]["outcome"] if done else None,
                 }
             )
             heard, t = info["observed_acts"], t + 1
@@ -322,3 +323,37 @@ def test_ope_warns_on_fewer_than_30_conversations_and_zero_width_intervals(logs,
     import_logs(tmp_path / "many.csv", tmp_path / "run2", scenario="restaurant")
     text = run_ope(OPEArgs(logs=str(tmp_path / "run2"), policy="rule", fqe=False, bootstrap=50))
     assert "fewer than 30" not in text
+
+
+def test_the_offline_gate_judges_imported_logs_and_refuses_success_without_outcomes(logs, tmp_path):
+    df = logs[0]
+    df.to_csv(tmp_path / "with.csv", index=False)
+    df.drop(columns="outcome").to_csv(tmp_path / "without.csv", index=False)
+    import_logs(tmp_path / "with.csv", tmp_path / "w", scenario="restaurant")
+    import_logs(tmp_path / "without.csv", tmp_path / "wo", scenario="restaurant")
+    gate = ["regress", "--baseline", "rule", "--candidate", "rule:early-handover"]
+    gate += ["--scenario", "restaurant", "--bootstrap", "200"]
+    out = _cli(*gate, "--logs", str(tmp_path / "w"))
+    assert out.returncode in (0, 1), out.stderr
+    success = next(line for line in out.stdout.splitlines() if line.strip().startswith("success "))
+    assert "0.0%      0.0%" not in success  # the logged outcomes, not zeros
+    out = _cli(*gate, "--logs", str(tmp_path / "wo"))
+    assert out.returncode == 2
+    assert "60 of 60 conversations have no recorded outcome" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    out = _cli(*gate, "--logs", str(tmp_path / "wo"), "--metric", "reward")
+    assert out.returncode in (0, 1), out.stderr
+    assert not any(line.strip().startswith("success ") for line in out.stdout.splitlines())
+
+
+def test_an_outcome_before_the_last_row_must_match_the_conversations_end(logs, tmp_path):
+    df = logs[0].copy()
+    df["outcome"] = df["outcome"].astype(object)
+    df.loc[0, "outcome"] = (
+        "hangup" if df.loc[df.conversation == "c0", "outcome"].iloc[-1] != "hangup" else "success"
+    )
+    df.to_csv(tmp_path / "log.csv", index=False)
+    with pytest.raises(
+        LogImportError, match=r"log\.csv:2:outcome: '\w+' on turn 0, but conversation 'c0' ends"
+    ):
+        import_logs(tmp_path / "log.csv", tmp_path / "run", scenario="restaurant")

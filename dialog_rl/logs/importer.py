@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dialog_rl.logs.schema import SCHEMA_VERSION, required
+from dialog_rl.logs.schema import OUTCOMES, SCHEMA_VERSION, required
 
 #: the row-count cap of one import (an in-memory build)
 MAX_ROWS = 5_000_000
@@ -208,6 +208,7 @@ class Decision:
     features: list[float] | None = None
     target_probs: list[float] | None = None
     mask: list[bool] | None = None
+    outcome: str | None = None
 
 
 def detect_shape(path: Path, header: list[str]) -> str:
@@ -279,6 +280,9 @@ def check_rows(path: Path, header: list[str], rows, shape: str, domain=None) -> 
         if terminated and truncated:
             errors.add(row, "truncated", "a conversation ends either terminated or truncated")
         d = Decision(row, conversation, turn, -1, propensity, reward, terminated, truncated)
+        d.outcome = get("outcome", lambda v: str(v).strip().lower() or None, "", optional=True)
+        if d.outcome is not None and d.outcome not in OUTCOMES:
+            errors.add(row, "outcome", f"{d.outcome!r} is none of {', '.join(OUTCOMES)}")
         if shape == "acts":
             name = get("action", lambda v: str(v).strip(), "an action name")
             if name is not None:
@@ -369,6 +373,15 @@ def group_conversations(path: Path, decisions: list[Decision]) -> list[list[Deci
                 errors.add(d.row, "turn", f"conversation {conv!r} {what}")
                 break
         for d in rows[:-1]:
+            if d.outcome is not None and d.outcome != rows[-1].outcome:
+                errors.add(
+                    d.row,
+                    "outcome",
+                    f"{d.outcome!r} on turn {d.turn}, but conversation {conv!r} ends "
+                    f"{rows[-1].outcome or 'with none'} (give it on the last row)",
+                )
+                break
+        for d in rows[:-1]:
             if d.terminated or d.truncated:
                 flag = "terminated" if d.terminated else "truncated"
                 errors.add(d.row, flag, f"set on turn {d.turn}, but conversation {conv!r} goes on")
@@ -415,7 +428,7 @@ def build_acts(
         terminated, truncated = _ends(rows)
         for t, d in enumerate(rows):
             text = format_user_acts(domain, d.heard)
-            _append(cols, episode, d, terminated[t], truncated[t])
+            _append(cols, episode, d, terminated[t], truncated[t], rows[-1].outcome)
             cols["action_name"].append(domain.act_names[d.action])
             cols["user_acts"].append(text)
             cols["observed_acts"].append(text)
@@ -432,7 +445,7 @@ def build_features(convs: list[list[Decision]]) -> tuple[dict, np.ndarray, np.nd
     for episode, rows in enumerate(convs):
         terminated, truncated = _ends(rows)
         for t, d in enumerate(rows):
-            _append(cols, episode, d, terminated[t], truncated[t])
+            _append(cols, episode, d, terminated[t], truncated[t], rows[-1].outcome)
             cols["action_name"].append(str(d.action))
             cols["user_acts"].append(None)
             cols["observed_acts"].append(None)
@@ -459,10 +472,14 @@ _LOG_COLUMNS = (
     "truncated",
     "user_acts",
     "observed_acts",
+    "outcome",
+    "success",
 )
 
 
-def _append(cols: dict, episode: int, d: Decision, terminated: bool, truncated: bool) -> None:
+def _append(
+    cols: dict, episode: int, d: Decision, terminated: bool, truncated: bool, outcome: str | None
+) -> None:
     cols["episode"].append(episode)
     cols["turn"].append(d.turn)
     cols["action"].append(d.action)
@@ -470,6 +487,8 @@ def _append(cols: dict, episode: int, d: Decision, terminated: bool, truncated: 
     cols["reward"].append(d.reward)
     cols["terminated"].append(terminated)
     cols["truncated"].append(truncated)
+    cols["outcome"].append(outcome)
+    cols["success"].append(None if outcome is None else outcome == "success")
 
 
 def _table(cols: dict, obs: np.ndarray, mask: np.ndarray, metadata: dict, probs=None):

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 #: bumped whenever a column is added, removed or changes meaning; written into imported logs
 SCHEMA_VERSION = 1
 SHAPES = ("acts", "features")
+#: values of the `outcome` column (dialog-rl's own logs use the same names)
+OUTCOMES = ("success", "failure", "hangup", "handover", "truncated")
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,15 @@ COLUMNS: tuple[Column, ...] = (
         False,
         "True on the last decision of a conversation cut short (a turn limit, the end of the "
         "logging window); not true together with `terminated`. Default: false.",
+    ),
+    Column(
+        "outcome",
+        "string",
+        SHAPES,
+        False,
+        "How the conversation ended: success, failure, hangup, handover or truncated, on its "
+        "last row (other rows empty or the same). `regress --logs` needs it for its success and "
+        "hang-up metrics (without it: --metric reward or turns); `ope` does not use it.",
     ),
     Column(
         "customer_acts",

@@ -66,6 +66,8 @@ def main() -> None:
                     "reward": reward,
                     "terminated": terminated,
                     "truncated": truncated,
+                    # how it ended, on the last row (regress --logs judges success from it)
+                    "outcome": info["outcome"]["outcome"] if done else None,
                 }
             )
             heard, turn = info["observed_acts"], turn + 1
