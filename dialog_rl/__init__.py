@@ -8,6 +8,6 @@ if "gymnasium" in _sys.modules:
     # Gymnasium 1.x loads no plugins: `gymnasium.make("dialog_rl:dialog_rl/Restaurant-v0")`
     # imports this package to register the ids. Only when Gymnasium is already loaded, so
     # `import dialog_rl` alone (and `dialog-rl --help`) stays light.
-    from dialog_rl.env.registration import register_envs as _register_envs
+    from dialog_rl.gymnasium_ids import register_envs as _register_envs
 
     _register_envs()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import gymnasium as gym
@@ -119,6 +122,58 @@ def test_gymnasium_make_with_the_module_prefix_registers_from_a_bare_interpreter
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "False"
+
+
+def test_the_pth_line_makes_a_bare_import_gymnasium_know_the_ids():
+    """What a wheel install does at start-up (site runs the .pth line), then the plain idiom."""
+    line = (ROOT / "dialog_rl_gymnasium.pth").read_text().strip()
+    code = (
+        f"{line}\n"
+        "import sys\n"
+        "assert 'gymnasium' not in sys.modules and 'numpy' not in sys.modules\n"
+        "import gymnasium\n"
+        "env = gymnasium.make('dialog_rl/Restaurant-v0', noise=0.15)\n"
+        "print(env.reset(seed=0)[0].shape, 'dialog_rl.env' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["(50,)", "True"]
+
+
+def test_the_wheel_ships_the_pth_file_and_the_scenarios(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(
+        ROOT,
+        src,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".git", "runs", "build", "*.egg-info", "__pycache__"),
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    (wheel,) = (tmp_path / "dist").glob("dialog_rl-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "dialog_rl_gymnasium.pth" in names
+    assert {f"dialog_rl/scenarios/{p.name}" for p in (ROOT / "scenarios").iterdir()} <= names
 
 
 def test_the_declared_entry_point_names_the_registration_function():

@@ -3,8 +3,8 @@
 from dialog_rl.env.dialogue_env import DialogueEnv
 from dialog_rl.env.featurizer import Featurizer, ObservationSpec, observation_spec
 from dialog_rl.env.lifetime_env import LifetimeEnv
-from dialog_rl.env.registration import register_envs
 from dialog_rl.env.tracker import Tracker
+from dialog_rl.gymnasium_ids import register_envs
 
 __all__ = [
     "DialogueEnv",

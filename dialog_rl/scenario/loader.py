@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from dialog_rl.scenario.schema import Scenario, ScenarioRefError, check_references
+from dialog_rl.shipped import shipped_scenarios
 
 #: limits on what is read, each refused with a ScenarioError before the work it would cost:
 #: file sizes (checked on stat, and the read is capped), nodes after alias expansion ("billion
@@ -52,17 +53,6 @@ class LoadedScenario:
     kb_rows: list[dict[str, str]]
     path: Path
     content_hash: str
-
-
-#: where the shipped scenarios live (in a checkout, a symlink to the top-level ``scenarios/``)
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-
-
-def shipped_scenarios() -> dict[str, Path]:
-    """The scenarios that ship with dialog-rl, by name (``restaurant``: its YAML file)."""
-    if not SHIPPED_DIR.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.yaml"))}
 
 
 def resolve_scenario(name_or_path: str | Path) -> Path:
