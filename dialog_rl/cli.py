@@ -55,14 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "validate", help="check a scenario file and print what it contains", add_help=False
     )
-    p.add_argument("scenario", help="path to a scenario YAML file")
+    p.add_argument("scenario", help="a scenario YAML file, or a shipped one by name (restaurant)")
     p.add_argument(
         "-h", "--help", action=_HelpWithFormat, help="show this help and the scenario file format"
     )
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("simulate", help="run many conversations headless and log them")
-    p.add_argument("--scenario", required=True, help="scenario YAML file")
+    p.add_argument(
+        "--scenario",
+        required=True,
+        help="scenario YAML file, or a shipped one by name (restaurant)",
+    )
     p.add_argument(
         "--policy", default="rule", help="random, rule, or a run directory (default: rule)"
     )
@@ -111,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_simulate)
 
     p = sub.add_parser("train", help="train a learning policy online against the simulator")
-    p.add_argument("--scenario", required=True, help="scenario YAML file")
+    p.add_argument(
+        "--scenario",
+        required=True,
+        help="scenario YAML file, or a shipped one by name (restaurant)",
+    )
     p.add_argument(
         "--algo",
         required=True,
@@ -189,12 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the learner's discount per turn (default: the learner's; 0.995 with --lifetime)",
     )
+    p.add_argument(
+        "--tensorboard",
+        default=None,
+        metavar="DIR",
+        help="also write the learning curve as TensorBoard events to DIR "
+        "(`tensorboard --logdir DIR`)",
+    )
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser(
         "tui", help="step through conversations in the terminal: see why, override, teach"
     )
-    p.add_argument("--scenario", default=None, help="scenario YAML file (or --open a session)")
+    p.add_argument(
+        "--scenario", default=None, help="scenario YAML file or shipped name (or --open a session)"
+    )
     p.add_argument(
         "--policy", default=None, help="random, rule, or a run directory (default: rule)"
     )
@@ -219,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dialog_rl.ope.command import add_ope_parser  # argparse only: --help stays fast
 
     add_ope_parser(sub, UsageError)
+    from dialog_rl.logs.command import add_logs_parser  # argparse only: --help stays fast
+
+    add_logs_parser(sub, UsageError)
     return parser
 
 
@@ -547,6 +567,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     from dialog_rl.rollout.runlock import RunLock, RunLockedError, clear_directory, has_content
 
     out = Path(args.out)
+    if args.tensorboard and Path(args.tensorboard).exists() and not Path(args.tensorboard).is_dir():
+        raise UsageError(f"--tensorboard {args.tensorboard}: exists and is not a directory")
     domain = load_domain(args.scenario)
     created = not out.exists()
     lock = RunLock(out)
@@ -582,10 +604,16 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         if args.force and lock.held and has_content(out):
             _check_train_inputs(args, domain, config)  # before deleting what is there
             clear_directory(out)
+        callbacks = []
+        if args.tensorboard:
+            from dialog_rl.train.tensorboard import TensorBoardLog
+
+            callbacks.append(TensorBoardLog(args.tensorboard))
         result = train(
             domain,
             config,
             out,
+            callbacks=callbacks,
             resume=args.resume,
             progress=not args.no_progress,
             run_info={"scenario_path": args.scenario, "command": ["dialog-rl", *argv]},
@@ -619,6 +647,10 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         )
     print(f"  CPU time    {result.cpu_seconds:.1f} s")
     print(f"  wrote {out}/final (policy), {out}/curve.csv, {out}/curve.png")
+    if args.tensorboard:
+        print(
+            f"  wrote {args.tensorboard} (TensorBoard events: tensorboard --logdir {args.tensorboard})"
+        )
     life = " --lifetime" if args.lifetime else ""
     # --greedy: the figure above is greedy; without it a PPO policy samples and scores lower
     print(

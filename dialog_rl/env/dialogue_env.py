@@ -222,5 +222,13 @@ class DialogueEnv(gym.Env):
     def mask_reasons(self) -> list[str]:
         return self.featurizer.mask_reasons(self.tracker)
 
+    def action_masks(self) -> np.ndarray:
+        """The actions allowed now, as booleans (``info["action_mask"]`` of the last observation).
+
+        The name is the one ``sb3_contrib.MaskablePPO`` looks for, so it trains on this env (or
+        ``gymnasium.make`` of it) with the mask and no wrapper.
+        """
+        return self.featurizer.mask(self.tracker).astype(bool)
+
     def describe_acts(self, acts: list) -> str:
         return format_user_acts(self.domain, acts)

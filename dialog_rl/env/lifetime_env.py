@@ -79,6 +79,10 @@ class LifetimeEnv(gym.Env):
     def mask_reasons(self) -> list[str]:
         return self.conv.mask_reasons()
 
+    def action_masks(self) -> np.ndarray:
+        """The actions allowed now, as booleans (for ``sb3_contrib.MaskablePPO``)."""
+        return self.conv.action_masks()
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:

@@ -44,8 +44,15 @@ def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> N
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--logs", required=True, help="run directory of the logged conversations")
-    p.add_argument("--policy", required=True, help="target: random, rule, or a run directory")
-    p.add_argument("--scenario", default=None, help="scenario file (default: the logs' own)")
+    p.add_argument(
+        "--policy",
+        required=True,
+        help="target: random, rule, a run directory, or `logged` (the target probabilities of "
+        "logs imported in the features shape)",
+    )
+    p.add_argument(
+        "--scenario", default=None, help="scenario file or shipped name (default: the logs' own)"
+    )
     p.add_argument("--truth", action="store_true", help="also play the target online")
     p.add_argument(
         "--episodes-truth",
@@ -139,6 +146,8 @@ def run_ope(args: OPEArgs) -> str:
     if not 0.0 < args.gamma <= 1.0:
         raise OPEInputError(f"--gamma must be in (0, 1], got {args.gamma}")
     logged = load_logged(args.logs)
+    if args.policy == LOGGED or is_features_log(logged):
+        return _run_ope_logged_target(args, logged)
     domain, scenario_path = _domain_for(logged, args.scenario)
     lifetime = _is_lifetime(logged)
     if lifetime and domain.lifetime is None:
@@ -171,6 +180,9 @@ def run_ope(args: OPEArgs) -> str:
     )
     if logger_warning:
         result.warnings.append(logger_warning)
+    result.warnings.extend(
+        small_sample_warnings(result, "conversations" if not lifetime else "customers")
+    )
     w = result.weights
     # (one visit per customer is a conversation: the general weights warning covers it)
     if lifetime and w.ess_fraction < LIFETIME_ESS and args.max_visits != 1:
@@ -230,8 +242,125 @@ def run_ope(args: OPEArgs) -> str:
     return out
 
 
+#: ``--policy logged``: the target's probabilities are in the logs (imported features shape)
+LOGGED = "logged"
+#: fewer trajectories than this, and ``ope`` warns that its intervals are not to be trusted
+MIN_TRAJECTORIES = 30
+
+
+def small_sample_warnings(result, unit: str = "conversations") -> list[str]:
+    """One-line warnings for too few trajectories and for intervals of zero width."""
+    out = []
+    if result.n_episodes < MIN_TRAJECTORIES:
+        out.append(
+            f"only {result.n_episodes} {unit} in the logs (fewer than {MIN_TRAJECTORIES}): the "
+            "bootstrap intervals are not to be trusted"
+        )
+    flat = [r for r in (*result.trajectory, *result.decision) if r.estimate.high == r.estimate.low]
+    if flat:
+        names = ", ".join(r.name for r in flat)
+        out.append(
+            f"zero-width interval ({names}): every resample gave the same value, which says the "
+            "logs are too few or too alike to measure uncertainty, not that there is none"
+        )
+    return out
+
+
+def is_features_log(logged) -> bool:
+    """An imported log of the features shape (own features, the target's probabilities)."""
+    return logged.metadata.get("dialog_rl.log_shape") == "features"
+
+
+def logged_target_distribution(logged):
+    """The target's distribution carried by a features-shaped log: float [n, horizon, K]."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from dialog_rl.ope.logged import _part_files
+
+    parts = [
+        pq.read_table(p, columns=["episode", "turn", "target_probs"])
+        for p in _part_files(logged.path)
+    ]
+    if any("target_probs" not in t.column_names for t in parts):
+        raise OPEInputError(f"{logged.path}: no target_probs column: not a features-shaped log")
+    out = np.zeros(logged.mask.shape, dtype=np.float64)
+    where = {int(e): i for i, e in enumerate(logged.episode_ids)}
+    for t in parts:
+        ep = t.column("episode").to_numpy()
+        turn = t.column("turn").to_numpy()
+        probs = t.column("target_probs").combine_chunks()
+        values = probs.flatten().to_numpy().reshape(len(probs), probs.type.list_size)
+        rows = np.array([where[int(e)] for e in ep], dtype=np.int64)
+        out[rows, turn] = values
+    return out
+
+
+def target_distribution(logged, policy: str, scenario: str | None = None, explore: bool = False):
+    """A target's distribution at every logged state (``logged``: the log's own target_probs)."""
+    if is_features_log(logged) or policy == LOGGED:
+        if policy != LOGGED or not is_features_log(logged):
+            raise OPEInputError(_logged_policy_mismatch(logged, policy))
+        return logged_target_distribution(logged)
+    domain, _ = _domain_for(logged, scenario)
+    env = _make_env(domain, logged, _is_lifetime(logged))
+    _check_observation_spec(logged, env.spec_obs)
+    target = _target_policy(policy, domain, env.spec_obs, logged)
+    return logged.target_distribution(target, explore=explore)
+
+
+def _logged_policy_mismatch(logged, policy: str) -> str:
+    if policy == LOGGED:
+        return (
+            f"--policy logged: {logged.path} carries no target probabilities (only logs imported "
+            "in the features shape do); name a target policy: rule, random or a run directory"
+        )
+    return (
+        f"--policy {policy}: {logged.path} holds your own features, which dialog-rl's policies "
+        "cannot read; its target is the target_probs column: pass --policy logged"
+    )
+
+
+def _run_ope_logged_target(args: OPEArgs, logged) -> str:
+    """``ope`` on a features-shaped import: the target is the log's own ``target_probs``."""
+    from dialog_rl.ope.fqe import FQE
+    from dialog_rl.ope.report import evaluate_logged, format_report
+
+    if args.truth:
+        raise OPEInputError(
+            "--truth plays the target in dialog-rl's simulator; a target given only by "
+            "its probabilities on your logs cannot be played"
+        )
+    target_dist = target_distribution(logged, args.policy, explore=args.explore)
+    names = [f"f{i}" for i in range(logged.obs.shape[2])]
+    result = evaluate_logged(
+        logged,
+        target_dist,
+        feature_names=names,
+        gamma=args.gamma,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        fqe=FQE() if args.fqe else None,
+        action_names=[str(a) for a in range(logged.n_actions)],
+    )
+    result.warnings.extend(small_sample_warnings(result))
+    source = (logged.summary or {}).get("imported", {}).get("source", "?")
+    header = [
+        f"off-policy evaluation of the target probabilities logged in {args.logs}",
+        f"  imported from {source} (features shape: {len(names)} features, "
+        f"{logged.n_actions} actions); logged by the policy whose propensities it carries",
+    ]
+    out = "\n".join(header) + "\n\n" + format_report(result)
+    if args.json_out:
+        payload = result.to_dict()
+        payload["policy"] = args.policy
+        payload["logs"] = str(args.logs)
+        Path(args.json_out).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return out
+
+
 def _domain_for(logged, scenario: str | None):
-    from dialog_rl.scenario import load_domain
+    from dialog_rl.scenario import load_domain, resolve_scenario
 
     s = logged.summary or {}
     path = scenario or s.get("scenario_path")
@@ -239,7 +368,7 @@ def _domain_for(logged, scenario: str | None):
         raise OPEInputError(
             f"{logged.path}: the logs do not name their scenario file; pass --scenario"
         )
-    if not Path(path).is_file():
+    if not resolve_scenario(path).is_file():
         where = "--scenario" if scenario else f"{logged.path}/summary.json scenario_path"
         raise OPEInputError(f"{where}: scenario file {path} not found; pass --scenario")
     domain = load_domain(str(path))

@@ -38,7 +38,7 @@ def add_regress_parser(sub: argparse._SubParsersAction, error: type[Exception]) 
     )
     p.add_argument("--baseline", help="the policy in production: name or run directory")
     p.add_argument("--candidate", help="the new policy: name or run directory")
-    p.add_argument("--scenario", help="scenario YAML file")
+    p.add_argument("--scenario", help="scenario YAML file, or a shipped one by name (restaurant)")
     p.add_argument("--noise", type=_probability, default=None, help="semantic error rate (0-1)")
     p.add_argument("--episodes", type=_positive_int, default=None, help="most paired episodes")
     p.add_argument("--seed", type=int, default=None, help="the one seed of the customers")
@@ -102,7 +102,11 @@ def add_regress_parser(sub: argparse._SubParsersAction, error: type[Exception]) 
         help="save deterministic transcripts of a policy's conversations",
         description="Play the conversations of each seed and save them as a golden JSON file.",
     )
-    r.add_argument("--scenario", required=True, help="scenario YAML file")
+    r.add_argument(
+        "--scenario",
+        required=True,
+        help="scenario YAML file, or a shipped one by name (restaurant)",
+    )
     r.add_argument("--policy", required=True, help="policy name or run directory")
     r.add_argument("--seeds", default="0", help="run seeds, e.g. 0,1,2 or 0-4 (default: 0)")
     r.add_argument("--episodes", type=_positive_int, default=10, help="conversations per seed (10)")
@@ -159,8 +163,10 @@ def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception
         raise error(f"--alpha must be between 0 and 0.5, got {args.alpha}")
     if not args.margin > 0:
         raise error(f"--margin must be > 0, got {args.margin}")
-    if not Path(args.scenario).is_file():
-        raise error(f"--scenario {args.scenario}: no such file")
+    from dialog_rl.scenario import resolve_scenario
+
+    if not resolve_scenario(args.scenario).is_file():
+        raise error(f"--scenario {args.scenario}: no such file, nor a shipped scenario")
     domain = _check_lifetime_options(args, error)
     outputs = [x for x in (args.junit, args.markdown, args.json) if x]
     for out in outputs:

@@ -34,6 +34,9 @@ from dialog_rl.ope.validation import OPEInputError
 from dialog_rl.regress.gate import METRICS
 from dialog_rl.regress.variants import resolve_policy
 
+#: metrics read from each conversation's recorded outcome
+OUTCOME_METRICS = ("success", "hangup")
+
 ESTIMATORS = ("WIS", "IS", "WPDIS", "PDIS")
 
 
@@ -190,6 +193,15 @@ def run_offline(config: OfflineConfig) -> OfflineResult:
     outcome = np.asarray(table.column("outcome").to_pylist(), dtype=object)
     by_episode = dict(zip(episode.tolist(), outcome.tolist()))
     outcomes = np.array([by_episode[int(e)] for e in logged.episode_ids], dtype=object)
+    # Logs imported without an `outcome` column (`dialog-rl logs import`) say nothing of success
+    # or hang-ups: those metrics are left out rather than read as 0.
+    unknown = int(sum(o is None for o in outcomes))
+    if unknown and config.metric in OUTCOME_METRICS:
+        raise OPEInputError(
+            f"{config.logs}: {unknown} of {len(outcomes)} conversations have no recorded outcome "
+            f"(logs imported without an `outcome` column), so --metric {config.metric} cannot be "
+            "judged: pass --metric reward (or turns), or import the logs with an outcome column"
+        )
 
     policies = {
         "baseline": resolve_policy(config.baseline, domain, spec),
@@ -210,6 +222,8 @@ def run_offline(config: OfflineConfig) -> OfflineResult:
     ones = np.ones((1, n))
     metrics = []
     for name, (_, higher, pct) in METRICS.items():
+        if unknown and name in OUTCOME_METRICS:
+            continue
         r = rewards[name]
         vb = float(estimate(config.estimator, r, weights["baseline"], ones)[0])
         vc = float(estimate(config.estimator, r, weights["candidate"], ones)[0])

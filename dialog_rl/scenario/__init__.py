@@ -1,7 +1,13 @@
 """Scenario files: schema, loader with located errors, and the compiler to plain data."""
 
 from dialog_rl.scenario.compiler import Domain, compile_scenario
-from dialog_rl.scenario.loader import LoadedScenario, ScenarioError, load_scenario
+from dialog_rl.scenario.loader import (
+    LoadedScenario,
+    ScenarioError,
+    load_scenario,
+    resolve_scenario,
+    shipped_scenarios,
+)
 
 __all__ = [
     "Domain",
@@ -10,9 +16,11 @@ __all__ = [
     "compile_scenario",
     "load_domain",
     "load_scenario",
+    "resolve_scenario",
+    "shipped_scenarios",
 ]
 
 
 def load_domain(path: str) -> Domain:
-    """Load, validate and compile a scenario file in one call."""
+    """Load, validate and compile a scenario file (or a shipped scenario's name) in one call."""
     return compile_scenario(load_scenario(path))

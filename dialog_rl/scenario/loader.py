@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from dialog_rl.scenario.schema import Scenario, ScenarioRefError, check_references
+from dialog_rl.shipped import shipped_scenarios
 
 #: limits on what is read, each refused with a ScenarioError before the work it would cost:
 #: file sizes (checked on stat, and the read is capped), nodes after alias expansion ("billion
@@ -54,9 +55,30 @@ class LoadedScenario:
     content_hash: str
 
 
+def resolve_scenario(name_or_path: str | Path) -> Path:
+    """A scenario file: ``name_or_path`` itself if it exists, else the shipped scenario it names.
+
+    ``restaurant``, ``restaurant.yaml`` and ``order-support`` name shipped scenarios wherever the
+    command runs; a file of that name in the working directory wins. Anything else is returned
+    as given, so the loader reports it as not found.
+    """
+    path = Path(name_or_path)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    stem = path.name.removesuffix(".yaml").removesuffix(".yml").replace("-", "_")
+    return shipped_scenarios().get(stem, path)
+
+
 def load_scenario(path: str | Path) -> LoadedScenario:
-    """Read, parse and validate a scenario file and its knowledge base."""
-    path = Path(path)
+    """Read, parse and validate a scenario file (or a shipped scenario's name) and its KB."""
+    given = path
+    path = resolve_scenario(path)
+    if not path.exists() and len(path.parts) == 1 and path.suffix not in (".yaml", ".yml"):
+        # a bare name that is no shipped scenario (a missing *.yaml is just "file not found")
+        names = ", ".join(shipped_scenarios()) or "none installed"
+        raise ScenarioError(
+            given, None, "", f"no such file, nor a shipped scenario (shipped: {names})"
+        )
     raw = _read_bytes(path, MAX_SCENARIO_BYTES)
     text = _decode(path, raw)
     node, data = _parse(path, text)

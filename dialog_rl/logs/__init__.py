@@ -1,0 +1,1 @@
+"""Bring your own logs: the versioned log schema, the importer, exports to OBP and SCOPE-RL."""
