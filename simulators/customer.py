@@ -231,6 +231,13 @@ def satisfied(C: Customers, i: int) -> bool:
 
 
 @njit(cache=True, inline="always")
+def _copy_acts(src: np.ndarray, dst: np.ndarray, i: int, n: int) -> None:
+    for p in range(n):
+        for f in range(3):
+            dst[i, p, f] = src[i, p, f]
+
+
+@njit(cache=True, inline="always")
 def _push(C: Customers, i: int, kind: int, slot: int, value: int) -> None:
     p = C.out_n[i]
     C.out[i, p, 0], C.out[i, p, 1], C.out[i, p, 2] = kind, slot, value
@@ -289,7 +296,7 @@ def respond(
     kind = T.act_kind[action]
     slot = T.act_slot[action]
     n_prev = C.out_n[i]
-    C.prev[i, :n_prev] = C.out[i, :n_prev]
+    _copy_acts(C.out, C.prev, i, n_prev)
     C.prev_n[i] = n_prev
     C.out_n[i] = 0
     C.patience[i] -= 1.0
@@ -302,7 +309,7 @@ def respond(
         return
     if kind == SYS_REPEAT:
         _annoy(C, i, 0.5)
-        C.out[i, :n_prev] = C.prev[i, :n_prev]
+        _copy_acts(C.prev, C.out, i, n_prev)
         C.out_n[i] = n_prev
         _told(C, i)
         return

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import config, types
+from numba.experimental import structref
 
 from dialog_rl.acts import AFFIRM, INFORM, NEGATE, REQUEST
 from dialog_rl.scenario import Domain
@@ -29,6 +31,8 @@ class Tables(NamedTuple):
     n_vals: np.ndarray  # int64 [n_inf]: number of values (= the dontcare index)
     kb_values: np.ndarray  # int64 [n_entities, n_inf]
     eq: np.ndarray  # bool [n_inf, max_values + 1, n_entities]; the last row matches all
+    eq_bits: np.ndarray  # uint64 [n_inf, max_values + 1, words]: ``eq`` as bit sets
+    all_bits: np.ndarray  # uint64 [words]: every entity
     task_slot: int
     constraint_prob: np.ndarray
     min_constraints: int
@@ -75,6 +79,8 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         n_vals=n_vals,
         kb_values=np.asarray(d.kb_values, dtype=np.int64),
         eq=eq,
+        eq_bits=_bits(eq),
+        all_bits=_bits(np.ones((1, 1, d.n_entities), dtype=np.bool_))[0, 0],
         task_slot=int(d.task_slot),
         constraint_prob=np.array(d.constraint_prob, dtype=np.float64),
         min_constraints=int(d.min_constraints),
@@ -99,6 +105,16 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         n_choices=n_choices,
         n_req=int(d.n_req),
     )
+
+
+def _bits(flags: np.ndarray) -> np.ndarray:
+    """Bool [..., n] as uint64 bit sets [..., ceil(n / 64)]: bit b of word w is entity 64w + b."""
+    n = flags.shape[-1]
+    words = max((n + 63) // 64, 1)
+    padded = np.zeros((*flags.shape[:-1], words * 64), dtype=np.uint64)
+    padded[..., :n] = flags
+    weights = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))
+    return (padded.reshape(*flags.shape[:-1], words, 64) * weights).sum(axis=-1, dtype=np.uint64)
 
 
 class Customers(NamedTuple):
@@ -184,3 +200,38 @@ def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
         said_n=ints(n),
         action_count=ints(n, d.n_actions),
     )
+
+
+# The kernels take ``Tables`` and ``Customers`` as numba struct references over the same arrays
+# (``as_struct``): numba types a struct in one step, a NamedTuple field by field on every call.
+
+
+@structref.register
+class _TablesStruct(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(t)) for name, t in fields)
+
+
+@structref.register
+class _CustomersStruct(_TablesStruct):
+    pass
+
+
+class _TablesRef(structref.StructRefProxy):
+    pass
+
+
+class _CustomersRef(structref.StructRefProxy):
+    pass
+
+
+structref.define_proxy(_TablesRef, _TablesStruct, list(Tables._fields))
+structref.define_proxy(_CustomersRef, _CustomersStruct, list(Customers._fields))
+
+
+def as_struct(state: Tables | Customers) -> structref.StructRefProxy:
+    """The kernels' handle on ``state``: a numba struct whose fields are the same arrays (the
+    NamedTuple itself when numba runs as plain Python, ``NUMBA_DISABLE_JIT=1``)."""
+    if config.DISABLE_JIT:
+        return state
+    return (_TablesRef if isinstance(state, Tables) else _CustomersRef)(*state)
