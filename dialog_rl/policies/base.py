@@ -38,6 +38,9 @@ class Policy(ABC):
     name = "policy"
     #: whether the policy's choice depends on random draws when exploring
     stochastic = False
+    row_streams = False
+    """``act_batch`` explores only through ``sample_rows``/``row_uniforms``, so batched rollouts may
+    hand it array-backed, counter-based streams (``RowStreams``) instead of one Generator per row."""
 
     @abstractmethod
     def distribution(
@@ -80,9 +83,8 @@ class Policy(ABC):
         one-at-a-time rollouts play the same conversations. This default loops over the rows
         (``rng`` is then a sequence of Generators). A policy with a network overrides it to
         score the whole batch in one forward pass and draws each row's action with
-        ``sample_rows``; an override must draw only through ``sample_rows``/``row_uniforms``,
-        since batched rollouts then hand it array-backed streams (``RowStreams``) instead of
-        Generators: its exploration then follows the same law with other numbers.
+        ``sample_rows``; one that draws only through ``sample_rows``/``row_uniforms`` can set
+        ``row_streams`` and get array-backed, counter-based streams (``RowStreams``) instead.
         """
         n = len(obs)
         actions = np.empty(n, dtype=np.int64)

@@ -280,6 +280,7 @@ class DeepLearner(Learner):
     config_class: type
     label: str
     stochastic = True
+    row_streams = True
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
 

@@ -11,8 +11,127 @@ from __future__ import annotations
 import numpy as np
 
 from dialog_rl.env.featurizer import ObservationSpec
+from dialog_rl.jit import njit
 from dialog_rl.policies.base import Decision, Policy, epsilon_soft, uniform
 from dialog_rl.scenario import Domain
+
+
+@njit(cache=True)
+def _rule_actions(
+    obs: np.ndarray,
+    masks: np.ndarray,
+    slots: np.ndarray,
+    requests: np.ndarray,
+    tasks: np.ndarray,
+    required: np.ndarray,
+    misc: np.ndarray,
+    confirm_below: float,
+    out: np.ndarray,
+) -> None:
+    """The rule's action for every row of ``obs`` / ``masks`` into ``out`` (see ``rule_action``).
+
+    ``slots`` [n, 7]: feature indices of known, conf, confirmed, dontcare, asked, then the request
+    and confirm actions (-1: none); ``requests`` [n, 2]: feature requested, inform action;
+    ``tasks`` [n, 2]: feature is_task, perform action; ``required`` [1 + n_tasks, n_slots]: the
+    slots the offer (row 0) and each task need; ``misc``: offer, reqmore, bye actions, then the
+    features offer.made, offer.matches_belief, offer.rejected, task.performed, matches_0,
+    matches_1, last.reqmore.
+    """
+    offer, reqmore, bye = misc[0], misc[1], misc[2]
+    f_made, f_matches, f_rejected, f_performed = misc[3], misc[4], misc[5], misc[6]
+    f_few0, f_few1, f_last_reqmore = misc[7], misc[8], misc[9]
+    for r in range(obs.shape[0]):
+        o, m = obs[r], masks[r]
+        out[r] = _one_rule(
+            o,
+            m,
+            slots,
+            requests,
+            tasks,
+            required,
+            offer,
+            reqmore,
+            bye,
+            f_made,
+            f_matches,
+            f_rejected,
+            f_performed,
+            f_few0,
+            f_few1,
+            f_last_reqmore,
+            confirm_below,
+        )
+
+
+@njit(cache=True)
+def _one_rule(
+    o,
+    m,
+    slots,
+    requests,
+    tasks,
+    required,
+    offer,
+    reqmore,
+    bye,
+    f_made,
+    f_matches,
+    f_rejected,
+    f_performed,
+    f_few0,
+    f_few1,
+    f_last_reqmore,
+    confirm_below,
+) -> int:
+    offer_live = o[f_made] > 0 and o[f_rejected] == 0 and o[f_matches] > 0
+    # 1. answer the customer's questions about the entity on offer
+    if offer_live:
+        for k in range(requests.shape[0]):
+            if o[requests[k, 0]] > 0 and m[requests[k, 1]]:
+                return requests[k, 1]
+    few = o[f_few0] > 0 or o[f_few1] > 0
+    believed = -1
+    for t in range(tasks.shape[0]):
+        if o[tasks[t, 0]] > 0:
+            believed = t
+    # 2. ask for what narrows the search or what the task needs
+    for i in range(slots.shape[0]):
+        f_known, f_asked, a_req = slots[i, 0], slots[i, 4], slots[i, 5]
+        if a_req < 0 or o[f_known] > 0 or not m[a_req] or o[f_asked] >= 2 / 3 - 1e-6:
+            continue
+        needed = required[0, i]
+        for t in range(tasks.shape[0]):
+            if o[tasks[t, 0]] > 0 and required[1 + t, i]:
+                needed = True
+        if not few or needed:
+            return a_req
+    # 3. confirm what was heard with low confidence
+    for i in range(slots.shape[0]):
+        a_conf = slots[i, 6]
+        if (
+            a_conf >= 0
+            and o[slots[i, 0]] > 0
+            and o[slots[i, 2]] == 0
+            and o[slots[i, 3]] == 0
+            and o[slots[i, 1]] < confirm_below
+            and m[a_conf]
+        ):
+            return a_conf
+    # 4. offer (again) if nothing valid is on offer
+    if offer >= 0 and not offer_live and m[offer]:
+        return offer
+    # 5. do the task
+    if believed >= 0 and o[f_performed] == 0 and m[tasks[believed, 1]]:
+        return tasks[believed, 1]
+    # 6. anything else? then close
+    if reqmore >= 0 and o[f_last_reqmore] == 0 and m[reqmore]:
+        return reqmore
+    if bye >= 0 and m[bye]:
+        return bye
+    for a in range(len(m)):
+        if m[a]:
+            return a
+    return 0
 
 
 class RandomPolicy(Policy):
@@ -101,60 +220,52 @@ class RulePolicy(Policy):
         self._slot_by_name = {
             d.inf_names[s]: i for i, s in enumerate(r for r in range(d.n_inf) if r != d.task_slot)
         }
+        # the same rules as arrays, for the compiled kernel that applies them
+        names = list(self._slot_by_name)
+        required = np.zeros((1 + len(self._tasks), len(names)), dtype=np.bool_)
+        for i, name in enumerate(names):
+            required[0, i] = name in self._offer_requires
+            for t, (_, _, needs) in enumerate(self._tasks):
+                required[1 + t, i] = name in needs
+        self._kernel_args = (
+            np.array(self._slots, dtype=np.int64).reshape(-1, 7),
+            np.array(self._requests, dtype=np.int64).reshape(-1, 2),
+            np.array([(f, a) for f, a, _ in self._tasks], dtype=np.int64).reshape(-1, 2),
+            required,
+            np.array(
+                [
+                    self._offer,
+                    self._reqmore,
+                    self._bye,
+                    self._f_made,
+                    self._f_matches,
+                    self._f_rejected,
+                    self._f_performed,
+                    *self._f_few,
+                    self._f_last_reqmore,
+                ],
+                dtype=np.int64,
+            ),
+            float(confirm_below),
+        )
 
     def config(self) -> dict:
         return {"confirm_below": self.confirm_below, "epsilon": self.epsilon}
 
     def rule_action(self, obs: np.ndarray, mask: np.ndarray) -> int:
         """The action the rules pick (always an allowed one)."""
-        ok = mask.__getitem__
-        offer_live = (
-            obs[self._f_made] > 0 and obs[self._f_rejected] == 0 and obs[self._f_matches] > 0
-        )
-        # 1. answer the customer's questions about the entity on offer
-        if offer_live:
-            for f_req, a in self._requests:
-                if obs[f_req] > 0 and ok(a):
-                    return a
-        few = obs[self._f_few[0]] > 0 or obs[self._f_few[1]] > 0
-        task_required: set[str] = set(self._offer_requires)
-        believed_task = -1
-        for i, (f_task, _, requires) in enumerate(self._tasks):
-            if obs[f_task] > 0:
-                believed_task = i
-                task_required.update(requires)
-        # 2. ask for what narrows the search or what the task needs
-        for name, i in self._slot_by_name.items():
-            f_known, _, _, _, f_asked, a_req, _ = self._slots[i]
-            if a_req < 0 or obs[f_known] > 0 or not ok(a_req) or obs[f_asked] >= 2 / 3 - 1e-6:
-                continue
-            if not few or name in task_required:
-                return a_req
-        # 3. confirm what was heard with low confidence
-        for f_known, f_conf, f_confirmed, f_dontcare, _, _, a_conf in self._slots:
-            if (
-                a_conf >= 0
-                and obs[f_known] > 0
-                and obs[f_confirmed] == 0
-                and obs[f_dontcare] == 0
-                and obs[f_conf] < self.confirm_below
-                and ok(a_conf)
-            ):
-                return a_conf
-        # 4. offer (again) if nothing valid is on offer
-        if self._offer >= 0 and not offer_live and ok(self._offer):
-            return self._offer
-        # 5. do the task
-        if believed_task >= 0 and obs[self._f_performed] == 0:
-            a = self._tasks[believed_task][1]
-            if ok(a):
-                return a
-        # 6. anything else? then close
-        if self._reqmore >= 0 and obs[self._f_last_reqmore] == 0 and ok(self._reqmore):
-            return self._reqmore
-        if self._bye >= 0 and ok(self._bye):
-            return self._bye
-        return int(np.flatnonzero(mask)[0])
+        out = np.empty(1, dtype=np.int64)
+        _rule_actions(obs[None], np.asarray(mask)[None], *self._kernel_args, out)
+        return int(out[0])
+
+    def act_batch(self, obs, masks, *, explore=True, rng=None):
+        """The rules on every row at once (compiled); exploring (epsilon > 0), row by row with
+        each row's own stream, as ``act`` does."""
+        if explore and self.epsilon > 0:
+            return super().act_batch(obs, masks, explore=explore, rng=rng)
+        actions = np.empty(len(obs), dtype=np.int64)
+        _rule_actions(obs, masks, *self._kernel_args, actions)
+        return actions, np.ones(len(obs), dtype=np.float64)
 
     def act(self, obs, mask, *, explore=True, rng=None):
         if explore and self.epsilon > 0:

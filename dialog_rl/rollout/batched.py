@@ -180,13 +180,13 @@ def run_batched_columns(
 
 def _start(vec: DialogueVectorEnv, policy: Policy, todo: range, seed: int, explore: bool):
     """Reset ``vec`` onto episodes ``todo`` of run ``seed``; the per-slot policy streams too:
-    array-backed (``RowStreams``) for a policy with its own ``act_batch``, else Generators."""
+    array-backed (``RowStreams``) for a policy that takes them (``row_streams``), else Generators."""
     obs, infos = vec.reset(
         seed=seed, options={"first_episode": todo.start, "last_episode": todo.stop}
     )
     rngs: RowStreams | list | None = None
     if explore and policy.stochastic:
-        if type(policy).act_batch is not Policy.act_batch:
+        if policy.row_streams:
             rngs = RowStreams(vec.num_envs)
             rngs.reseed(np.arange(vec.num_envs), episode_seeds(seed, infos["episode"]))
         else:
