@@ -23,12 +23,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from dialog_rl.numerics import NumericalError
+    from dialog_rl.outputs import OutputError
     from dialog_rl.policies.base import PolicyError
     from dialog_rl.scenario import ScenarioError
 
     try:
         return int(args.handler(args, argv) or 0)
-    except (UsageError, ScenarioError, PolicyError) as err:
+    except (UsageError, ScenarioError, PolicyError, OutputError) as err:
         print(f"dialog-rl: error: {err}", file=sys.stderr)
         return 2
     except NumericalError as err:
@@ -544,9 +545,16 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.resume and args.force:
         raise UsageError("--resume continues --out and --force replaces it: pass one of them")
-    from dialog_rl.rollout.runlock import RunLock, RunLockedError, clear_directory, has_content
+    from dialog_rl.outputs import TRAIN, check_replaceable_directory, clear_directory
+    from dialog_rl.rollout.runlock import RunLock, RunLockedError, check_not_locked, has_content
 
     out = Path(args.out)
+    if args.force and os.path.lexists(out) and (not out.is_dir() or has_content(out)):
+        try:
+            check_not_locked(out)  # first name the live run, if one writes there
+        except RunLockedError as err:
+            raise UsageError(str(err)) from None
+        check_replaceable_directory(out, TRAIN)  # before anything: only a run train made
     domain = load_domain(args.scenario)
     created = not out.exists()
     lock = RunLock(out)
@@ -573,15 +581,12 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         )
         if args.address is not None and args.backend != "ray":
             raise UsageError("--address needs --backend ray")
-        if args.force and out.exists() and not out.is_dir():
-            _check_train_inputs(args, domain, config)
-            out.unlink()
         if not out.exists() or out.is_dir():  # (a file is refused by train, writing nothing)
             # held until the process ends: one run writes --out at a time, --force included
             lock.acquire()
         if args.force and lock.held and has_content(out):
             _check_train_inputs(args, domain, config)  # before deleting what is there
-            clear_directory(out)
+            clear_directory(out, TRAIN)
         result = train(
             domain,
             config,

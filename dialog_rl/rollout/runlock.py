@@ -17,7 +17,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -112,17 +111,6 @@ def check_not_locked(directory: str | Path) -> None:
     pid = lock_holder(directory)
     if pid is not None:
         raise RunLockedError(_in_use(Path(directory), pid))
-
-
-def clear_directory(directory: str | Path) -> None:
-    """Delete everything in ``directory`` but its lock file (``--force`` under a held lock)."""
-    for p in Path(directory).iterdir():
-        if p.name == LOCK_NAME:
-            continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
 
 
 def has_content(directory: str | Path) -> bool:
