@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-h", "--help", action=_HelpWithFormat, help="show this help and the scenario file format"
     )
+    _add_kb_root(p)
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("simulate", help="run many conversations headless and log them")
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=("local", "ray"), default="local", help="where episodes run"
     )
     p.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
+    _add_kb_root(p)
     p.set_defaults(handler=cmd_simulate)
 
     p = sub.add_parser("train", help="train a learning policy online against the simulator")
@@ -190,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the learner's discount per turn (default: the learner's; 0.995 with --lifetime)",
     )
+    _add_kb_root(p)
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser(
@@ -212,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="tui-session", help="where s saves (default: tui-session)")
     p.add_argument("--open", default=None, help="reopen a saved session.json")
+    _add_kb_root(p)
     p.set_defaults(handler=cmd_tui)
 
     from dialog_rl.regress.command import add_regress_parser  # argparse only: --help stays fast
@@ -221,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_ope_parser(sub, UsageError)
     return parser
+
+
+def _add_kb_root(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--kb-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also let the scenario read its kb.file from DIR (repeatable; by default only "
+        "files in the scenario's own folder are read)",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -268,7 +283,7 @@ def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
     from dialog_rl.env.featurizer import observation_spec
     from dialog_rl.scenario import compile_scenario, load_scenario
 
-    loaded = load_scenario(args.scenario)
+    loaded = load_scenario(args.scenario, args.kb_root)
     d = compile_scenario(loaded)
     sc = loaded.scenario
     print(f"{args.scenario}: OK — scenario {d.name!r} (sha256 {d.content_hash[:12]})")
@@ -324,7 +339,7 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         raise UsageError("--resume needs --out: the run directory to finish")
     if args.resume and args.force:
         raise UsageError("--resume continues --out and --force replaces it: pass one of them")
-    domain = load_domain(args.scenario)
+    domain = load_domain(args.scenario, args.kb_root)
     if args.lifetime and domain.lifetime is None:
         raise UsageError(f"{args.scenario}: --lifetime needs a `lifetime` section in the scenario")
     env_class = LifetimeEnv if args.lifetime else DialogueEnv
@@ -555,7 +570,7 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         except RunLockedError as err:
             raise UsageError(str(err)) from None
         check_replaceable_directory(out, TRAIN)  # before anything: only a run train made
-    domain = load_domain(args.scenario)
+    domain = load_domain(args.scenario, args.kb_root)
     created = not out.exists()
     lock = RunLock(out)
     try:
@@ -647,6 +662,7 @@ def cmd_tui(args: argparse.Namespace, argv: list[str]) -> int:
         customer=args.customer,
         lifetime=args.lifetime,
         open_path=args.open,
+        kb_roots=args.kb_root,
         error=UsageError,
     )
     from dialog_rl.tui.app import DialogApp  # textual only once the session is known to be good
