@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
+
+#: errors of a disk that cannot take more (full, over quota, file too big): one line, exit 1
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class UsageError(Exception):
@@ -25,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     from dialog_rl.numerics import NumericalError
     from dialog_rl.outputs import OutputError
     from dialog_rl.policies.base import PolicyError
+    from dialog_rl.run_errors import RunFailedError
     from dialog_rl.scenario import ScenarioError
 
     try:
@@ -36,6 +41,21 @@ def main(argv: list[str] | None = None) -> int:
         # exit 1, not 2: every input was valid (NaN/inf in a scenario is refused at load, exit 2);
         # the run itself produced a NaN or inf, and the message says where it entered
         print(f"dialog-rl: numerical error: {err}", file=sys.stderr)
+        return 1
+    except RunFailedError as err:
+        print(f"dialog-rl: run failed: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        if err.errno not in _DISK_ERRORS:
+            raise
+        # exit 1: the inputs were fine, the disk was not; every file is written whole (temporary
+        # name, then rename), so what is there is whole and a run's --resume continues it
+        where = f" {err.filename}" if err.filename else ""
+        print(
+            f"dialog-rl: cannot write{where}: {err.strerror or err}; nothing half-written was "
+            "left: make room, then run the same command again (simulate/train: with --resume)",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("dialog-rl: interrupted", file=sys.stderr)
