@@ -122,8 +122,12 @@ def save_checkpoint(
     tmp = directory.parent / f".{directory.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    _write_synced(tmp / TENSORS, tensor_bytes)
-    _write_synced(tmp / META, text.encode())
+    try:
+        _write_synced(tmp / TENSORS, tensor_bytes)
+        _write_synced(tmp / META, text.encode())
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk leaves no half-written checkpoint
+        raise
     if directory.exists():
         old = directory.parent / f".{directory.name}.old-{os.getpid()}"
         shutil.rmtree(old, ignore_errors=True)

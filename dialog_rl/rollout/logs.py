@@ -131,15 +131,11 @@ class EpisodeLogWriter:
         if not self._buffer:
             return
         table = self._table(self._buffer)
-        final = self.directory / part_name(self._part)
-        tmp = temporary_name(final)
-        try:
-            pq.write_table(table, tmp, compression="zstd")
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
+        # serialised in memory, then written by Python: a full disk raises OSError with its errno
+        # (Arrow's own writer reports it without one), and the temporary never outlives a failure
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        write_bytes_atomic(self.directory / part_name(self._part), sink.getvalue().to_pybytes())
         self._buffer = []
 
     def close(self) -> None:
