@@ -93,7 +93,7 @@ TUI = Layout(
     "session.json",
     re.compile(
         r"session\.json|(?:conversation|lifetime)-\d+-\d+\.(?:json|md)|demos\.parquet"
-        rf"|log/part-\d{{5}}\.parquet|(?:log/)?{_TMP}|\.[^/]+\.tmp"
+        rf"|(?:log|\.log\.tmp)/(?:part-\d{{5}}\.parquet|{_TMP})|{_TMP}|\.[^/]+\.tmp"
     ),
     re.compile(r"log|\.log\.tmp"),
     legacy=("version", "scenario_hash", "history", "demos"),
@@ -204,11 +204,14 @@ def clear_directory(path: str | Path, layout: Layout) -> None:
                 (Path(top) / name).rmdir()
 
 
-def check_replaceable_file(path: str | Path, kind: str, flag: str) -> None:
+def check_replaceable_file(
+    path: str | Path, kind: str, flag: str, legacy: tuple[str, ...] = ()
+) -> None:
     """Raise ``OutputError`` unless ``path`` is missing or a file dialog-rl wrote as ``kind``.
 
-    A JSON file is ours if its top level carries the stamp; any other text file if one of its
-    first two lines holds the marker (``marker(kind)``).
+    A JSON file is ours if its top level carries the stamp (or, without one, every ``legacy``
+    key: a file of a version that wrote no stamp); any other text file if one of its first two
+    lines holds the marker (``marker(kind)``).
     """
     p = Path(path)
     if not os.path.lexists(p):
@@ -227,9 +230,38 @@ def check_replaceable_file(path: str | Path, kind: str, flag: str) -> None:
     ours = any(marker(kind) in line for line in head)
     if not ours and head and head[0].lstrip().startswith("{"):
         data = read_json_dict(p)
-        ours = data is not None and data.get(STAMP_KEY) == f"dialog-rl {kind}"
+        if data is not None and STAMP_KEY in data:
+            ours = data[STAMP_KEY] == f"dialog-rl {kind}"
+        else:
+            ours = data is not None and bool(legacy) and all(k in data for k in legacy)
     if not ours:
         raise OutputError(
             f"{flag} {p} already exists and was not written by dialog-rl {kind}; it is left "
             "alone: choose another name or move it away"
         )
+
+
+def with_marker(data: bytes, kind: str) -> bytes:
+    """An XML or Markdown report with its marker comment as its second line (after the XML
+    declaration or the Markdown heading, so both still open the file)."""
+    head, _, rest = data.partition(b"\n")
+    return head + b"\n" + (marker(kind) + "\n").encode() + rest
+
+
+def write_file(path: str | Path, data: bytes, kind: str, flag: str) -> None:
+    """Write a report whole, replacing only a file dialog-rl wrote as ``kind``.
+
+    Written under a temporary name beside it, fsynced and renamed: a reader (or a full disk)
+    never leaves half a file, and the temporary goes whatever happens.
+    """
+    check_replaceable_file(path, kind, flag)
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

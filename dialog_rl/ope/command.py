@@ -135,7 +135,10 @@ def run_ope(args: OPEArgs) -> str:
     from dialog_rl.ope.fqe import FQE
     from dialog_rl.ope.logged import load_logged
     from dialog_rl.ope.report import evaluate_logged, format_report, online_value
+    from dialog_rl.outputs import check_replaceable_file, stamp, write_file
 
+    if args.json_out:  # before the work: an existing file is replaced only if ope wrote it
+        check_replaceable_file(args.json_out, "ope", "--json")
     if not 0.0 < args.gamma <= 1.0:
         raise OPEInputError(f"--gamma must be in (0, 1], got {args.gamma}")
     logged = load_logged(args.logs)
@@ -226,7 +229,9 @@ def run_ope(args: OPEArgs) -> str:
         payload["logs"] = str(args.logs)
         if truth is not None:
             payload["truth"] = truth.to_dict()
-        Path(args.json_out).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        payload.update(stamp("ope"))
+        text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+        write_file(args.json_out, text.encode(), "ope", "--json")
     return out
 
 
