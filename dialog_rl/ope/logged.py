@@ -22,6 +22,49 @@ from dialog_rl.ope.validation import OPEInputError
 REQUIRED = ("episode", "turn", "obs", "mask", "action", "reward", "terminated", "truncated")
 
 
+def _number(t) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
+
+
+def _integer(t) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_integer(t)
+
+
+def _boolean(t) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_boolean(t)
+
+
+def _fixed_list_of(test):
+    def check(t) -> bool:
+        import pyarrow as pa
+
+        return pa.types.is_fixed_size_list(t) and test(t.value_type)
+
+    return check
+
+
+#: what each column of a log must hold (checked on the schema, before any value is read)
+_COLUMN_TYPES = {
+    "episode": (_integer, "integers"),
+    "turn": (_integer, "integers"),
+    "action": (_integer, "integers"),
+    "visit": (_integer, "integers"),
+    "reward": (_number, "numbers"),
+    "propensity": (_number, "numbers"),
+    "terminated": (_boolean, "booleans"),
+    "truncated": (_boolean, "booleans"),
+    "overridden": (_boolean, "booleans"),
+    "obs": (_fixed_list_of(_number), "a fixed-size list of numbers"),
+    "mask": (_fixed_list_of(_boolean), "a fixed-size list of booleans"),
+}
+
+
 @dataclass(frozen=True)
 class LoggedDialogues:
     """Logged episodes, padded to the longest: decision ``t`` of episode ``i`` is ``[i, t]``."""
@@ -207,6 +250,8 @@ def load_logged(path: str | Path) -> LoggedDialogues:
     parts = _part_files(path)
     tables = []
     for part in parts:
+        if not part.is_file():  # a FIFO or device would block or never end
+            raise OPEInputError(f"{part}: not a regular file")
         try:
             tables.append(read_log(part))
         except (pa.ArrowException, OSError) as err:
@@ -228,6 +273,14 @@ def load_logged(path: str | Path) -> LoggedDialogues:
                 f"{part}: no 'propensity' column: these logs do not say how likely the logging "
                 "policy was to take each action, so they cannot be used for off-policy evaluation"
             )
+        for name in table.column_names:
+            kind = _COLUMN_TYPES.get(name)
+            if kind is not None and not kind[0](table.schema.field(name).type):
+                raise OPEInputError(
+                    f"{part}: column {name!r} is {table.schema.field(name).type}, expected {kind[1]}"
+                )
+            if kind is not None and name != "propensity" and table.column(name).null_count:
+                raise OPEInputError(f"{part}: column {name!r} has missing values (nulls)")
     table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
     summary = _summary(path)
     hashes = {
@@ -318,6 +371,14 @@ def _to_arrays(path, parts, table, metadata, summary, scenario_hash) -> LoggedDi
     mask_flat = _fixed_list(col("mask"), bool)
     action = np.asarray(col("action").to_numpy(zero_copy_only=False), dtype=np.int64)
     reward = np.asarray(col("reward").to_numpy(zero_copy_only=False), dtype=np.float64)
+    for name, values in (("reward", reward), ("obs", obs_flat)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad.reshape(n_rows, -1).any(axis=1))[0])
+            raise OPEInputError(
+                f"{path}: {name} is not a finite number (NaN or inf) at episode {episode[i]}, "
+                f"turn {turn[i]}"
+            )
     n_actions = mask_flat.shape[1]
     if ((action < 0) | (action >= n_actions)).any():
         i = int(np.flatnonzero((action < 0) | (action >= n_actions))[0])

@@ -55,6 +55,8 @@ IDENTITY = (
     "episodes",
     "part_episodes",
 )
+#: a summary.json bigger than this is no summary of ours (its metrics are a few kB)
+MAX_SUMMARY_BYTES = 16 * 1024 * 1024
 _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
 
 
@@ -78,9 +80,11 @@ def read_summary(path: Path) -> dict | None:
     file = Path(path) / "summary.json"
     if not file.is_file():
         return None
+    if file.stat().st_size > MAX_SUMMARY_BYTES:
+        raise SimulationRunError(f"{file}: {file.stat().st_size:,} bytes: not a run summary")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
         raise SimulationRunError(f"{file}: unreadable ({err}); start a new run") from None
     if not isinstance(data, dict):
         raise SimulationRunError(f"{file}: not a dialog-rl simulate summary")
