@@ -66,6 +66,12 @@ def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> N
         help="lifetime logs: evaluate each customer's first N visits only (truth likewise)",
     )
     p.add_argument("--bootstrap", type=_positive_int, default=1000, help="bootstrap resamples")
+    p.add_argument(
+        "--max-decisions",
+        type=_positive_int,
+        default=None,
+        help="refuse logs of more decisions than this (default 1,000,000: about 1 GB of memory)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of bootstrap, FQE and truth run")
     p.add_argument(
         "--explore", action="store_true", help="evaluate the target as it explores (not greedy)"
@@ -87,6 +93,7 @@ def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> N
             fqe=not args.no_fqe,
             json_out=args.json,
             max_visits=args.max_visits,
+            max_decisions=args.max_decisions,
         )
         try:
             text = run_ope(ope_args)
@@ -126,6 +133,8 @@ class OPEArgs:
     """Write the results as JSON here too."""
     max_visits: int | None = None
     """Lifetime logs: cut each lifetime after this many visits (the truth too)."""
+    max_decisions: int | None = None
+    """Refuse logs of more decisions (None: ``logged.MAX_DECISIONS``)."""
 
 
 def run_ope(args: OPEArgs) -> str:
@@ -133,7 +142,7 @@ def run_ope(args: OPEArgs) -> str:
     import numpy as np
 
     from dialog_rl.ope.fqe import FQE
-    from dialog_rl.ope.logged import load_logged
+    from dialog_rl.ope.logged import MAX_DECISIONS, load_logged
     from dialog_rl.ope.report import evaluate_logged, format_report, online_value
     from dialog_rl.outputs import check_replaceable_file, stamp, write_file
 
@@ -141,7 +150,7 @@ def run_ope(args: OPEArgs) -> str:
         check_replaceable_file(args.json_out, "ope", "--json")
     if not 0.0 < args.gamma <= 1.0:
         raise OPEInputError(f"--gamma must be in (0, 1], got {args.gamma}")
-    logged = load_logged(args.logs)
+    logged = load_logged(args.logs, args.max_decisions or MAX_DECISIONS)
     domain, scenario_path = _domain_for(logged, args.scenario)
     lifetime = _is_lifetime(logged)
     if lifetime and domain.lifetime is None:

@@ -20,6 +20,8 @@ import numpy as np
 from dialog_rl.ope.validation import OPEInputError
 
 REQUIRED = ("episode", "turn", "obs", "mask", "action", "reward", "terminated", "truncated")
+#: the most logged decisions evaluated at once (``--max-decisions``): about 1 GB of memory
+MAX_DECISIONS = 1_000_000
 
 
 def _number(t) -> bool:
@@ -238,9 +240,14 @@ def chain_array(valid: np.ndarray, arr: np.ndarray, k: int, fill) -> np.ndarray:
     return out
 
 
-def load_logged(path: str | Path) -> LoggedDialogues:
-    """Read and check logs for off-policy evaluation; see the module docstring."""
+def load_logged(path: str | Path, max_decisions: int = MAX_DECISIONS) -> LoggedDialogues:
+    """Read and check logs for off-policy evaluation; see the module docstring.
+
+    Logs of more than ``max_decisions`` rows are refused before their data is read (the
+    Parquet footers give the count): evaluation holds every decision in memory, about 1 kB each.
+    """
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from dialog_rl.rollout.logs import read_log
 
@@ -248,10 +255,24 @@ def load_logged(path: str | Path) -> LoggedDialogues:
     if not path.exists():
         raise OPEInputError(f"{path}: no such file or directory")
     parts = _part_files(path)
-    tables = []
+    rows = 0
     for part in parts:
         if not part.is_file():  # a FIFO or device would block or never end
             raise OPEInputError(f"{part}: not a regular file")
+        try:
+            rows += pq.read_metadata(part).num_rows
+        except (pa.ArrowException, OSError) as err:
+            raise OPEInputError(
+                f"{part}: not a readable Parquet file (truncated or damaged?): {_one_line(err)}"
+            ) from None
+    if rows > max_decisions:
+        raise OPEInputError(
+            f"{path}: {rows:,} logged decisions; off-policy evaluation holds them all in memory "
+            f"(about 1 kB each) and takes at most {max_decisions:,}: evaluate a sample (some of "
+            "its part files) or raise --max-decisions"
+        )
+    tables = []
+    for part in parts:
         try:
             tables.append(read_log(part))
         except (pa.ArrowException, OSError) as err:

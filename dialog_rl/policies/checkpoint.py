@@ -245,6 +245,9 @@ def read_checkpoint(
         arrays = load(tensor_bytes)
     except (SafetensorError, ValueError, OSError) as err:
         raise CheckpointError(f"{tensor_path}: not a valid safetensors file ({err})") from None
+    for name, array in arrays.items():  # a policy of NaN weights would act at random, silently
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            raise CheckpointError(f"{tensor_path}: tensor {name!r} holds NaN or inf values")
     return Checkpoint(d, arrays, meta)
 
 
