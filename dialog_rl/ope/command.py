@@ -70,7 +70,7 @@ def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> N
         "--max-decisions",
         type=_positive_int,
         default=None,
-        help="refuse logs of more decisions than this (default 1,000,000: about 1 GB of memory)",
+        help="refuse logs of more decisions than this (default 500,000: about 1.7 GB of memory)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of bootstrap, FQE and truth run")
     p.add_argument(

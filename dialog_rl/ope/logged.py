@@ -20,8 +20,9 @@ import numpy as np
 from dialog_rl.ope.validation import OPEInputError
 
 REQUIRED = ("episode", "turn", "obs", "mask", "action", "reward", "terminated", "truncated")
-#: the most logged decisions evaluated at once (``--max-decisions``): about 1 GB of memory
-MAX_DECISIONS = 1_000_000
+#: the most logged decisions evaluated at once (``--max-decisions``): ``ope`` on 1,000,000
+#: one-turn conversations peaked at 3.3 GB (``benchmarks/adversarial.py``), so about 1.7 GB
+MAX_DECISIONS = 500_000
 
 
 def _number(t) -> bool:
@@ -244,7 +245,7 @@ def load_logged(path: str | Path, max_decisions: int = MAX_DECISIONS) -> LoggedD
     """Read and check logs for off-policy evaluation; see the module docstring.
 
     Logs of more than ``max_decisions`` rows are refused before their data is read (the
-    Parquet footers give the count): evaluation holds every decision in memory, about 1 kB each.
+    Parquet footers give the count): evaluation holds every decision in memory, about 3 kB each.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -268,7 +269,7 @@ def load_logged(path: str | Path, max_decisions: int = MAX_DECISIONS) -> LoggedD
     if rows > max_decisions:
         raise OPEInputError(
             f"{path}: {rows:,} logged decisions; off-policy evaluation holds them all in memory "
-            f"(about 1 kB each) and takes at most {max_decisions:,}: evaluate a sample (some of "
+            f"(about 3 kB each) and takes at most {max_decisions:,}: evaluate a sample (some of "
             "its part files) or raise --max-decisions"
         )
     tables = []
