@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
+
+#: errors of a disk that cannot take more (full, over quota, file too big): one line, exit 1
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class UsageError(Exception):
@@ -23,18 +27,35 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from dialog_rl.numerics import NumericalError
+    from dialog_rl.outputs import OutputError
     from dialog_rl.policies.base import PolicyError
+    from dialog_rl.run_errors import RunFailedError
     from dialog_rl.scenario import ScenarioError
 
     try:
         return int(args.handler(args, argv) or 0)
-    except (UsageError, ScenarioError, PolicyError) as err:
+    except (UsageError, ScenarioError, PolicyError, OutputError) as err:
         print(f"dialog-rl: error: {err}", file=sys.stderr)
         return 2
     except NumericalError as err:
         # exit 1, not 2: every input was valid (NaN/inf in a scenario is refused at load, exit 2);
         # the run itself produced a NaN or inf, and the message says where it entered
         print(f"dialog-rl: numerical error: {err}", file=sys.stderr)
+        return 1
+    except RunFailedError as err:
+        print(f"dialog-rl: run failed: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        if err.errno not in _DISK_ERRORS:
+            raise
+        # exit 1: the inputs were fine, the disk was not; every file is written whole (temporary
+        # name, then rename), so what is there is whole and a run's --resume continues it
+        where = f" {err.filename}" if err.filename else ""
+        print(
+            f"dialog-rl: cannot write{where}: {err.strerror or err}; nothing half-written was "
+            "left: make room, then run the same command again (simulate/train: with --resume)",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("dialog-rl: interrupted", file=sys.stderr)
@@ -59,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-h", "--help", action=_HelpWithFormat, help="show this help and the scenario file format"
     )
+    _add_kb_root(p)
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("simulate", help="run many conversations headless and log them")
@@ -112,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=("local", "ray"), default="local", help="where episodes run"
     )
     p.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
+    _add_kb_root(p)
     p.set_defaults(handler=cmd_simulate)
 
     p = sub.add_parser("train", help="train a learning policy online against the simulator")
@@ -204,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the learning curve as TensorBoard events to DIR "
         "(`tensorboard --logdir DIR`)",
     )
+    _add_kb_root(p)
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser(
@@ -228,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="tui-session", help="where s saves (default: tui-session)")
     p.add_argument("--open", default=None, help="reopen a saved session.json")
+    _add_kb_root(p)
     p.set_defaults(handler=cmd_tui)
 
     from dialog_rl.regress.command import add_regress_parser  # argparse only: --help stays fast
@@ -240,6 +265,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_logs_parser(sub, UsageError)
     return parser
+
+
+def _add_kb_root(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--kb-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also let the scenario read its kb.file from DIR (repeatable; by default only "
+        "files in the scenario's own folder are read)",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -287,7 +323,7 @@ def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
     from dialog_rl.env.featurizer import observation_spec
     from dialog_rl.scenario import compile_scenario, load_scenario
 
-    loaded = load_scenario(args.scenario)
+    loaded = load_scenario(args.scenario, args.kb_root)
     d = compile_scenario(loaded)
     sc = loaded.scenario
     print(f"{args.scenario}: OK — scenario {d.name!r} (sha256 {d.content_hash[:12]})")
@@ -343,7 +379,7 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         raise UsageError("--resume needs --out: the run directory to finish")
     if args.resume and args.force:
         raise UsageError("--resume continues --out and --force replaces it: pass one of them")
-    domain = load_domain(args.scenario)
+    domain = load_domain(args.scenario, args.kb_root)
     if args.lifetime and domain.lifetime is None:
         raise UsageError(f"{args.scenario}: --lifetime needs a `lifetime` section in the scenario")
     env_class = LifetimeEnv if args.lifetime else DialogueEnv
@@ -564,12 +600,19 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.resume and args.force:
         raise UsageError("--resume continues --out and --force replaces it: pass one of them")
-    from dialog_rl.rollout.runlock import RunLock, RunLockedError, clear_directory, has_content
+    from dialog_rl.outputs import TRAIN, check_replaceable_directory, clear_directory
+    from dialog_rl.rollout.runlock import RunLock, RunLockedError, check_not_locked, has_content
 
     out = Path(args.out)
     if args.tensorboard and Path(args.tensorboard).exists() and not Path(args.tensorboard).is_dir():
         raise UsageError(f"--tensorboard {args.tensorboard}: exists and is not a directory")
-    domain = load_domain(args.scenario)
+    if args.force and os.path.lexists(out) and (not out.is_dir() or has_content(out)):
+        try:
+            check_not_locked(out)  # first name the live run, if one writes there
+        except RunLockedError as err:
+            raise UsageError(str(err)) from None
+        check_replaceable_directory(out, TRAIN)  # before anything: only a run train made
+    domain = load_domain(args.scenario, args.kb_root)
     created = not out.exists()
     lock = RunLock(out)
     try:
@@ -595,15 +638,12 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         )
         if args.address is not None and args.backend != "ray":
             raise UsageError("--address needs --backend ray")
-        if args.force and out.exists() and not out.is_dir():
-            _check_train_inputs(args, domain, config)
-            out.unlink()
         if not out.exists() or out.is_dir():  # (a file is refused by train, writing nothing)
             # held until the process ends: one run writes --out at a time, --force included
             lock.acquire()
         if args.force and lock.held and has_content(out):
             _check_train_inputs(args, domain, config)  # before deleting what is there
-            clear_directory(out)
+            clear_directory(out, TRAIN)
         callbacks = []
         if args.tensorboard:
             from dialog_rl.train.tensorboard import TensorBoardLog
@@ -674,6 +714,7 @@ def cmd_tui(args: argparse.Namespace, argv: list[str]) -> int:
         customer=args.customer,
         lifetime=args.lifetime,
         open_path=args.open,
+        kb_roots=args.kb_root,
         error=UsageError,
     )
     from dialog_rl.tui.app import DialogApp  # textual only once the session is known to be good

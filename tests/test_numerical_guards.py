@@ -44,7 +44,7 @@ def test_nan_reward_is_caught_in_the_env_step_with_its_turn(restaurant):
 def test_simulate_names_episode_and_turn_of_an_inf_reward(restaurant, monkeypatch, capsys):
     episode, turn = _first_success(restaurant)
     bad = dataclasses.replace(restaurant, r_success=float("inf"))
-    monkeypatch.setattr("dialog_rl.scenario.load_domain", lambda path: bad)
+    monkeypatch.setattr("dialog_rl.scenario.load_domain", lambda path, *roots: bad)
     code = main(
         [
             *("simulate", "--scenario", "x.yaml", "--policy", "rule", "--episodes", "200"),

@@ -148,7 +148,7 @@ def test_missing_kb_file_names_the_kb_key(tmp_path, capsys):
     path.write_text(GOOD)
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"{path}:{_line_of(GOOD, 'kb:')}: kb.file: file not found" in err
+    assert f"{path}:{_line_of(GOOD, 'file: shopping_kb.csv')}: kb.file: file not found" in err
 
 
 @pytest.mark.parametrize("text", ["- just\n- a list\n", "42\n", ""])

@@ -73,6 +73,12 @@ def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> N
         help="lifetime logs: evaluate each customer's first N visits only (truth likewise)",
     )
     p.add_argument("--bootstrap", type=_positive_int, default=1000, help="bootstrap resamples")
+    p.add_argument(
+        "--max-decisions",
+        type=_positive_int,
+        default=None,
+        help="refuse logs of more decisions than this (default 500,000: about 1.7 GB of memory)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of bootstrap, FQE and truth run")
     p.add_argument(
         "--explore", action="store_true", help="evaluate the target as it explores (not greedy)"
@@ -94,6 +100,7 @@ def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> N
             fqe=not args.no_fqe,
             json_out=args.json,
             max_visits=args.max_visits,
+            max_decisions=args.max_decisions,
         )
         try:
             text = run_ope(ope_args)
@@ -133,6 +140,8 @@ class OPEArgs:
     """Write the results as JSON here too."""
     max_visits: int | None = None
     """Lifetime logs: cut each lifetime after this many visits (the truth too)."""
+    max_decisions: int | None = None
+    """Refuse logs of more decisions (None: ``logged.MAX_DECISIONS``)."""
 
 
 def run_ope(args: OPEArgs) -> str:
@@ -140,12 +149,15 @@ def run_ope(args: OPEArgs) -> str:
     import numpy as np
 
     from dialog_rl.ope.fqe import FQE
-    from dialog_rl.ope.logged import load_logged
+    from dialog_rl.ope.logged import MAX_DECISIONS, load_logged
     from dialog_rl.ope.report import evaluate_logged, format_report, online_value
+    from dialog_rl.outputs import check_replaceable_file, stamp, write_file
 
+    if args.json_out:  # before the work: an existing file is replaced only if ope wrote it
+        check_replaceable_file(args.json_out, "ope", "--json")
     if not 0.0 < args.gamma <= 1.0:
         raise OPEInputError(f"--gamma must be in (0, 1], got {args.gamma}")
-    logged = load_logged(args.logs)
+    logged = load_logged(args.logs, args.max_decisions or MAX_DECISIONS)
     if args.policy == LOGGED or is_features_log(logged):
         return _run_ope_logged_target(args, logged)
     domain, scenario_path = _domain_for(logged, args.scenario)
@@ -238,7 +250,9 @@ def run_ope(args: OPEArgs) -> str:
         payload["logs"] = str(args.logs)
         if truth is not None:
             payload["truth"] = truth.to_dict()
-        Path(args.json_out).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        payload.update(stamp("ope"))
+        text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+        write_file(args.json_out, text.encode(), "ope", "--json")
     return out
 
 

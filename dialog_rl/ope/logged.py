@@ -20,6 +20,52 @@ import numpy as np
 from dialog_rl.ope.validation import OPEInputError
 
 REQUIRED = ("episode", "turn", "obs", "mask", "action", "reward", "terminated", "truncated")
+#: the most logged decisions evaluated at once (``--max-decisions``): ``ope`` on 1,000,000
+#: one-turn conversations peaked at 3.3 GB (``benchmarks/adversarial.py``), so about 1.7 GB
+MAX_DECISIONS = 500_000
+
+
+def _number(t) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
+
+
+def _integer(t) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_integer(t)
+
+
+def _boolean(t) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_boolean(t)
+
+
+def _fixed_list_of(test):
+    def check(t) -> bool:
+        import pyarrow as pa
+
+        return pa.types.is_fixed_size_list(t) and test(t.value_type)
+
+    return check
+
+
+#: what each column of a log must hold (checked on the schema, before any value is read)
+_COLUMN_TYPES = {
+    "episode": (_integer, "integers"),
+    "turn": (_integer, "integers"),
+    "action": (_integer, "integers"),
+    "visit": (_integer, "integers"),
+    "reward": (_number, "numbers"),
+    "propensity": (_number, "numbers"),
+    "terminated": (_boolean, "booleans"),
+    "truncated": (_boolean, "booleans"),
+    "overridden": (_boolean, "booleans"),
+    "obs": (_fixed_list_of(_number), "a fixed-size list of numbers"),
+    "mask": (_fixed_list_of(_boolean), "a fixed-size list of booleans"),
+}
 
 
 @dataclass(frozen=True)
@@ -195,9 +241,14 @@ def chain_array(valid: np.ndarray, arr: np.ndarray, k: int, fill) -> np.ndarray:
     return out
 
 
-def load_logged(path: str | Path) -> LoggedDialogues:
-    """Read and check logs for off-policy evaluation; see the module docstring."""
+def load_logged(path: str | Path, max_decisions: int = MAX_DECISIONS) -> LoggedDialogues:
+    """Read and check logs for off-policy evaluation; see the module docstring.
+
+    Logs of more than ``max_decisions`` rows are refused before their data is read (the
+    Parquet footers give the count): evaluation holds every decision in memory, about 3 kB each.
+    """
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from dialog_rl.rollout.logs import read_log
 
@@ -205,6 +256,22 @@ def load_logged(path: str | Path) -> LoggedDialogues:
     if not path.exists():
         raise OPEInputError(f"{path}: no such file or directory")
     parts = _part_files(path)
+    rows = 0
+    for part in parts:
+        if not part.is_file():  # a FIFO or device would block or never end
+            raise OPEInputError(f"{part}: not a regular file")
+        try:
+            rows += pq.read_metadata(part).num_rows
+        except (pa.ArrowException, OSError) as err:
+            raise OPEInputError(
+                f"{part}: not a readable Parquet file (truncated or damaged?): {_one_line(err)}"
+            ) from None
+    if rows > max_decisions:
+        raise OPEInputError(
+            f"{path}: {rows:,} logged decisions; off-policy evaluation holds them all in memory "
+            f"(about 3 kB each) and takes at most {max_decisions:,}: evaluate a sample (some of "
+            "its part files) or raise --max-decisions"
+        )
     tables = []
     for part in parts:
         try:
@@ -228,6 +295,14 @@ def load_logged(path: str | Path) -> LoggedDialogues:
                 f"{part}: no 'propensity' column: these logs do not say how likely the logging "
                 "policy was to take each action, so they cannot be used for off-policy evaluation"
             )
+        for name in table.column_names:
+            kind = _COLUMN_TYPES.get(name)
+            if kind is not None and not kind[0](table.schema.field(name).type):
+                raise OPEInputError(
+                    f"{part}: column {name!r} is {table.schema.field(name).type}, expected {kind[1]}"
+                )
+            if kind is not None and name != "propensity" and table.column(name).null_count:
+                raise OPEInputError(f"{part}: column {name!r} has missing values (nulls)")
     table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
     summary = _summary(path)
     hashes = {
@@ -318,6 +393,14 @@ def _to_arrays(path, parts, table, metadata, summary, scenario_hash) -> LoggedDi
     mask_flat = _fixed_list(col("mask"), bool)
     action = np.asarray(col("action").to_numpy(zero_copy_only=False), dtype=np.int64)
     reward = np.asarray(col("reward").to_numpy(zero_copy_only=False), dtype=np.float64)
+    for name, values in (("reward", reward), ("obs", obs_flat)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad.reshape(n_rows, -1).any(axis=1))[0])
+            raise OPEInputError(
+                f"{path}: {name} is not a finite number (NaN or inf) at episode {episode[i]}, "
+                f"turn {turn[i]}"
+            )
     n_actions = mask_flat.shape[1]
     if ((action < 0) | (action >= n_actions)).any():
         i = int(np.flatnonzero((action < 0) | (action >= n_actions))[0])

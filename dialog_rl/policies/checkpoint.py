@@ -42,6 +42,8 @@ FORMAT_VERSION = 1
 TRAINED_ON = ("conversations", "lifetimes")
 #: metadata larger than this is not a checkpoint of ours (a learning curve is a few KB)
 MAX_META_BYTES = 64 << 20
+#: the largest tensor file read (checked on stat, before reading)
+MAX_TENSOR_BYTES = 1 << 30
 
 
 class CheckpointError(PolicyError):
@@ -122,8 +124,12 @@ def save_checkpoint(
     tmp = directory.parent / f".{directory.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    _write_synced(tmp / TENSORS, tensor_bytes)
-    _write_synced(tmp / META, text.encode())
+    try:
+        _write_synced(tmp / TENSORS, tensor_bytes)
+        _write_synced(tmp / META, text.encode())
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk leaves no half-written checkpoint
+        raise
     if directory.exists():
         old = directory.parent / f".{directory.name}.old-{os.getpid()}"
         shutil.rmtree(old, ignore_errors=True)
@@ -197,6 +203,11 @@ def read_checkpoint(
     if not tensor_path.is_file():
         raise CheckpointError(f"{tensor_path}: missing (the checkpoint is incomplete)")
     size = tensor_path.stat().st_size
+    if size > MAX_TENSOR_BYTES:  # before reading: a forged hash cannot make it read 100 GB
+        raise CheckpointError(
+            f"{tensor_path}: {size:,} bytes; checkpoints over {MAX_TENSOR_BYTES:,} bytes are "
+            "refused (a DQN with its default replay buffer is about 50 MB)"
+        )
     if size != expected["bytes"]:
         what = "truncated" if size < expected["bytes"] else "corrupted"
         raise CheckpointError(
@@ -234,6 +245,9 @@ def read_checkpoint(
         arrays = load(tensor_bytes)
     except (SafetensorError, ValueError, OSError) as err:
         raise CheckpointError(f"{tensor_path}: not a valid safetensors file ({err})") from None
+    for name, array in arrays.items():  # a policy of NaN weights would act at random, silently
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            raise CheckpointError(f"{tensor_path}: tensor {name!r} holds NaN or inf values")
     return Checkpoint(d, arrays, meta)
 
 
@@ -253,6 +267,8 @@ def _read_meta(meta_path: Path) -> dict:
         raise CheckpointError(
             f"{meta_path}:{err.lineno}: not valid JSON ({err.msg}): truncated or corrupted"
         ) from None
+    except RecursionError:
+        raise CheckpointError(f"{meta_path}: JSON nested too deeply to be metadata") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path}: not a dialog-rl checkpoint (no format {FORMAT!r})")
     if meta.get("format_version") != FORMAT_VERSION:

@@ -168,11 +168,11 @@ def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception
     if not resolve_scenario(args.scenario).is_file():
         raise error(f"--scenario {args.scenario}: no such file, nor a shipped scenario")
     domain = _check_lifetime_options(args, error)
-    outputs = [x for x in (args.junit, args.markdown, args.json) if x]
-    for out in outputs:
-        parent = Path(out).resolve().parent
-        if not parent.is_dir():
-            raise error(f"cannot write {out}: directory {parent} does not exist")
+    from dialog_rl.outputs import check_replaceable_file
+
+    for flag in ("junit", "markdown", "json"):  # before the run: refuse what is not ours
+        if getattr(args, flag):
+            check_replaceable_file(getattr(args, flag), "regress", f"--{flag}")
     if args.logs is not None:
         return _offline(args, error)
     from dialog_rl.regress.gate import GateConfig, run_gate
@@ -203,12 +203,9 @@ def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception
         result = run_gate(config, progress=progress, domain=domain)
     finally:
         close()
-    import json
 
     sys.stdout.write(text_report(result))
-    _write(args.junit, junit_xml(result))
-    _write(args.markdown, markdown_report(result).encode())
-    _write(args.json, (json.dumps(result.to_dict(), indent=2) + "\n").encode())
+    _write_reports(args, junit_xml(result), markdown_report(result), result.to_dict())
     return 0 if result.passed else 1
 
 
@@ -256,7 +253,6 @@ def _offline(args: argparse.Namespace, error: type[Exception]) -> int:
         raise error(
             f"--logs judges logged conversations; {', '.join(ignored)}: for simulation only"
         )
-    import json
 
     from dialog_rl.regress.offline import (
         OfflineConfig,
@@ -280,20 +276,24 @@ def _offline(args: argparse.Namespace, error: type[Exception]) -> int:
     )
     result = run_offline(config)
     sys.stdout.write(offline_text(result))
-    _write(args.junit, offline_junit(result))
-    _write(args.markdown, offline_markdown(result).encode())
-    _write(args.json, (json.dumps(result.to_dict(), indent=2) + "\n").encode())
+    _write_reports(args, offline_junit(result), offline_markdown(result), result.to_dict())
     return 0 if result.passed else 1
 
 
-def _write(path: str | None, data: bytes) -> None:
-    """Write a report atomically: a reader never sees half a file."""
-    if not path:
-        return
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+def _write_reports(args: argparse.Namespace, junit: bytes, markdown: str, data: dict) -> None:
+    """Write the reports asked for, each whole and stamped, replacing only earlier reports."""
+    import json
+
+    from dialog_rl.outputs import stamp, with_marker, write_file
+
+    reports = {
+        "junit": with_marker(junit, "regress"),
+        "markdown": with_marker(markdown.encode(), "regress"),
+        "json": (json.dumps({**data, **stamp("regress")}, indent=2) + "\n").encode(),
+    }
+    for flag, content in reports.items():
+        if getattr(args, flag):
+            write_file(getattr(args, flag), content, "regress", f"--{flag}")
 
 
 def _progress_bar(disabled: bool):
@@ -336,13 +336,14 @@ def parse_seeds(text: str, error: type[Exception]) -> tuple[int, ...]:
 
 
 def cmd_record(args: argparse.Namespace, argv: list[str], error: type[Exception]) -> int:
+    from dialog_rl.outputs import check_replaceable_file
     from dialog_rl.regress.golden import GoldenConfig, record, save
 
     out = Path(args.out)
     if out.exists() and not args.force:
         raise error(f"--out {out} already exists; choose another name or pass --force")
-    if not out.resolve().parent.is_dir():
-        raise error(f"cannot write {out}: directory {out.resolve().parent} does not exist")
+    # --force replaces only a golden file (one written before stamps: a version and conversations)
+    check_replaceable_file(out, "golden", "--out", legacy=("version", "conversations"))
     config = GoldenConfig(
         scenario=args.scenario,
         policy=args.policy,

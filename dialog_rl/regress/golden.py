@@ -95,11 +95,18 @@ def record(config: GoldenConfig) -> dict:
 
 def save(doc: dict, path: str | Path) -> Path:
     """Write the golden file atomically (a temporary name, then a rename)."""
+    from dialog_rl.outputs import stamp
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({**doc, **stamp("golden")}, indent=1, ensure_ascii=False) + "\n"
+    # legacy golden files (no stamp) were checked by the command before recording
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

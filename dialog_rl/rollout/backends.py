@@ -14,17 +14,29 @@ between our own processes; no file is ever unpickled.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dialog_rl.numerics import NumericalError
-from dialog_rl.rollout.logs import PART_EPISODES, EpisodeLogWriter, write_bytes_atomic
+from dialog_rl.rollout.logs import (
+    PART_EPISODES,
+    EpisodeLogWriter,
+    remove_dead_temporaries,
+    write_bytes_atomic,
+)
+from dialog_rl.run_errors import WorkerLostError
 from dialog_rl.scenario import Domain
 
 BACKENDS = ("local", "ray")
+#: how many times in a row the work of a dead worker (process or Ray actor) is handed out again
+#: before the run stops; any chunk finished in between resets the count
+MAX_RESTARTS = 3
 
 
 class BackendError(RuntimeError):
@@ -261,10 +273,33 @@ def _run_in_process(job: RolloutJob) -> Iterator[ChunkResult]:
 _POOL_WORKER: RolloutWorker | None = None
 
 
-def _pool_init(job: RolloutJob) -> None:
+def _pool_init(job: RolloutJob, driver: int) -> None:
     global _POOL_WORKER
     _die_with_parent()
+    exit_with_driver(driver)
     _POOL_WORKER = RolloutWorker(job)
+
+
+def exit_with_driver(driver: int) -> None:
+    """End this worker process the moment the run's process ``driver`` ends, however it ends.
+
+    A ``ProcessPoolExecutor`` worker holds both ends of its task queue, so a dead driver never
+    shows up as end-of-file there, and the fork server lives as long as its workers: without
+    this, a run killed with SIGKILL would leave its workers playing (and writing parts) on.
+    """
+    import select
+    import threading
+
+    try:
+        fd = os.pidfd_open(driver)  # Linux >= 5.3; readable once the process has ended
+    except (AttributeError, OSError):
+        return  # elsewhere: the worker finishes its chunk and stops when its queue breaks
+
+    def wait() -> None:
+        select.select([fd], [], [])
+        os._exit(1)
+
+    threading.Thread(target=wait, name="exit-with-driver", daemon=True).start()
 
 
 def _die_with_parent() -> None:
@@ -305,14 +340,55 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def run_pool(job: RolloutJob, workers: int) -> Iterator[ChunkResult]:
-    """The process-pool backend, even for one worker (``run_rollouts`` runs one in-process)."""
+    """The process-pool backend, even for one worker (``run_rollouts`` runs one in-process).
+
+    A worker that dies (SIGKILL, the OOM killer) breaks the pool: the chunks that had not come
+    back are handed to a fresh pool and played again. Episodes are seeded by their index and a
+    part is written whole by whoever plays it, so the log ends byte-identical to an undisturbed
+    run. After ``MAX_RESTARTS`` breaks in a row with no chunk finished, ``WorkerLostError``.
+    """
     if job.log_dir is not None:
         Path(job.log_dir).mkdir(parents=True, exist_ok=True)
     chunks = job.chunks(workers)
     workers = min(workers, len(chunks)) or 1
-    with _pool_context().Pool(workers, initializer=_pool_init, initargs=(job,)) as pool:
-        # imap keeps episode order however the chunks finish; chunksize 1 balances the load.
-        yield from pool.imap(_pool_play, chunks, chunksize=1)
+    finished: dict[int, ChunkResult] = {}
+    next_out, breaks = 0, 0
+    while next_out < len(chunks):
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=_pool_context(),
+            initializer=_pool_init,
+            initargs=(job, os.getpid()),
+        )
+        futures: dict[int, Future] = {
+            i: pool.submit(_pool_play, chunks[i])
+            for i in range(next_out, len(chunks))
+            if i not in finished
+        }
+        try:
+            # in episode order however the chunks finish
+            while next_out < len(chunks):
+                result = finished.pop(next_out, None) or futures[next_out].result()
+                breaks = 0
+                yield result
+                next_out += 1
+        except BrokenProcessPool as err:
+            breaks += 1
+            for i, future in futures.items():
+                if i >= next_out and future.done() and future.exception() is None:
+                    finished[i] = future.result()
+            if breaks > MAX_RESTARTS:
+                lost = chunks[next_out]
+                raise WorkerLostError(
+                    f"a worker process died {breaks} times in a row (last while playing episodes "
+                    f"{lost.start}-{lost.stop - 1}: {err}); the parts logged so far are kept: "
+                    "run the same command with --resume to finish"
+                ) from None
+            if job.log_dir is not None:
+                remove_dead_temporaries(Path(job.log_dir))  # the dead worker's half-written part
+        finally:
+            # on an early stop (Ctrl-C, an error) only the chunks already running finish
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 # -- Ray ---------------------------------------------------------------------------------------
@@ -346,12 +422,26 @@ def _run_ray(job: RolloutJob, workers: int | None, address: str | None) -> Itera
             log_dir.mkdir(parents=True, exist_ok=True)
         chunks = job.chunks(n)
         # Actors may run on machines that cannot see this disk: they send parts back as bytes.
-        actor_class = ray.remote(num_cpus=1)(RolloutWorker)
+        # An actor that dies is restarted by Ray and its chunk played again (the same bytes:
+        # episodes are seeded by index), up to MAX_RESTARTS times.
+        actor_class = ray.remote(
+            num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS
+        )(RolloutWorker)
         actors = [actor_class.remote(job) for _ in range(min(n, len(chunks)) or 1)]
         try:
             pool = ActorPool(actors)
             results = pool.map(lambda a, chunk: a.play_part.remote(chunk, True), chunks)
-            for result in results:
+            while True:
+                try:
+                    result = next(results)
+                except StopIteration:
+                    break
+                except ray.exceptions.RayActorError as err:
+                    raise WorkerLostError(
+                        f"a Ray actor died and its {MAX_RESTARTS} restarts are used up "
+                        f"({_first_line(err)}); the parts logged so far are kept: run the same "
+                        "command with --resume to finish"
+                    ) from None
                 if result.part is not None:
                     part = result.start // job.part_episodes
                     write_part(log_dir / f"part-{part:05d}.parquet", result.part)
@@ -363,6 +453,11 @@ def _run_ray(job: RolloutJob, workers: int | None, address: str | None) -> Itera
     finally:
         if started:
             ray.shutdown()
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def write_part(path: Path, data: bytes) -> None:

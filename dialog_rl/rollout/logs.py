@@ -12,12 +12,14 @@ probabilities can be recomputed later.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dialog_rl.rollout.runlock import pid_alive
 from dialog_rl.rollout.runner import EpisodeRecord
 
 #: Episodes per part: what a killed run can lose at most, and the unit of work of a worker.
@@ -34,6 +36,18 @@ def temporary_name(path: Path) -> Path:
     """Where ``path`` is written before its rename: same directory, dot-named (readers skip
     it), tagged with the writer's pid (two writers never share one)."""
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+def remove_dead_temporaries(directory: Path) -> None:
+    """Remove the temporaries of writers that are gone (a killed worker's half-written part);
+    a live writer's are left alone, it renames them whole."""
+    for f in directory.iterdir():
+        m = _TEMPORARY.match(f.name)
+        if m and not pid_alive(int(m.group(1))):
+            f.unlink(missing_ok=True)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -117,15 +131,11 @@ class EpisodeLogWriter:
         if not self._buffer:
             return
         table = self._table(self._buffer)
-        final = self.directory / part_name(self._part)
-        tmp = temporary_name(final)
-        try:
-            pq.write_table(table, tmp, compression="zstd")
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
+        # serialised in memory, then written by Python: a full disk raises OSError with its errno
+        # (Arrow's own writer reports it without one), and the temporary never outlives a failure
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        write_bytes_atomic(self.directory / part_name(self._part), sink.getvalue().to_pybytes())
         self._buffer = []
 
     def close(self) -> None:

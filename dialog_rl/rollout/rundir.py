@@ -30,15 +30,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dialog_rl.rollout.logs import part_name, write_bytes_atomic
-from dialog_rl.rollout.runlock import (
-    RunLock,
-    check_not_locked,
+from dialog_rl.outputs import (
+    SIMULATE,
+    OutputError,
+    check_replaceable_directory,
     clear_directory,
-    has_content,
-    pid_alive,
-    run_status,
+    stamp,
 )
+from dialog_rl.rollout.logs import part_name, write_bytes_atomic
+from dialog_rl.rollout.runlock import RunLock, check_not_locked, has_content, pid_alive, run_status
 
 #: summary fields a resumed run must share with the run it continues
 IDENTITY = (
@@ -55,6 +55,8 @@ IDENTITY = (
     "episodes",
     "part_episodes",
 )
+#: a summary.json bigger than this is no summary of ours (its metrics are a few kB)
+MAX_SUMMARY_BYTES = 16 * 1024 * 1024
 _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
 
 
@@ -78,9 +80,11 @@ def read_summary(path: Path) -> dict | None:
     file = Path(path) / "summary.json"
     if not file.is_file():
         return None
+    if file.stat().st_size > MAX_SUMMARY_BYTES:
+        raise SimulationRunError(f"{file}: {file.stat().st_size:,} bytes: not a run summary")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
         raise SimulationRunError(f"{file}: unreadable ({err}); start a new run") from None
     if not isinstance(data, dict):
         raise SimulationRunError(f"{file}: not a dialog-rl simulate summary")
@@ -147,17 +151,19 @@ class SimulationRun:
     # -- opening -------------------------------------------------------------------------------
 
     def open(self, *, force: bool = False, resume: bool = False) -> SimulationRun:
-        """Lock the directory and start a fresh run (``force`` clears an old one) or resume one.
+        """Lock the directory and start a fresh run (``force`` replaces an old one that
+        dialog-rl simulate made, nothing else) or resume one.
 
         Raises ``RunLockedError`` if a live process writes there, ``SimulationRunError`` if the
-        directory cannot be used as asked.
+        directory cannot be used as asked, ``OutputError`` if ``force`` would replace something
+        dialog-rl did not make (nothing is touched then).
         """
         if force and resume:
             raise SimulationRunError(
                 "--resume continues --out and --force replaces it: pass one of them"
             )
         p = self.path
-        if p.exists() and not p.is_dir():
+        if os.path.lexists(p) and not p.is_dir():
             if not force:
                 raise SimulationRunError(
                     f"--out {p} is a file, not a run directory"
@@ -165,12 +171,13 @@ class SimulationRun:
                     else f"--out {p} already exists; choose another name or pass --force to "
                     "replace it"
                 )
+            check_replaceable_directory(p, SIMULATE)  # a file never is: refused
         elif p.is_dir():
             check_not_locked(p)  # before anything else: name the live run
-            if not force and not resume and has_content(p):
-                raise SimulationRunError(exists_message(p))
-        if p.exists() and not p.is_dir():
-            p.unlink()
+            if not resume and has_content(p):
+                if not force:
+                    raise SimulationRunError(exists_message(p))
+                check_replaceable_directory(p, SIMULATE)
         self.created = not p.exists()
         self.lock.acquire()
         try:
@@ -201,7 +208,7 @@ class SimulationRun:
             if has_content(p):
                 if not force:  # another run finished here between our check and our lock
                     raise SimulationRunError(exists_message(p))
-                clear_directory(p)
+                clear_directory(p, SIMULATE)
         self.log_dir.mkdir(exist_ok=True)
         self.progress_dir.mkdir(exist_ok=True)
         self._write_running()
@@ -281,6 +288,7 @@ class SimulationRun:
     def _write_running(self) -> None:
         summary = {
             **self.header,
+            **stamp("simulate"),
             "status": "running",
             "pid": os.getpid(),
             "episodes_done": self.episodes_done,
@@ -299,7 +307,13 @@ class SimulationRun:
 
     def complete(self, metrics: dict) -> dict:
         """Write the final summary (status complete) and drop the progress files."""
-        summary = {**self.header, "status": "complete", "run": self.identity, "metrics": metrics}
+        summary = {
+            **self.header,
+            **stamp("simulate"),
+            "status": "complete",
+            "run": self.identity,
+            "metrics": metrics,
+        }
         write_bytes_atomic(self.path / "summary.json", _json(summary))
         shutil.rmtree(self.progress_dir, ignore_errors=True)
         self.close()
@@ -310,6 +324,7 @@ class SimulationRun:
         if self.lock.held:
             summary = {
                 **self.header,
+                **stamp("simulate"),
                 "status": "interrupted",
                 "episodes_done": self.episodes_done,
                 "run": self.identity,
@@ -322,10 +337,12 @@ class SimulationRun:
     def discard(self) -> None:
         """The run could not start (no backend): remove what this process made, as if never run."""
         if self.fresh and self.lock.held:
-            if self.created:
-                shutil.rmtree(self.path, ignore_errors=True)
-            else:
-                clear_directory(self.path)
+            # only what this run wrote goes; if something else appeared meanwhile, it all stays
+            with contextlib.suppress(OutputError):
+                clear_directory(self.path, SIMULATE)
+                if self.created:
+                    (self.path / ".lock").unlink(missing_ok=True)
+                    self.path.rmdir()
         self.close()
 
     def close(self) -> None:

@@ -15,11 +15,12 @@ end. A process killed in between cannot say so itself, so ``run_status`` answers
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import shutil
+import stat
 import time
 from pathlib import Path
+
+from dialog_rl.outputs import read_json_dict
 
 LOCK_NAME = ".lock"
 
@@ -40,11 +41,18 @@ class RunLock:
         """Take the lock (creating the directory if needed) or raise ``RunLockedError``."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            # never follow a link, never block on a FIFO someone put in the lock's place
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
         except OSError as err:  # read-only, full, not a directory: one line, not a traceback
             raise RunLockedError(
                 f"--out {self.directory}: cannot write there ({err.strerror or err})"
             ) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RunLockedError(
+                f"--out {self.directory}: {LOCK_NAME} is not a regular file (a FIFO or device?); "
+                "this is not a dialog-rl run directory: choose another --out"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -87,8 +95,11 @@ def lock_holder(directory: str | Path) -> int | None:
     """
     path = Path(directory) / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:  # no lock file (or none we may read): nobody we can name holds it
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device is no lock of ours
+        os.close(fd)
         return None
     try:
         try:
@@ -114,17 +125,6 @@ def check_not_locked(directory: str | Path) -> None:
         raise RunLockedError(_in_use(Path(directory), pid))
 
 
-def clear_directory(directory: str | Path) -> None:
-    """Delete everything in ``directory`` but its lock file (``--force`` under a held lock)."""
-    for p in Path(directory).iterdir():
-        if p.name == LOCK_NAME:
-            continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
-
-
 def has_content(directory: str | Path) -> bool:
     """True if ``directory`` holds anything besides a lock file."""
     return any(p.name != LOCK_NAME for p in Path(directory).iterdir())
@@ -136,11 +136,8 @@ def run_status(directory: str | Path) -> str:
     A summary without a status comes from a version that wrote it only at the end: complete.
     """
     directory = Path(directory)
-    try:
-        summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return "unknown"
-    if not isinstance(summary, dict):
+    summary = read_json_dict(directory / "summary.json")  # a regular file, never a FIFO
+    if summary is None:
         return "unknown"
     status = summary.get("status", "complete")
     if status == "complete":

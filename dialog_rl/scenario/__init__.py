@@ -1,5 +1,8 @@
 """Scenario files: schema, loader with located errors, and the compiler to plain data."""
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from dialog_rl.scenario.compiler import Domain, compile_scenario
 from dialog_rl.scenario.loader import (
     LoadedScenario,
@@ -21,6 +24,7 @@ __all__ = [
 ]
 
 
-def load_domain(path: str) -> Domain:
-    """Load, validate and compile a scenario file (or a shipped scenario's name) in one call."""
-    return compile_scenario(load_scenario(path))
+def load_domain(path: str, kb_roots: Sequence[str | Path] = ()) -> Domain:
+    """Load, validate and compile a scenario file (or a shipped scenario's name) in one call
+    (``kb_roots``: see ``load_scenario``)."""
+    return compile_scenario(load_scenario(path, kb_roots))

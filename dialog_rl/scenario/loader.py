@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +71,15 @@ def resolve_scenario(name_or_path: str | Path) -> Path:
     return shipped_scenarios().get(stem, path)
 
 
-def load_scenario(path: str | Path) -> LoadedScenario:
-    """Read, parse and validate a scenario file (or a shipped scenario's name) and its KB."""
+def load_scenario(path: str | Path, kb_roots: Sequence[str | Path] = ()) -> LoadedScenario:
+    """Read, parse and validate a scenario file (or a shipped scenario's name) and its KB.
+
+    Args:
+        path: the scenario YAML file, or a shipped scenario's name.
+        kb_roots: folders besides the scenario's own where its ``kb.file`` may be (``--kb-root``).
+            A scenario may come from someone else: the files it names must resolve, symlinks
+            followed, inside one of these, or they are refused without being opened.
+    """
     given = path
     path = resolve_scenario(path)
     if not path.exists() and len(path.parts) == 1 and path.suffix not in (".yaml", ".yml"):
@@ -100,8 +109,9 @@ def load_scenario(path: str | Path) -> LoadedScenario:
 
     digest = hashlib.sha256(raw)
     if scenario.kb.file is not None:
-        kb_path = path.parent / scenario.kb.file
-        kb_raw = _read_bytes(kb_path, MAX_KB_BYTES, referenced_by=(path, _line_of(node, ("kb",))))
+        kb_line = _line_of(node, ("kb", "file")) or _line_of(node, ("kb",))
+        kb_path = _contained(path, kb_line, "kb.file", scenario.kb.file, kb_roots)
+        kb_raw = _read_bytes(kb_path, MAX_KB_BYTES, referenced_by=(path, kb_line))
         digest.update(kb_raw)
         rows, lines = _read_csv(kb_path, _decode(kb_path, kb_raw))
         kb_file: Path = kb_path
@@ -120,6 +130,32 @@ def load_scenario(path: str | Path) -> LoadedScenario:
                 f"slot {slot.name!r} has no values: list `values` or fill its KB column",
             )
     return LoadedScenario(scenario, rows, path, digest.hexdigest())
+
+
+def _contained(
+    scenario: Path, line: int | None, field: str, name: str, roots: Sequence[str | Path]
+) -> Path:
+    """``name`` (relative to the scenario's folder) if it resolves, symlinks followed, inside
+    the scenario's folder or one of ``roots``; otherwise a ``ScenarioError`` at ``field``.
+
+    Only names are resolved (``realpath`` reads links, never opens a file), so a path outside
+    (``/etc/passwd``, a FIFO that would block, a device) is refused before anything opens it.
+    """
+    if "\x00" in name:
+        raise ScenarioError(scenario, line, field, "the file name contains a NUL byte")
+    folder = Path(os.path.realpath(scenario.parent))
+    allowed = [folder, *(Path(os.path.realpath(r)) for r in roots)]
+    target = Path(os.path.realpath(scenario.parent / name))
+    if any(target == root or root in target.parents for root in allowed):
+        return scenario.parent / name
+    where = "the scenario's folder" + (" or a --kb-root" if roots else "")
+    raise ScenarioError(
+        scenario,
+        line,
+        field,
+        f"{name!r} is outside {where} ({folder}); a scenario may only read files beside it "
+        "(pass --kb-root DIR to allow another folder)",
+    )
 
 
 def _read_bytes(

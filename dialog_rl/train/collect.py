@@ -16,11 +16,22 @@ next to the learning it feeds, but an acting-only state would make rounds cheape
 from __future__ import annotations
 
 import itertools
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
 from dialog_rl.policies.base import Episode, Learner
-from dialog_rl.rollout.backends import BackendError, _import_ray, start_method
+from dialog_rl.rollout.backends import (
+    MAX_RESTARTS,
+    BackendError,
+    _die_with_parent,
+    _import_ray,
+    exit_with_driver,
+    start_method,
+)
+from dialog_rl.run_errors import WorkerLostError
 from dialog_rl.scenario import Domain
 
 
@@ -99,13 +110,40 @@ class Collector:
                 except (ConnectionError, RuntimeError, ValueError) as err:
                     raise BackendError(f"cannot start or reach Ray: {err}") from None
                 self._ray_started = True
-            actor = ray.remote(num_cpus=1)(RolloutPlayer)
+            # a dead actor is restarted and its call retried: a restarted player loads the
+            # round's snapshot before playing, so it plays what the dead one would have
+            actor = ray.remote(
+                num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS
+            )(RolloutPlayer)
             self._actors = [actor.remote(spec) for _ in range(workers)]
         elif workers > 1:
-            import multiprocessing
+            self._pool = self._new_pool()
 
-            ctx = multiprocessing.get_context(start_method())
-            self._pool = ctx.Pool(workers, initializer=_pool_init, initargs=(spec,))
+    def _new_pool(self) -> ProcessPoolExecutor:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context(start_method())
+        return ProcessPoolExecutor(
+            self.workers, mp_context=ctx, initializer=_pool_init, initargs=(self.spec, os.getpid())
+        )
+
+    def _pool_map(self, tasks: list[tuple]) -> list[list[Episode]]:
+        """The round's chunks played in the pool; a pool broken by a dead worker is replaced
+        and the round played again (the same episodes from the same snapshot)."""
+        deaths = 0
+        while True:
+            try:
+                return list(self._pool.map(_pool_play, *zip(*tasks)))
+            except BrokenProcessPool as err:
+                deaths += 1
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = self._new_pool()
+                if deaths > MAX_RESTARTS:
+                    raise WorkerLostError(
+                        f"a rollout worker process died {deaths} times in round {self.round} "
+                        f"({err}); the checkpoints so far are kept: run the same command with "
+                        "--resume to continue"
+                    ) from None
 
     def collect(self, learner: Learner, episodes: range) -> list[Episode]:
         """Play ``episodes`` with ``learner`` as it is now; return them in episode order."""
@@ -122,7 +160,7 @@ class Collector:
         chunks = _split(episodes, self.workers)
         if self._pool is not None:
             tasks = [(self.round, snapshot, c) for c in chunks]
-            parts = self._pool.starmap(_pool_play, tasks, chunksize=1)
+            parts = self._pool_map(tasks)
         else:
             ray = self._ray
             ref = ray.put(snapshot)
@@ -132,8 +170,7 @@ class Collector:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._ray is not None:
             for actor in self._actors:
@@ -154,8 +191,10 @@ def _split(episodes: range, parts: int) -> list[range]:
 _PLAYER: RolloutPlayer | None = None
 
 
-def _pool_init(spec: LearnerSpec) -> None:
+def _pool_init(spec: LearnerSpec, driver: int) -> None:
     global _PLAYER
+    _die_with_parent()
+    exit_with_driver(driver)
     _PLAYER = RolloutPlayer(spec)
 
 

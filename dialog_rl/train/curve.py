@@ -47,11 +47,14 @@ def curve_csv(rows: list[dict]) -> str:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` under a temporary name and rename it over ``path``."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary
 
 
 def write_curve_csv(path: Path, rows: list[dict]) -> None:
@@ -113,6 +116,9 @@ def plot_curve(path: Path, rows: list[dict], title: str = "", lifetime: bool = F
     if title:
         fig.suptitle(title, fontsize=10)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)

@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from dialog_rl.env.featurizer import ObservationSpec
+from dialog_rl.outputs import stamp
 from dialog_rl.policies.base import Learner
 from dialog_rl.policies.checkpoint import (
     Checkpoint,
@@ -83,9 +84,8 @@ class RunDirectory:
         self.path.mkdir(parents=True, exist_ok=True)
         self.checkpoints_dir.mkdir(exist_ok=True)
         self.clean_temporaries()
-        write_atomic(
-            self.run_json, (json.dumps(run_info, indent=2, sort_keys=True) + "\n").encode()
-        )
+        stamped = {**run_info, **stamp("train")}  # what lets --force replace it later
+        write_atomic(self.run_json, (json.dumps(stamped, indent=2, sort_keys=True) + "\n").encode())
         self._dialogues = (run_info.get("config") or {}).get("dialogues")
         self.write_running(None)
 
@@ -238,6 +238,7 @@ class RunDirectory:
 
     def write_summary(self, summary: dict, status: str | None = "complete") -> None:
         """Write ``summary.json``; a finished run's says ``"status": "complete"``."""
+        summary = {**summary, **stamp("train")}
         if status is not None:
             summary = {**summary, "status": status}
         write_atomic(

@@ -10,11 +10,13 @@ the ``visit`` column says which conversation each turn belongs to.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from dialog_rl.acts import format_user_acts
+from dialog_rl.outputs import TUI, check_replaceable_directory
 from dialog_rl.rollout.logs import EpisodeLogWriter
 from dialog_rl.rollout.runner import EpisodeRecord
 from dialog_rl.tui.session import Conversation, Session, Turn
@@ -302,9 +304,13 @@ def write_demos(session: Session, path: Path) -> int:
 def save_all(session: Session, directory: str | Path) -> Saved:
     """Save session, transcript (JSON and Markdown), Parquet log and demonstrations.
 
-    Raises OSError (for the UI to report) if the directory cannot be written.
+    Raises OSError (for the UI to report) if the directory cannot be written, ``OutputError``
+    if it holds something else than earlier saves of the TUI (nothing is written then).
     """
     directory = Path(directory)
+    if os.path.lexists(directory) and (not directory.is_dir() or any(directory.iterdir())):
+        # its own earlier saves are replaced; a folder of anything else is not written into
+        check_replaceable_directory(directory, TUI)
     directory.mkdir(parents=True, exist_ok=True)
     kind = "lifetime" if session.lifetime else "conversation"
     stem = f"{kind}-{session.seed}-{session.episode}"

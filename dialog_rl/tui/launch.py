@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from dialog_rl.policies import make_policy
@@ -22,6 +23,7 @@ def build_session(
     lifetime: bool = False,
     open_path: str | None = None,
     error: type[Exception] = ValueError,
+    kb_roots: Sequence[str] = (),
 ) -> Session:
     """A session from flags, or reopened from ``open_path``.
 
@@ -29,6 +31,8 @@ def build_session(
     session made with the rule policy can be reopened with a policy trained from its overrides;
     the seed, noise and conversations come from the file. ``lifetime`` plays returning customers
     (the scenario needs a ``lifetime`` section); a saved lifetime session reopens as one.
+
+    ``kb_roots``: folders besides the scenario's own where its ``kb.file`` may be.
 
     Raises ``error`` with one clear message for anything the user got wrong.
     """
@@ -53,7 +57,7 @@ def build_session(
             policy = saved["policy"]
     if scenario is None:
         raise error("tui needs --scenario FILE (or --open SESSION.json)")
-    domain = load_domain(scenario)
+    domain = load_domain(scenario, kb_roots)
     if saved is not None and saved.get("lifetime") is True:
         lifetime = True  # the file says so; whether the scenario allows it is checked on reading
     elif saved is not None and lifetime:

@@ -301,10 +301,14 @@ class MainScreen(Screen):
 
     def action_save(self) -> None:
         self._pause()
+        from dialog_rl.outputs import OutputError
         from dialog_rl.tui.export import save_all  # pyarrow: imported on the first save only
 
         try:
             saved = save_all(self.session, self.out_dir)
+        except OutputError as err:
+            self.notify(f"Not saved: {err}", severity="error", timeout=8)
+            return
         except OSError as err:
             where = err.filename or self.out_dir
             self.notify(

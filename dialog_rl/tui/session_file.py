@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dialog_rl.outputs import stamp
 from dialog_rl.policies import Policy
 from dialog_rl.scenario import Domain
 from dialog_rl.tui.customer import load_nlu
@@ -29,6 +30,7 @@ def session_to_dict(session: Session) -> dict:
     """The session as JSON-safe data (actions by name, so a reader can follow it)."""
     names = session.domain.act_names
     return {
+        **stamp("tui"),  # lets a later save replace this folder's files, and nothing else
         "version": SESSION_VERSION,
         "scenario": session.domain.path,
         "scenario_hash": session.domain.content_hash,
