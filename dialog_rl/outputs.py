@@ -1,12 +1,12 @@
 """Where a command may write, and what ``--force`` may replace.
 
 Everything dialog-rl writes carries its stamp, ``"made_by": "dialog-rl KIND"``: in the
-``summary.json`` of a simulate run, the ``run.json`` of a training run, the ``session.json`` of a
-TUI save, the JSON reports, and as a marker in the XML and Markdown reports. An existing output
-is replaced (``--force``, a report written again, a TUI save into its own folder) only when its
-stamp says dialog-rl made it for that kind of output and, for a directory, everything in it is a
-file that kind of output holds. Anything else is refused in one line, before anything is
-touched: a command never deletes or overwrites what it did not write.
+``summary.json`` of a simulate run or a ``logs import``, the ``run.json`` of a training run, the
+``session.json`` of a TUI save, the JSON reports, and as a marker in the XML and Markdown
+reports. An existing output is replaced (``--force``, a report written again, a TUI save into its
+own folder) only when its stamp says dialog-rl made it for that kind of output and, for a
+directory, everything in it is a file that kind of output holds. Anything else is refused in one
+line, before anything is touched: a command never deletes or overwrites what it did not write.
 
 Some places are never replaced, whatever they hold: the current directory and the directories
 above it, a home directory and the directories above it, ``/``, and a directory holding ``.git``.
@@ -97,6 +97,12 @@ TUI = Layout(
     ),
     re.compile(r"log|\.log\.tmp"),
     legacy=("version", "scenario_hash", "history", "demos"),
+)
+LOGS_IMPORT = Layout(
+    "logs-import",
+    "summary.json",
+    re.compile(rf"\.lock|summary\.json|conversations\.csv|log/part-00000\.parquet|(?:log/)?{_TMP}"),
+    re.compile(r"log"),
 )
 
 

@@ -4,7 +4,9 @@ Every row is read and checked against the schema (``dialog_rl.logs.schema``) bef
 written; the first mistake is an ``ImportError_`` naming ``FILE:ROW:COLUMN``. The result is a run
 directory ``dialog-rl ope --logs`` reads: ``log/part-00000.parquet`` (the columns of dialog-rl's
 own logs), ``summary.json`` and ``conversations.csv`` (episode number -> your conversation id).
-It is built in a temporary directory beside ``--out`` and renamed into place whole.
+It is built in a temporary directory beside ``--out`` and renamed into place whole. Its
+``summary.json`` carries the stamp ``"made_by": "dialog-rl logs-import"``: ``--force`` replaces
+only such a directory holding nothing else (``dialog_rl.outputs``), or an empty one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from dialog_rl.logs.schema import OUTCOMES, SCHEMA_VERSION, required
+from dialog_rl.outputs import (
+    LOGS_IMPORT,
+    OutputError,
+    check_replaceable_directory,
+    clear_directory,
+    protected_reason,
+    stamp,
+)
 
 #: the row-count cap of one import (an in-memory build)
 MAX_ROWS = 5_000_000
@@ -541,10 +551,11 @@ def import_logs(
     import dialog_rl
 
     source, out = Path(source), Path(out)
-    if out.exists() and not force:
-        raise LogImportError(f"{out}: already exists (pass --force to replace it)")
-    if out.exists() and not out.is_dir():
-        raise LogImportError(f"{out}: exists and is not a directory")
+    if os.path.lexists(out):
+        if not force:
+            raise LogImportError(f"{out}: already exists (pass --force to replace it)")
+        # before anything: --force replaces only an earlier import (OutputError, nothing touched)
+        check_replaceable_out(out)
     header, rows = read_rows(source)
     shape = detect_shape(source, header)
     domain = None
@@ -569,6 +580,7 @@ def import_logs(
         "dialog_rl.log_shape": shape,
     }
     summary: dict = {
+        **stamp(LOGS_IMPORT.kind),
         "status": "complete",
         "policy": {"name": "imported"},
         "explore": True,
@@ -607,10 +619,9 @@ def import_logs(
         cols, obs, mask, probs = build_features(convs)
     table = _table(cols, obs, mask, metadata, probs)
 
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = _new_temporary_directory(out)
     try:
-        (tmp / "log").mkdir(parents=True)
+        (tmp / "log").mkdir()
         pq.write_table(table, tmp / "log" / "part-00000.parquet", compression="zstd")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         with open(tmp / "conversations.csv", "w", newline="") as fh:
@@ -618,9 +629,56 @@ def import_logs(
             w.writerow(["episode", "conversation"])
             for episode, rows in enumerate(convs):
                 w.writerow([episode, rows[0].conversation])
-        if out.exists():
-            shutil.rmtree(out)
+        if os.path.lexists(out):
+            _clear_earlier_import(out)
         os.replace(tmp, out)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # our own, made by _new_temporary_directory
     return ImportResult(out, shape, len(convs), len(decisions))
+
+
+def check_replaceable_out(out: Path) -> None:
+    """Raise ``OutputError`` unless ``out`` may be replaced by an import (``--force``): an
+    empty directory that is not a protected place, or an earlier ``logs import`` and nothing
+    else, that no live run is writing."""
+    from dialog_rl.rollout.runlock import RunLockedError, check_not_locked, has_content
+
+    if out.is_dir() and not out.is_symlink():
+        try:
+            check_not_locked(out)  # first name the live run, if one writes there
+        except RunLockedError as err:
+            raise OutputError(str(err)) from None
+        if not has_content(out):
+            why = protected_reason(out)
+            if why is not None:
+                raise OutputError(
+                    f"--out {out}: refusing to replace it: {why}; choose another --out"
+                )
+            return
+    check_replaceable_directory(out, LOGS_IMPORT)
+
+
+def _clear_earlier_import(out: Path) -> None:
+    """Delete what an earlier import wrote in ``out`` (checked again first), then ``out``."""
+    from dialog_rl.rollout.runlock import has_content
+
+    check_replaceable_out(out)
+    if has_content(out):
+        clear_directory(out, LOGS_IMPORT)
+    (out / ".lock").unlink(missing_ok=True)  # not held: check_not_locked just said so
+    out.rmdir()  # fails (OSError) if anything else appeared meanwhile: nothing else is deleted
+
+
+def _new_temporary_directory(out: Path) -> Path:
+    """A directory beside ``out`` that did not exist before (so deleting it deletes only what
+    this import wrote): ``.NAME.tmp-PID``, or ``.NAME.tmp-PID-N`` if that name is taken."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    base = f".{out.name}.tmp-{os.getpid()}"
+    for n in range(1000):
+        tmp = out.with_name(base if n == 0 else f"{base}-{n}")
+        try:
+            tmp.mkdir()
+        except FileExistsError:
+            continue
+        return tmp
+    raise OutputError(f"--out {out}: cannot find a free temporary name beside it ({base}-N)")
