@@ -2,11 +2,12 @@
 
 Everything dialog-rl writes carries its stamp, ``"made_by": "dialog-rl KIND"``: in the
 ``summary.json`` of a simulate run or a ``logs import``, the ``run.json`` of a training run, the
-``session.json`` of a TUI save, the JSON reports, and as a marker in the XML and Markdown
-reports. An existing output is replaced (``--force``, a report written again, a TUI save into its
-own folder) only when its stamp says dialog-rl made it for that kind of output and, for a
-directory, everything in it is a file that kind of output holds. Anything else is refused in one
-line, before anything is touched: a command never deletes or overwrites what it did not write.
+``session.json`` of a TUI save, the JSON reports, as a marker in the XML and Markdown reports,
+and as a ``made_by`` array in the ``.npz`` files of ``logs export``. An existing output is
+replaced (``--force``, a report written again, a TUI save into its own folder) only when its
+stamp says dialog-rl made it for that kind of output and, for a directory, everything in it is a
+file that kind of output holds. Anything else is refused in one line, before anything is
+touched: a command never deletes or overwrites what it did not write.
 
 Some places are never replaced, whatever they hold: the current directory and the directories
 above it, a home directory and the directories above it, ``/``, and a directory holding ``.git``.
@@ -216,8 +217,9 @@ def check_replaceable_file(
     """Raise ``OutputError`` unless ``path`` is missing or a file dialog-rl wrote as ``kind``.
 
     A JSON file is ours if its top level carries the stamp (or, without one, every ``legacy``
-    key: a file of a version that wrote no stamp); any other text file if one of its first two
-    lines holds the marker (``marker(kind)``).
+    key: a file of a version that wrote no stamp); a ``.npz`` (a zip) if it holds the stamp as
+    its ``made_by`` array (``npz_stamp``); any other text file if one of its first two lines
+    holds the marker (``marker(kind)``).
     """
     p = Path(path)
     if not os.path.lexists(p):
@@ -230,10 +232,13 @@ def check_replaceable_file(
         raise OutputError(f"{flag} {p} is {what}; choose a file name that does not exist")
     try:
         with p.open("rb") as fh:
-            head = fh.read(4096).decode("utf-8", "replace").splitlines()[:2]
+            raw = fh.read(4096)
     except OSError:
-        head = []
+        raw = b""
+    head = raw.decode("utf-8", "replace").splitlines()[:2]
     ours = any(marker(kind) in line for line in head)
+    if not ours and raw.startswith(b"PK\x03\x04"):
+        ours = read_npz_stamp(p) == f"dialog-rl {kind}"
     if not ours and head and head[0].lstrip().startswith("{"):
         data = read_json_dict(p)
         if data is not None and STAMP_KEY in data:
@@ -245,6 +250,33 @@ def check_replaceable_file(
             f"{flag} {p} already exists and was not written by dialog-rl {kind}; it is left "
             "alone: choose another name or move it away"
         )
+
+
+def npz_stamp(kind: str) -> dict[str, object]:
+    """The stamp to add to the arrays of a ``.npz`` dialog-rl writes (a 0-d string array)."""
+    import numpy as np
+
+    return {STAMP_KEY: np.asarray(f"dialog-rl {kind}")}
+
+
+def read_npz_stamp(path: str | Path) -> str | None:
+    """The ``made_by`` array of a ``.npz`` file as a string, if it has a small one (no pickle)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            info = z.getinfo(f"{STAMP_KEY}.npy")
+            if info.file_size > 4096:
+                return None
+            value = np.lib.format.read_array(io.BytesIO(z.read(info)), allow_pickle=False)
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError):
+        return None
+    if value.ndim != 0 or value.dtype.kind != "U":
+        return None
+    return str(value)
 
 
 def with_marker(data: bytes, kind: str) -> bytes:

@@ -1,5 +1,5 @@
 """Every command that writes a file replaces only a file it wrote itself: regress reports, ope
-results, golden conversations (the run directories: ``test_output_safety``)."""
+results, golden conversations, logs exports (the run directories: ``test_output_safety``)."""
 
 from __future__ import annotations
 
@@ -77,3 +77,46 @@ def test_golden_record_force_replaces_only_a_golden_file(tmp_path, capsys):
     assert json.loads(ours.read_text())["made_by"] == "dialog-rl golden"
     assert main([*record, "--out", str(ours), "--force"]) == 0
     assert main(["regress", "check", str(ours)]) == 0
+
+
+@pytest.mark.parametrize("fmt", ["obp", "scope-rl"])
+def test_logs_export_never_replaces_a_users_file(tmp_path, logs, capsys, monkeypatch, fmt):
+    import numpy as np
+
+    from dialog_rl.logs.export import load_export
+    from dialog_rl.outputs import read_npz_stamp
+
+    export = ["logs", "export", "--logs", str(logs), "--policy", "rule", "--format", fmt]
+    mine = tmp_path / "notes.txt"
+    mine.write_text(MINE)
+    assert main([*export, "--out", str(mine)]) == 2
+    _refused(capsys, mine)
+    # a .npz of the user's own (no stamp, or another kind's): refused, byte for byte intact
+    for name, extra in [("mine.npz", {}), ("other.npz", {"made_by": np.asarray("dialog-rl ope")})]:
+        theirs = tmp_path / name
+        np.savez(theirs, action=np.arange(3), **extra)
+        before = theirs.read_bytes()
+        assert main([*export, "--out", str(theirs)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "was not written by dialog-rl logs-export" in err, err
+        assert theirs.read_bytes() == before
+    # a link to the user's file, a directory, the current directory: refused, untouched
+    link = tmp_path / "link.npz"
+    link.symlink_to(mine)
+    assert main([*export, "--out", str(link)]) == 2
+    assert "symbolic link" in capsys.readouterr().err and mine.read_text() == MINE
+    assert main([*export, "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert main([*export, "--out", "."]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    # its own earlier export (of either format) is written again
+    ours = tmp_path / "ours.npz"
+    assert main([*export, "--out", str(ours)]) == 0
+    assert read_npz_stamp(ours) == "dialog-rl logs-export"
+    other = "scope-rl" if fmt == "obp" else "obp"
+    assert main([*export[:-1], other, "--out", str(ours)]) == 0
+    assert "made_by" not in load_export(ours)
+    assert ("step_per_trajectory" in load_export(ours)) == (other == "scope-rl")
+    assert sorted(p.name for p in tmp_path.iterdir() if ".tmp-" in p.name) == []
+    capsys.readouterr()

@@ -54,7 +54,11 @@ def add_logs_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> 
         "(default: the scenario's)",
     )
     i.add_argument("--out", required=True, help="run directory to write")
-    i.add_argument("--force", action="store_true", help="replace --out if it exists")
+    i.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out if it is an earlier `logs import` (nothing else is ever replaced)",
+    )
 
     def run_import(args: argparse.Namespace, argv: list[str]) -> int:
         from dialog_rl.logs.importer import LogImportError, import_logs
@@ -97,14 +101,20 @@ def add_logs_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> 
     )
     e.add_argument("--scenario", default=None, help="scenario (default: the logs' own)")
     e.add_argument("--explore", action="store_true", help="the target as it explores")
-    e.add_argument("--out", required=True, help=".npz file to write")
+    e.add_argument(
+        "--out",
+        required=True,
+        help=".npz file to write; an existing file is replaced only if it is a dialog-rl export",
+    )
 
     def run_export(args: argparse.Namespace, argv: list[str]) -> int:
-        from dialog_rl.logs.export import obp_feedback, scope_rl_dataset, write_export
+        from dialog_rl.logs.export import KIND, obp_feedback, scope_rl_dataset, write_export
         from dialog_rl.ope.command import target_distribution
         from dialog_rl.ope.errors import OPEInputError
         from dialog_rl.ope.logged import load_logged
+        from dialog_rl.outputs import check_replaceable_file
 
+        check_replaceable_file(args.out, KIND, "--out")  # before the work; again when writing
         try:
             logged = load_logged(args.logs)
             dist = target_distribution(logged, args.policy, args.scenario, args.explore)
@@ -112,7 +122,9 @@ def add_logs_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> 
             raise error(str(err)) from None
         if args.format == "obp":
             data = obp_feedback(logged, dist)
-            how = "bandit_feedback = dict(numpy.load(path)); one round per decision"
+            how = (
+                "bandit_feedback = dialog_rl.logs.export.load_export(path); one round per decision"
+            )
         else:
             logger = ((logged.summary or {}).get("policy") or {}).get("name", "logger")
             data = scope_rl_dataset(logged, dist, behavior_policy=str(logger))

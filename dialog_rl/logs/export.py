@@ -1,7 +1,8 @@
 """``dialog-rl logs export``: a dialog-rl log as the inputs of Open Bandit Pipeline or SCOPE-RL.
 
 Both are written as ``.npz`` files of plain arrays (``numpy.load(path)``, no pickle), one key per
-key of the library's dict; ``load_export`` turns one back into that dict.
+key of the library's dict, plus ``made_by`` (``"dialog-rl logs-export"``: what a later export
+may replace); ``load_export`` turns one back into the library's dict (without ``made_by``).
 
 - ``obp``: OBP's ``bandit_feedback`` (one round per decision, the per-decision bandit view):
   ``n_rounds, n_actions, action, reward, pscore, position, context`` plus ``action_dist``
@@ -17,11 +18,17 @@ key of the library's dict; ``load_export`` turns one back into that dict.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
+from dialog_rl.outputs import STAMP_KEY
+
 FORMATS = ("obp", "scope-rl")
+#: the stamp kind: every export carries ``made_by = "dialog-rl logs-export"`` (a 0-d array), and
+#: ``--out`` replaces only a file that does
+KIND = "logs-export"
 #: keys SCOPE-RL's logged_dataset has that are None for a discrete-action dataset
 _NONE_KEYS = ("action_dim", "action_keys", "state_keys")
 
@@ -83,16 +90,26 @@ def scope_rl_dataset(logged, target_dist: np.ndarray, behavior_policy: str) -> d
     }
 
 
-def write_export(path: str | Path, data: dict) -> Path:
-    """Write a dict of arrays and scalars as ``.npz`` (None values are left out)."""
+def write_export(path: str | Path, data: dict, flag: str = "--out") -> Path:
+    """Write a dict of arrays and scalars as ``.npz`` (None values are left out), stamped with a
+    ``made_by`` array; an existing file is replaced only if it is such an export.
+
+    Raises ``OutputError`` (nothing written) for anything else at ``path``: a user's file, a
+    directory, a symlink. Written under a temporary name beside it, fsynced and renamed.
+    """
+    from dialog_rl.outputs import check_replaceable_file, npz_stamp
     from dialog_rl.rollout.logs import temporary_name
 
+    check_replaceable_file(path, KIND, flag)
     path = Path(path)
     tmp = temporary_name(path)
     arrays = {k: np.asarray(v) for k, v in data.items() if v is not None}
+    arrays.update(npz_stamp(KIND))
     try:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -100,9 +117,10 @@ def write_export(path: str | Path, data: dict) -> Path:
 
 
 def load_export(path: str | Path) -> dict:
-    """An exported ``.npz`` as the library's dict: 0-d arrays as Python scalars, Nones restored."""
+    """An exported ``.npz`` as the library's dict: 0-d arrays as Python scalars, Nones restored,
+    dialog-rl's ``made_by`` stamp left out."""
     with np.load(path, allow_pickle=False) as z:
-        out = {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files}
+        out = {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files if k != STAMP_KEY}
     if "step_per_trajectory" in out:
         for key in (*_NONE_KEYS, "action_meaning", "info"):
             out.setdefault(key, None)
