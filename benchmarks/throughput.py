@@ -137,19 +137,16 @@ def batched_rate(
 
 
 #: where the batched DQN path spends its time: (label, function, file suffix(es), caller or None).
-#: The engine's kernels are compiled (numba), so cProfile sees each phase as one call.
+#: The engine's turn is one compiled call (numba), so cProfile sees it whole.
 _PARTS = (
     ("policy: forward pass (torch)", "forward", "container.py", None),
     (
-        "policy: act_batch all (mask, eps-greedy, sampling)",
+        "policy: act_batch all (forward, mask, eps-greedy, sampling)",
         "act_batch",
         ("deep.py", "throughput.py"),
         None,
     ),
-    ("env: turn (Engine.step)", "step", "engine.py", None),
-    ("  agent's act, customer's reply", "act", "engine.py", "step"),
-    ("  channel: noise, confidences", "hear", "engine.py", "step"),
-    ("  tracker, reward, featurizer, mask", "observe", "engine.py", "step"),
+    ("env: turn (Engine.step: act, reply, channel, tracker, features)", "step", "engine.py", None),
     ("env: new conversations (Engine.start)", "start", "engine.py", None),
 )
 
