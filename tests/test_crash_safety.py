@@ -257,6 +257,7 @@ def test_a_second_run_on_a_live_runs_out_is_refused_and_corrupts_nothing(
     try:
         _wait_for(proc, lambda: _episodes_done(out) >= PART, "the first part")
         assert lock_holder(out) == proc.pid
+        proc.send_signal(signal.SIGSTOP)  # alive and holding the lock however fast it plays
         others = [
             [*SIMULATE, "--out", str(out)],
             [*SIMULATE, "--out", str(out), "--force"],
@@ -309,10 +310,13 @@ def test_train_killed_at_a_random_point_keeps_curve_and_checkpoint_and_resumes_i
     proc = _start(TRAIN, out)
     run = RunDirectory(out)
     _wait_for(proc, lambda: run.checkpoint_path(checkpoint).exists(), f"checkpoint {checkpoint}")
-    # while it lives, no other run may touch its directory
+    # while it lives, no other run may touch its directory (paused meanwhile: the checks import
+    # and load in this process, and a short run could otherwise finish before the kill)
+    proc.send_signal(signal.SIGSTOP)
     for extra in (["--resume"], ["--force"]):
         assert main([*TRAIN, "--out", str(out), *extra]) == 2
         assert f"in use by another run (pid {proc.pid})" in capsys.readouterr().err
+    proc.send_signal(signal.SIGCONT)
     time.sleep(delay)
     _kill(proc)
 
