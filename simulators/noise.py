@@ -40,9 +40,9 @@ def hear(T: Tables, C: Customers, i: int, pairing: int) -> None:
                 C.said_codes[i, C.said_n[i]] = code
                 C.said_n[i] += 1
             seed = mix64(C.seed[i] ^ (np.uint64(code) * _ACT_SALT))
-            a, b = count, 0
+            a, b, b_conf = count, 0, 0
         else:
-            seed, a, b = C.seed[i], C.turn[i], p * 16
+            seed, a, b, b_conf = C.seed[i], C.turn[i], p * 16, p << 22
         intact = kind in (HANGUP, BYE) or rate == 0.0
         if not intact:
             intact = uniform(seed, CHANNEL, a, b) >= rate
@@ -50,7 +50,7 @@ def hear(T: Tables, C: Customers, i: int, pairing: int) -> None:
             kind, slot, value = _corrupt(T, kind, slot, value, seed, a, b + 1)
         C.heard[i, p, 0], C.heard[i, p, 1], C.heard[i, p, 2] = kind, slot, value
         ab = T.conf[1] if intact else T.conf[0]
-        C.heard_conf[i, p] = beta(ab[0], ab[1], seed, CONFIDENCE, a, p << 22)
+        C.heard_conf[i, p] = beta(ab[0], ab[1], seed, CONFIDENCE, a, b_conf)
 
 
 @njit(cache=True)

@@ -4,8 +4,8 @@
 the agent's beliefs, observations and masks (``dialog_rl.env.belief``). ``start`` seats new
 customers in some rows; ``step`` plays one agent turn in some rows: the agent's act, the
 customer's answer, the channel, the belief update, the reward and the next observation, each
-row through the same compiled code (numba), so a batch of one (the terminal UI) and a batch of
-32,768 (training) play identical conversations for identical seeds.
+row through the same compiled code (numba), so a batch of one and a batch of 32,768 play
+identical conversations for identical seeds.
 
 Every draw is keyed by the episode's seed and what it is for (``dialog_rl.counter_rng``), so a
 conversation's course never depends on the batch it shares, the worker that plays it, or when
@@ -331,7 +331,7 @@ class Engine:
         )
 
     def set_noise(self, noise: float) -> None:
-        """Change the channel's semantic error rate (the TUI's noise key); the customers stay."""
+        """Change the channel's semantic error rate from the next turn on; the customers stay."""
         if not 0.0 <= noise <= 1.0:
             raise ValueError(f"noise must be between 0 and 1, got {noise}")
         self.noise = float(noise)
