@@ -11,6 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from dialog_rl.arg_types import positive_int as _positive_int
+from dialog_rl.arg_types import probability as _probability
+
 #: errors of a disk that cannot take more (full, over quota, file too big): one line, exit 1
 _DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -276,28 +279,6 @@ def _add_kb_root(p: argparse.ArgumentParser) -> None:
         help="also let the scenario read its kb.file from DIR (repeatable; by default only "
         "files in the scenario's own folder are read)",
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number between 0 and 1, got {text!r}"
-        ) from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
-    return value
 
 
 # -- validate ----------------------------------------------------------------------------------

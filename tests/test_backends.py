@@ -82,6 +82,7 @@ def test_unlogged_pool_run_gives_the_same_outcomes_in_episode_order(restaurant, 
     assert starts == sorted(starts) and len(starts) > 2  # load balanced in several chunks
 
 
+@pytest.mark.slow
 def test_batched_workers_play_the_same_episodes_for_any_batch_and_worker_count(restaurant):
     job = replace(_job(restaurant, None, episodes=200), vector_envs=16)
     local, _ = _play(run_rollouts(job))
@@ -129,6 +130,8 @@ def test_logs_of_many_workers_read_as_one_dataset(restaurant, tmp_path):
     assert read_log(tmp_path / "log").equals(table)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
 def test_ray_backend_gives_byte_identical_parts_and_metrics(
     restaurant, tmp_path, in_process, monkeypatch
 ):

@@ -144,6 +144,7 @@ print(json.dumps(trace))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", ["restaurant", "order_support", "shopping"])
 def test_pure_python_mode_plays_the_same_conversations_as_compiled_code(scenario):
     """NUMBA_DISABLE_JIT=1 (for debugging with pdb and print) runs the very same numbers."""

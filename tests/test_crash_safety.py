@@ -131,6 +131,7 @@ KILLS = [(None, float(_rng.uniform(0.0, 0.3)), 1)] + [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("parts", "delay", "workers"), KILLS)
 def test_simulate_killed_at_a_random_point_keeps_every_logged_part_and_resumes_identically(
     tmp_path, straight, parts, delay, workers
@@ -249,6 +250,7 @@ def test_resume_with_different_arguments_is_refused_in_one_line(
 # -- concurrent runs ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_second_run_on_a_live_runs_out_is_refused_and_corrupts_nothing(
     tmp_path, straight, capsys
 ):
@@ -302,6 +304,7 @@ _rng = np.random.default_rng(8)
 TRAIN_KILLS = [(int(_rng.integers(1, 4)) * 50, float(_rng.uniform(0.0, 0.1))) for _ in range(2)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("checkpoint", "delay"), TRAIN_KILLS)
 def test_train_killed_at_a_random_point_keeps_curve_and_checkpoint_and_resumes_identically(
     tmp_path, straight_training, restaurant, checkpoint, delay, capsys

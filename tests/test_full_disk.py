@@ -84,7 +84,10 @@ def _assert_same(out: Path, straight: Path) -> None:
     assert done[0]["status"] == "complete" and done[0]["metrics"] == done[1]["metrics"]
 
 
-@pytest.mark.parametrize("backend", ["in-process", "ray"])
+@pytest.mark.parametrize(
+    "backend",
+    ["in-process", pytest.param("ray", marks=[pytest.mark.slow, pytest.mark.xdist_group("ray")])],
+)
 def test_simulate_on_a_full_disk_stops_in_one_line_and_resumes_identically(
     tmp_path, straight, monkeypatch, capsys, backend
 ):
@@ -112,6 +115,7 @@ def test_simulate_on_a_full_disk_stops_in_one_line_and_resumes_identically(
     _assert_same(out, straight)
 
 
+@pytest.mark.slow
 def test_train_on_a_full_disk_stops_in_one_line_and_resumes_to_the_same_policy(
     tmp_path, monkeypatch, capsys
 ):
@@ -144,6 +148,7 @@ def _in_a_small_tmpfs(script: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(UNSHARE is None, reason="needs unshare(1) for a private tmpfs")
 def test_pool_workers_on_a_really_full_tmpfs_stop_in_one_line_and_resume_identically(
     tmp_path, straight

@@ -129,6 +129,7 @@ def test_acts_replay_gives_the_observations_and_masks_the_agent_saw(fmt, logs, t
     np.testing.assert_array_equal(logged.pscore[logged.valid], df.propensity.to_numpy()[order])
 
 
+@pytest.mark.slow
 def test_an_imported_acts_log_is_evaluated_like_the_simulators_own(logs, tmp_path):
     df, _, _, target = logs
     df.to_csv(tmp_path / "log.csv", index=False)
@@ -325,6 +326,7 @@ def test_ope_warns_on_fewer_than_30_conversations_and_zero_width_intervals(logs,
     assert "fewer than 30" not in text
 
 
+@pytest.mark.slow
 def test_the_offline_gate_judges_imported_logs_and_refuses_success_without_outcomes(logs, tmp_path):
     df = logs[0]
     df.to_csv(tmp_path / "with.csv", index=False)

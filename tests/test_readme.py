@@ -23,3 +23,10 @@ def test_readme_has_a_run_command_and_a_test_command_with_the_torch_pin():
 def test_ci_runs_the_readme_test_command_verbatim():
     _, test = _commands()
     assert test in (ROOT / ".ci" / "run").read_text()
+
+
+def test_ci_also_runs_the_tests_the_readme_command_leaves_out():
+    _, test = _commands()
+    assert '-m "not slow"' in test
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python -m pytest -q -n auto --dist loadgroup -m slow" in ci.split(test, 1)[1]

@@ -61,6 +61,7 @@ def test_an_unknown_name_is_refused_listing_the_shipped_ones(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_simulate_and_ope_run_by_name_outside_the_checkout(tmp_path):
     run = tmp_path / "run"
     sim = _cli(

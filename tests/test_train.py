@@ -65,6 +65,7 @@ def test_same_seed_gives_identical_curve_and_checkpoint_bytes(
 # -- resume ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_ends_with_the_same_final_checkpoint(tmp_path):
     args = ["train", "--scenario", RESTAURANT, "--algo", "thompson", "--dialogues", "600"]
     args += ["--noise", "0.15", "--checkpoint-every", "100", "--eval-every", "150"]

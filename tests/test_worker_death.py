@@ -99,6 +99,7 @@ def _kill_one(find, timeout: float = 60.0) -> int:
     raise AssertionError("no worker process to kill")
 
 
+@pytest.mark.slow
 def test_a_killed_pool_worker_is_replaced_and_the_log_is_byte_identical(
     restaurant, tmp_path, undisturbed, monkeypatch
 ):
@@ -157,6 +158,7 @@ def _assert_same_run(out: Path, straight: Path) -> None:
     assert summaries[0]["metrics"] == summaries[1]["metrics"]
 
 
+@pytest.mark.slow
 def test_pool_worker_deaths_beyond_the_restarts_stop_in_one_line_and_resume_finishes(
     tmp_path, monkeypatch, capsys, straight_run
 ):
@@ -172,6 +174,8 @@ def test_pool_worker_deaths_beyond_the_restarts_stop_in_one_line_and_resume_fini
     _assert_same_run(out, straight_run)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
 def test_a_killed_ray_actor_is_restarted_and_otherwise_the_run_resumes(
     restaurant, tmp_path, undisturbed, monkeypatch, capsys, straight_run
 ):
@@ -201,6 +205,7 @@ def test_a_killed_ray_actor_is_restarted_and_otherwise_the_run_resumes(
     _assert_same_run(out, straight_run)
 
 
+@pytest.mark.slow
 def test_training_rounds_survive_a_dead_rollout_worker(restaurant):
     from dialog_rl.policies import make_learner
     from dialog_rl.train.collect import Collector, LearnerSpec

@@ -30,7 +30,7 @@ def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> N
 
     ``error`` is the CLI's usage-error class (reported in one line, exit code 2).
     """
-    from dialog_rl.cli import _positive_int
+    from dialog_rl.arg_types import positive_int as _positive_int
 
     p = sub.add_parser(
         "ope",

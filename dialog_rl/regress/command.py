@@ -24,7 +24,8 @@ def add_regress_parser(sub: argparse._SubParsersAction, error: type[Exception]) 
 
     ``error`` is the CLI's usage-error class (reported in one line, exit code 2).
     """
-    from dialog_rl.cli import _positive_int, _probability
+    from dialog_rl.arg_types import positive_int as _positive_int
+    from dialog_rl.arg_types import probability as _probability
 
     p = sub.add_parser(
         "regress",

@@ -50,6 +50,7 @@ def test_policy_that_never_confirms_is_within_a_five_point_margin():
     assert result.verdict in ("no worse", "better")
 
 
+@pytest.mark.slow
 def test_false_alarm_rate_of_equivalent_policies_is_close_to_alpha(restaurant):
     # Identical by construction but not identically seeded: the same epsilon-soft rule policy
     # on both sides, each with its own exploration stream, so the differences are real noise.

@@ -7,6 +7,8 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
+
 pytest_plugins = ("pytester",)
 
 SCENARIO = str(Path(__file__).resolve().parents[2] / "scenarios/restaurant.yaml")
@@ -18,6 +20,7 @@ def test_plugin_is_registered_through_the_pytest11_entry_point():
     assert "dialog_rl.regress.plugin" in names
 
 
+@pytest.mark.slow
 def test_fixture_passes_an_equal_policy_and_fails_a_regression_with_the_report(pytester):
     pytester.makepyfile(
         f"""

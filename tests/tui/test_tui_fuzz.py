@@ -73,6 +73,7 @@ def character(key: str) -> str | None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy, seed", [("rule", 0), ("memo", 1)])
 async def test_random_keys_never_crash(make_app, policy, seed):
     rng = np.random.default_rng(seed)

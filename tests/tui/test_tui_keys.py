@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+import pytest
+
 from dialog_rl.tui.dialogs import (
     HelpScreen,
     NoiseScreen,
@@ -264,6 +266,7 @@ async def test_q_quits_at_once_when_saved_and_asks_again_when_not(make_app):
         assert not app.is_running
 
 
+@pytest.mark.slow
 async def test_tiny_terminals_do_not_crash_on_any_screen(make_app):
     # (the fuzz test also resizes to tiny sizes at random while keys are pressed)
     app = make_app(seed=0)

@@ -64,6 +64,7 @@ def tmux(tmp_path):
     t.stop()
 
 
+@pytest.mark.slow
 def test_whole_conversation_with_an_override_in_a_real_terminal(tmux, tmp_path):
     out = tmp_path / "saved"
     cmd = [sys.executable, "-m", "dialog_rl.cli", "tui"]
