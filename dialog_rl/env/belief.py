@@ -15,7 +15,6 @@ row and are compiled with numba, like ``simulators.customer``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -32,8 +31,8 @@ from dialog_rl.acts import (
     SYS_OFFER,
     SYS_PERFORM,
     SYS_REQUEST,
-    USER_ACT_NAMES,
 )
+from dialog_rl.env.featurizer import MATCH_BUCKETS, observation_spec
 from dialog_rl.jit import njit
 from dialog_rl.scenario import Domain
 from dialog_rl.scenario.schema import ACT_KINDS
@@ -41,48 +40,6 @@ from simulators.customer import mismatch
 from simulators.customer_state import Tables
 
 OFFER_NONE, OFFER_PENDING, OFFER_ACCEPTED, OFFER_REJECTED = range(4)
-SLOT_FEATURES = ("known", "conf", "confirmed", "dontcare", "asked")
-MATCH_BUCKETS = ("matches_0", "matches_1", "matches_2_5", "matches_6_plus")
-
-
-@dataclass(frozen=True)
-class ObservationSpec:
-    """Names of the observation's features and the action catalog, for reading vectors by name."""
-
-    names: tuple[str, ...]
-    action_names: tuple[str, ...]
-
-    @property
-    def size(self) -> int:
-        return len(self.names)
-
-    def index(self, name: str) -> int:
-        return self.names.index(name)
-
-    def to_dict(self) -> dict:
-        return {"features": list(self.names), "actions": list(self.action_names)}
-
-
-def observation_spec(domain: Domain) -> ObservationSpec:
-    names: list[str] = []
-    for slot in domain.inf_names:
-        names += [f"{slot}.{f}" for f in SLOT_FEATURES]
-    for slot in domain.req_names:
-        names += [f"{slot}.requested", f"{slot}.informed"]
-    names += [f"task.is_{t}" for t in domain.task_names]
-    names += [
-        "offer.made",
-        "offer.matches_belief",
-        "offer.accepted",
-        "offer.rejected",
-        "offer.no_match",
-    ]
-    names += ["task.performed"]
-    names += list(MATCH_BUCKETS)
-    names += [f"user.{a}" for a in USER_ACT_NAMES]
-    names += [f"last.{k}" for k in ACT_KINDS]
-    names += ["turn"]
-    return ObservationSpec(tuple(names), domain.act_names)
 
 
 class Beliefs(NamedTuple):
