@@ -1,8 +1,9 @@
 """The layer contracts in pyproject.toml hold, and ``lint-imports`` fails on a reversed import.
 
 Each case copies the package (``dialog_rl`` and ``simulators``) into a temporary directory, adds
-one module with an import that runs against DESIGN.md, and runs the real ``lint-imports`` on the
-real contracts there: a non-zero exit naming the broken contract, where the untouched copy passes.
+an import that runs against DESIGN.md (in a new module or an existing one), and runs the real
+``lint-imports`` on the real contracts there: a non-zero exit naming the broken contract, where
+the untouched copy passes.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def test_the_contracts_hold_on_this_tree(tmp_path):
             LAYERS,
         ),
         ("dialog_rl/policies/reversed.py", "from dialog_rl.train import loop\n", LAYERS),
+        # the shared modules under every layer import none (added to an existing one)
+        ("dialog_rl/seeding.py", "import dialog_rl.rollout.runner\n", LAYERS),
         ("dialog_rl/rollout/reversed.py", "import textual.app\n", TEXTUAL),
         ("dialog_rl/env/reversed.py", "import torch\n", TORCH),
         ("simulators/reversed.py", "from torch import nn\n", TORCH),
@@ -81,7 +84,8 @@ def test_the_contracts_hold_on_this_tree(tmp_path):
 )
 def test_lint_imports_fails_on_a_reversed_import(tmp_path, module, source, contract):
     tree = _copy_package(tmp_path)
-    (tree / module).write_text(source)
+    path = tree / module
+    path.write_text((path.read_text() if path.exists() else "") + source)
     result = _lint_imports(tree)
     assert result.returncode != 0, result.stdout
     assert f"{contract}" in result.stdout
