@@ -37,52 +37,16 @@ def _rule_actions(
     features offer.made, offer.matches_belief, offer.rejected, task.performed, matches_0,
     matches_1, last.reqmore.
     """
-    offer, reqmore, bye = misc[0], misc[1], misc[2]
-    f_made, f_matches, f_rejected, f_performed = misc[3], misc[4], misc[5], misc[6]
-    f_few0, f_few1, f_last_reqmore = misc[7], misc[8], misc[9]
     for r in range(obs.shape[0]):
-        o, m = obs[r], masks[r]
-        out[r] = _one_rule(
-            o,
-            m,
-            slots,
-            requests,
-            tasks,
-            required,
-            offer,
-            reqmore,
-            bye,
-            f_made,
-            f_matches,
-            f_rejected,
-            f_performed,
-            f_few0,
-            f_few1,
-            f_last_reqmore,
-            confirm_below,
-        )
+        out[r] = _one_rule(obs[r], masks[r], slots, requests, tasks, required, misc, confirm_below)
 
 
 @njit(cache=True)
-def _one_rule(
-    o,
-    m,
-    slots,
-    requests,
-    tasks,
-    required,
-    offer,
-    reqmore,
-    bye,
-    f_made,
-    f_matches,
-    f_rejected,
-    f_performed,
-    f_few0,
-    f_few1,
-    f_last_reqmore,
-    confirm_below,
-) -> int:
+def _one_rule(o, m, slots, requests, tasks, required, misc, confirm_below) -> int:
+    """The rule's action for one observation ``o`` and mask ``m`` (arguments as above)."""
+    offer, reqmore, bye = misc[0], misc[1], misc[2]
+    f_made, f_matches, f_rejected, f_performed = misc[3], misc[4], misc[5], misc[6]
+    f_few0, f_few1, f_last_reqmore = misc[7], misc[8], misc[9]
     offer_live = o[f_made] > 0 and o[f_rejected] == 0 and o[f_matches] > 0
     # 1. answer the customer's questions about the entity on offer
     if offer_live:
@@ -213,7 +177,6 @@ class RulePolicy(Policy):
         self._f_made = ix("offer.made")
         self._f_matches = ix("offer.matches_belief")
         self._f_rejected = ix("offer.rejected")
-        self._f_no_match = ix("offer.no_match")
         self._f_performed = ix("task.performed")
         self._f_few = (ix("matches_0"), ix("matches_1"))
         self._f_last_reqmore = ix("last.reqmore")
