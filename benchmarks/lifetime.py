@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dialog_rl.counter_rng import KeyedStream
+
 ROOT = Path(__file__).resolve().parent.parent
 Z95 = 1.959963984540054
 #: Student t quantile t_{0.975, n-1} for n seeds
@@ -115,7 +117,7 @@ def play_customers(env, policy, customers: int, eval_seed: int, explore: bool) -
     out = {k: np.zeros(customers) for k in keys}
     kinds, offer, crowded = decision_kinds(env.spec_obs)
     decisions = np.zeros(len(DECISIONS) + 1)  # the last one counts every decision
-    rng = np.random.Generator(np.random.PCG64(0))
+    rng = KeyedStream(0)
     for j in range(customers):
         seed = episode_seed(eval_seed, EVAL_OFFSET + j)
         obs, info = env.reset(seed=seed)

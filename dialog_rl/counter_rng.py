@@ -118,3 +118,42 @@ def uniforms(seeds: np.ndarray, purpose: int, a: np.ndarray, b: np.ndarray) -> n
     for i in range(len(seeds)):
         out[i] = uniform(seeds[i], purpose, a[i], b[i])
     return out
+
+
+@njit(cache=True)
+def normals(seed: np.uint64, purpose: int, a: int, first: int, n: int) -> np.ndarray:
+    """``n`` standard normals, draws ``first .. first + n - 1`` of key ``a``."""
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = normal(seed, purpose, a, 2 * (first + i))
+    return out
+
+
+class KeyedStream:
+    """A policy's exploration stream for one episode, keyed by the episode's seed: its n-th
+    ``random()`` is ``uniform(seed, POLICY, 0, n)``, the n-th normal comes from key ``a = 1``.
+
+    The batched rollouts' ``RowStreams`` draw the same numbers for a row, so a conversation
+    explores the same way whether it is played alone or in a batch of thousands.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> KeyedStream:
+        self.seed = np.uint64(seed)
+        self.count = 0
+        self.normal_count = 0
+        return self
+
+    def random(self) -> float:
+        u = uniform(self.seed, POLICY, 0, self.count)
+        self.count += 1
+        return u
+
+    def standard_normal(self, size: int | tuple[int, ...]) -> np.ndarray:
+        shape = (size,) if isinstance(size, int) else tuple(size)
+        n = int(np.prod(shape))
+        z = normals(self.seed, POLICY, 1, self.normal_count, n)
+        self.normal_count += n
+        return z.reshape(shape)

@@ -23,7 +23,8 @@ from numba import njit as _njit
 _ROOT = Path(__file__).resolve().parent
 KERNEL_SOURCES = (
     _ROOT / "counter_rng.py",
-    _ROOT / "env" / "belief.py",
+    _ROOT / "env" / "tracker.py",
+    _ROOT / "env" / "featurizer.py",
     _ROOT / "env" / "engine.py",
     _ROOT.parent / "simulators" / "customer_state.py",
     _ROOT.parent / "simulators" / "customer.py",

@@ -171,6 +171,7 @@ def start(
     C.persona[i] = persona
     lo, hi = T.p_lo[persona], T.p_hi[persona]
     C.patience[i] = float(lo + below(hi - lo + 1, seed, PATIENCE, 0, 0)) * patience_scale
+    C.start_patience[i] = C.patience[i]
     C.coop[i] = min(max(T.p_coop[persona] + cooperativeness_shift, 0.0), 1.0)
     C.multi[i] = T.p_multi[persona]
     C.accepted[i] = -1

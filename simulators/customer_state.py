@@ -7,6 +7,7 @@ The kernels that change them are in ``simulators.customer`` and ``simulators.noi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -22,6 +23,32 @@ OUTCOME_NAMES = ("ongoing", "success", "failure", "hangup", "handover")
 # how draws are keyed: by turn (a run), or by what they answer (two runs paired act by act)
 TURN_KEYED, ACT_KEYED = 0, 1
 CONFUSABLE = np.array([INFORM, REQUEST, AFFIRM, NEGATE], dtype=np.int64)
+
+
+@dataclass
+class Goal:
+    """What one customer wants. Only the simulator ever sees it."""
+
+    constraints: list[int]
+    """Per informable slot: the wanted value index, or -1 when the customer has no preference."""
+    requests: list[int]
+    """Requestable slots the customer will ask about."""
+    task: int
+    """Task to get done (index into the domain's tasks), or -1 for information only."""
+    entity: int
+    """KB entity the constraints were drawn from, or -1 if they were drawn at random."""
+
+    def describe(self, domain: Domain) -> dict:
+        """The goal in words, for transcripts and the TUI."""
+        return {
+            "constraints": {
+                domain.inf_names[s]: domain.value_name(s, v)
+                for s, v in enumerate(self.constraints)
+                if v >= 0 and s != domain.task_slot
+            },
+            "requests": [domain.req_names[r] for r in self.requests],
+            "task": domain.task_names[self.task] if self.task >= 0 else None,
+        }
 
 
 class Tables(NamedTuple):
@@ -132,6 +159,7 @@ class Customers(NamedTuple):
     entity: np.ndarray  # KB entity the goal was drawn from, or -1
     persona: np.ndarray
     patience: np.ndarray  # float64
+    start_patience: np.ndarray
     coop: np.ndarray
     multi: np.ndarray
     accepted: np.ndarray
@@ -178,6 +206,7 @@ def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
         entity=ints(n, fill=-1),
         persona=ints(n),
         patience=np.zeros(n),
+        start_patience=np.zeros(n),
         coop=np.zeros(n),
         multi=np.zeros(n),
         accepted=ints(n, fill=-1),

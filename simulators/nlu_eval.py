@@ -17,7 +17,8 @@ import numpy as np
 from dialog_rl.acts import INFORM, N_USER_ACTS, REQUEST, SYS_CONFIRM, SYS_OFFER, USER_ACT_NAMES
 from dialog_rl.domain import first_match
 from dialog_rl.scenario import Domain
-from simulators.agenda import ONGOING, AgendaUser
+from simulators import customer
+from simulators.customer_state import ONGOING, Customers, as_struct, customers, tables
 from simulators.nlg import UserNLG
 from simulators.nlu import RuleNLU, TextNoise
 
@@ -110,29 +111,38 @@ def generate_turns(
     scripted agent; one seed decides everything."""
     d = domain
     streams = np.random.SeedSequence(seed).spawn(3)
-    user_rng, agent_rng, text_rng = (np.random.default_rng(s) for s in streams)
-    user, nlg = AgendaUser(d), UserNLG(d)
+    user_seed, agent_rng, text_rng = (np.random.default_rng(s) for s in streams)
+    c, nlg = customers(d, 1), UserNLG(d)
+    t, ref = as_struct(tables(d, 0.0)), as_struct(c)
+
+    def said() -> list[tuple[int, int, int]]:
+        return [tuple(a) for a in c.out[0, : c.out_n[0]].tolist()]
+
     turns = []
     for _ in range(episodes):
-        acts = user.reset(user_rng)
-        turns.append((acts, nlg.realise(acts, text_rng, user.persona.verbosity)))
-        for _ in range(d.max_turns):
+        customer.start(t, ref, 0, np.uint64(user_seed.integers(1 << 63)), True, -1, 1.0, 0.0)
+        verbosity = d.personas[int(c.persona[0])].verbosity
+        turns.append((said(), nlg.realise(said(), text_rng, verbosity)))
+        for turn in range(1, d.max_turns + 1):
             action = int(agent_rng.integers(d.n_actions))
-            value, entity = _arguments(d, user, action, agent_rng)
-            acts = user.respond(action, value, entity, list(user.goal.constraints))
-            turns.append((acts, nlg.realise(acts, text_rng, user.persona.verbosity)))
-            if user.outcome != ONGOING:
+            value, entity = _arguments(d, c, action, agent_rng)
+            c.ukey[0], c.ctr[0] = turn, 0
+            customer.respond(t, ref, 0, action, value, entity, c.cons[0].copy())
+            turns.append((said(), nlg.realise(said(), text_rng, verbosity)))
+            if c.outcome[0] != ONGOING:
                 break
     return turns
 
 
-def _arguments(d: Domain, user: AgendaUser, action: int, rng: np.random.Generator) -> tuple:
+def _arguments(d: Domain, c: Customers, action: int, rng: np.random.Generator) -> tuple:
     """The value a confirm asks about and the entity an act is about: right about half the time."""
     kind, slot = d.act_kind[action], d.act_slot[action]
     value = -1
-    entity = user.accepted if user.accepted >= 0 else int(rng.integers(d.n_entities))
+    goal = c.cons[0].tolist()
+    accepted = int(c.accepted[0])
+    entity = accepted if accepted >= 0 else int(rng.integers(d.n_entities))
     if kind == SYS_CONFIRM:
-        wanted = user.goal.constraints[slot]
+        wanted = goal[slot]
         value = (
             wanted
             if wanted >= 0 and rng.random() < 0.5
@@ -140,7 +150,7 @@ def _arguments(d: Domain, user: AgendaUser, action: int, rng: np.random.Generato
         )
     elif kind == SYS_OFFER:
         u = rng.random()
-        entity = first_match(d, user.goal.constraints) if u < 0.6 else entity if u < 0.9 else -1
+        entity = first_match(d, goal) if u < 0.6 else entity if u < 0.9 else -1
     return value, entity
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from dialog_rl.counter_rng import KeyedStream
 from dialog_rl.train.loop import play_episode
 
 
 def train(learner, env, episodes: range, seed: int = 0) -> None:
     """Let ``learner`` play and learn from training episodes ``episodes`` of ``seed``."""
-    rng = np.random.Generator(np.random.PCG64(0))
+    rng = KeyedStream(0)
     for i in episodes:
         learner.learn(play_episode(env, learner, i, seed, rng))
 

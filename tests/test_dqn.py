@@ -11,6 +11,7 @@ import torch
 from helpers import random_masks, train
 
 from dialog_rl.acts import SYS_BYE, SYS_HANDOVER
+from dialog_rl.counter_rng import KeyedStream
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies.base import Episode
 from dialog_rl.policies.dqn import DQNLearner, n_step_transitions
@@ -211,7 +212,7 @@ def test_unknown_hyperparameter_is_named(restaurant, env):
 
 def _rule_demos(domain, env, episodes: int):
     rule = RulePolicy(domain, env.spec_obs)
-    rng = np.random.Generator(np.random.PCG64(0))
+    rng = KeyedStream(0)
     eps = [play_episode(env, rule, i, 7, rng) for i in range(episodes)]
     obs = np.concatenate([e.obs for e in eps])
     masks = np.concatenate([e.masks for e in eps])

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from dialog_rl.env import DialogueEnv, Featurizer, Tracker
+from dialog_rl.env import DialogueEnv, featurizer, tracker
+from dialog_rl.env.engine import Engine
 from dialog_rl.policies import RandomPolicy, RulePolicy
 from dialog_rl.rollout.runner import run_episode
+from simulators.customer_state import Goal
 from tests.conftest import SCENARIOS
 
 
@@ -68,6 +70,23 @@ def test_step_after_end_is_refused(restaurant):
         env.step(0)
 
 
+class _GoallessAgent:
+    """A fresh one-row tracker and featurizer fed only what the agent heard and said."""
+
+    def __init__(self, d, engine):
+        own = Engine(d, 1, noise=engine.noise)  # the scenario's tables, its own belief row
+        self.t, self.layout, _, self.b = own.refs
+        tracker.reset(self.b, 0)
+        self.obs, self.mask = own.obs, own.masks
+
+    def observe(self, acts):
+        heard = np.array([a[:3] for a in acts], dtype=np.int64).reshape(-1, 3)
+        conf = np.array([a[3] for a in acts], dtype=np.float64)
+        tracker.observe(self.t, self.b, 0, heard, conf, len(acts))
+        featurizer.featurize(self.t, self.layout, self.b, 0, self.obs[0], self.mask[0])
+        return self.obs[0], self.mask[0]
+
+
 def test_observation_depends_on_goal_only_through_what_the_user_said(domains):
     """Replay the observed acts and system acts of real episodes through a fresh tracker that
     never sees a goal: the observations must match exactly."""
@@ -76,25 +95,24 @@ def test_observation_depends_on_goal_only_through_what_the_user_said(domains):
         policy = RandomPolicy(d)
         for seed in range(20):
             obs, info = env.reset(seed=seed)
-            tracker, feat = Tracker(d), Featurizer(d)
-            tracker.observe(info["observed_acts"])
-            assert np.array_equal(feat.observe(tracker), obs)
+            agent = _GoallessAgent(d, env.engine)
+            assert np.array_equal(agent.observe(info["observed_acts"])[0], obs)
             rng = np.random.default_rng(seed)
             done = False
             while not done:
                 action = policy.act(obs, info["action_mask"], rng=rng).action
                 obs, _, term, trunc, info = env.step(action)
                 # what the agent itself said: its action, plus the value / entity it used
-                tracker.system_act(action, env.tracker.last_value, env.tracker.offered)
-                tracker.observe(info["observed_acts"])
-                assert np.array_equal(feat.observe(tracker), obs), (d.name, seed)
-                assert np.array_equal(feat.mask(tracker), info["action_mask"])
+                tracker.system_act(
+                    agent.t, agent.b, 0, action, env.tracker.last_value, env.tracker.offered
+                )
+                seen, mask = agent.observe(info["observed_acts"])
+                assert np.array_equal(seen, obs), (d.name, seed)
+                assert np.array_equal(mask, info["action_mask"])
                 done = term or trunc
 
 
 def test_two_goals_with_the_same_observed_acts_give_the_same_observation(restaurant):
-    from simulators.goal import Goal
-
     env = DialogueEnv(restaurant, noise=0.0)
     goal_a = Goal([0, 5, 1], [0], -1, -1)
     goal_b = Goal([0, 5, 1], [1, 2], -1, -1)  # differs only in what is not yet said

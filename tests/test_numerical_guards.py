@@ -12,7 +12,7 @@ import pytest
 
 from dialog_rl.cli import main
 from dialog_rl.env import DialogueEnv, LifetimeEnv
-from dialog_rl.env.featurizer import Featurizer
+from dialog_rl.env.engine import Engine
 from dialog_rl.env.vector import DialogueVectorEnv
 from dialog_rl.numerics import NumericalError, check_losses
 from dialog_rl.policies import RulePolicy
@@ -38,7 +38,7 @@ def test_nan_reward_is_caught_in_the_env_step_with_its_turn(restaurant):
     env = DialogueEnv(dataclasses.replace(restaurant, r_turn=float("nan")))
     env.reset(seed=123)
     with pytest.raises(NumericalError, match=r"reward is nan at turn 0, env seed 123"):
-        env.step(int(np.flatnonzero(env.featurizer.mask(env.tracker))[0]))
+        env.step(int(np.flatnonzero(env.refresh()[1])[0]))
 
 
 def test_simulate_names_episode_and_turn_of_an_inf_reward(restaurant, monkeypatch, capsys):
@@ -58,17 +58,17 @@ def test_simulate_names_episode_and_turn_of_an_inf_reward(restaurant, monkeypatc
 
 
 def test_nan_feature_is_caught_naming_the_feature_episode_and_turn(restaurant, monkeypatch):
-    original = Featurizer.observe
+    original = Engine.observe
 
-    def observe(self, tracker):
-        obs = original(self, tracker)
+    def observe(self, rows):
+        out = original(self, rows)
         # the tracker counts every user turn, the opening included: its turn 2 is the
         # observation the policy acts on at (0-based, logged) turn 1
-        if tracker.turn == 2:
-            obs[1] = np.nan  # the second feature: the first slot's confidence
-        return obs
+        if self.beliefs.turn[0] == 2:
+            self.obs[0, 1] = np.nan  # the second feature: the first slot's confidence
+        return out
 
-    monkeypatch.setattr(Featurizer, "observe", observe)
+    monkeypatch.setattr(Engine, "observe", observe)
     env = DialogueEnv(restaurant)
     policy = RulePolicy(restaurant, env.spec_obs)
     name = env.spec_obs.names[1]
@@ -86,7 +86,8 @@ def test_nan_feature_is_caught_naming_the_feature_episode_and_turn(restaurant, m
 
 
 def _obs_mask(env):
-    return env.featurizer.observe(env.tracker), env.featurizer.mask(env.tracker)
+    e = env.engine  # what the policy sees now (refresh() would recompute over the planted nan)
+    return e.obs[0].copy(), e.masks[0].copy()
 
 
 def test_array_engine_names_the_episode_of_a_nan_reward(restaurant):

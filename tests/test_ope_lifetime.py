@@ -157,8 +157,14 @@ def test_online_truth_with_max_visits_sums_only_those_visits():
     assert (whole >= capped - 1e-9).any() and not np.allclose(whole, capped)
 
 
-def test_collapsed_lifetime_weights_are_warned_about(lifetimes, capsys, tmp_path):
-    base = ["--logs", str(lifetimes), "--policy", "rule", "--no-fqe"]
+def test_collapsed_lifetime_weights_are_warned_about(capsys, tmp_path):
+    # a logger that explores half the time: over whole lifetimes the weights collapse
+    logs = tmp_path / "explorer"
+    args = ["simulate", "--scenario", SCENARIO, "--lifetime", "--policy", "rule"]
+    args += ["--epsilon", "0.5", "--episodes", "120", "--seed", "4", "--no-progress"]
+    assert main([*args, "--out", str(logs)]) == 0
+    capsys.readouterr()
+    base = ["--logs", str(logs), "--policy", "rule", "--no-fqe"]
     out, data = _ope(capsys, tmp_path, *base)
     assert data["weights"]["ess_fraction"] < 0.05
     assert "warning: customer lifetimes: the lifetime weights have collapsed" in out

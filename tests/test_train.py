@@ -21,7 +21,7 @@ from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import RulePolicy
 from dialog_rl.policies.bandits import LinUCBLearner
 from dialog_rl.rollout.logs import read_log
-from dialog_rl.rollout.runner import episode_seed, run_episode
+from dialog_rl.rollout.runner import episode_seed, policy_rng, run_episode
 from dialog_rl.train import (
     Callback,
     DemoError,
@@ -201,7 +201,7 @@ def test_callbacks_see_every_step_and_can_stop_after_an_episode(restaurant):
 def test_training_conversations_are_the_ones_simulate_plays(restaurant):
     env = DialogueEnv(restaurant, noise=0.15)
     rule = RulePolicy(restaurant, env.spec_obs, epsilon=0.2)
-    rng = np.random.default_rng()
+    rng = policy_rng(0)  # a scratch stream, re-seeded per episode
     for i in range(20):
         ep = play_episode(env, rule, i, 7, rng)
         rec = run_episode(env, rule, i, 7, record=True)

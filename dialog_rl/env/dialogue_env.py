@@ -4,6 +4,10 @@ reset() brings a new customer (hidden goal and persona) whose opening words are 
 observation; step(action) says the agent's act, lets the customer answer through the channel, and
 updates the tracker. Success, a hang-up, a hand-over or a good-bye terminate; the turn limit
 truncates. The observation is computed from the tracker alone, never from the goal.
+
+It is the engine (``dialog_rl.env.engine``) with one row: the very code that plays a batch of
+thousands, so an episode seed gives the same conversation here and in any vector env. Text is
+realised from the acts with keyed draws, only when asked for (``text=True`` or the text channel).
 """
 
 from __future__ import annotations
@@ -13,28 +17,90 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER, format_user_acts
-from dialog_rl.domain import first_match, system_text
-from dialog_rl.env.featurizer import Featurizer
-from dialog_rl.env.tracker import Tracker
+from dialog_rl.acts import format_user_acts
+from dialog_rl.counter_rng import TEXT, key64
+from dialog_rl.domain import system_text
+from dialog_rl.env import featurizer, tracker
+from dialog_rl.env.engine import PAIRINGS, Engine
 from dialog_rl.numerics import check_features, check_reward
 from dialog_rl.scenario import Domain
-from simulators.agenda import (
-    FAILURE,
-    HANDOVER_OUTCOME,
-    HANGUP_OUTCOME,
-    ONGOING,
-    OUTCOME_NAMES,
-    SUCCESS,
-    AgendaUser,
-)
-from simulators.channel import NoiseChannel
-from simulators.goal import sample_goal
+from simulators.customer_state import ONGOING, OUTCOME_NAMES, Goal
 from simulators.nlg import UserNLG
 
 CHANNELS = ("act", "text")
-# PCG64 stream increments (odd), one per random stream of an episode
-_INC = tuple((0x9E3779B97F4A7C15F39CC0605CEDC835 * (2 * k + 1)) % 2**128 | 1 for k in range(4))
+
+
+class CustomerView:
+    """The simulated customer of a one-row engine, read as plain Python (TUI, checks, golden
+    files). Only the simulator and evaluation look here; the policy never does."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._c = engine.customers
+
+    @property
+    def goal(self) -> Goal:
+        c = self._c
+        return Goal(
+            c.cons[0].tolist(), np.flatnonzero(c.req[0]).tolist(), int(c.task[0]), int(c.entity[0])
+        )
+
+    @property
+    def persona_index(self) -> int:
+        return int(self._c.persona[0])
+
+    @property
+    def persona(self):
+        return self._engine.domain.personas[self.persona_index]
+
+    @property
+    def agenda(self) -> list[tuple[int, int, int]]:
+        """Acts still to say, bottom of the stack first."""
+        c = self._c
+        return [tuple(a) for a in c.agenda[0, : c.agenda_n[0]].tolist()]
+
+    @property
+    def informed(self) -> set[int]:
+        return set(np.flatnonzero(self._c.informed[0]).tolist())
+
+    def __getattr__(self, name: str) -> Any:
+        # accepted, task_done, outcome, annoyances, patience, start_patience: row 0's value
+        if name.startswith("_") or name not in type(self._c)._fields:
+            raise AttributeError(name)
+        value = getattr(self._c, name)[0]
+        return value.tolist() if value.ndim else value.item()
+
+
+class TrackerView:
+    """The agent's belief in a one-row engine, read as plain Python; ``reset``, ``system_act``
+    and ``observe`` drive it directly (a person playing the customer in the TUI)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._b = engine.beliefs
+
+    @property
+    def rejected(self) -> tuple[int, ...]:
+        return tuple(np.flatnonzero(self._b.rejected[0]).tolist())
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in type(self._b)._fields:
+            raise AttributeError(name)
+        value = getattr(self._b, name)[0]
+        return value.tolist() if value.ndim else value.item()
+
+    def reset(self) -> None:
+        tracker.reset(self._engine.refs[3], 0)
+
+    def system_act(self, action: int, value: int, entity: int) -> None:
+        t, _, _, b = self._engine.refs
+        tracker.system_act(t, b, 0, action, value, entity)
+
+    def observe(self, acts: list) -> None:
+        heard = np.array([a[:3] for a in acts], dtype=np.int64).reshape(-1, 3)
+        conf = np.array([a[3] for a in acts], dtype=np.float64)
+        t, _, _, b = self._engine.refs
+        tracker.observe(t, b, 0, heard, conf, len(acts))
 
 
 class DialogueEnv(gym.Env):
@@ -46,6 +112,8 @@ class DialogueEnv(gym.Env):
         channel: "act" (noise on acts; fastest) or "text" (NLG, word noise, then NLU).
         text: realise utterances for info and logs even on the act channel.
         max_turns: turn limit; defaults to the scenario's.
+        pairing: how draws are keyed: "turn" (a run) or "act" (by what they answer, for
+            paired comparisons of two policies on one customer; see ``dialog_rl.regress``).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -58,124 +126,121 @@ class DialogueEnv(gym.Env):
         text: bool = False,
         max_turns: int | None = None,
         render_mode: str | None = None,
+        pairing: str = "turn",
     ) -> None:
         if channel not in CHANNELS:
             raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+        if pairing not in PAIRINGS:
+            raise ValueError(f"pairing must be one of {tuple(PAIRINGS)}, got {pairing!r}")
         self.domain = domain
-        self.noise_channel = NoiseChannel(domain, noise)
-        self.noise = self.noise_channel.error_rate
+        self.engine = Engine(domain, 1, noise, max_turns, pairing=PAIRINGS[pairing])
+        self.noise = self.engine.noise
         self.channel = channel
+        self.pairing = pairing
         self.text = text or channel == "text"
-        self.max_turns = max_turns or domain.max_turns
+        self.max_turns = self.engine.max_turns
         self.render_mode = render_mode
-        self.user = AgendaUser(domain)
-        self.tracker = Tracker(domain)
-        self.featurizer = Featurizer(domain)
-        self.spec_obs = self.featurizer.spec
+        self.user = CustomerView(self.engine)
+        self.tracker = TrackerView(self.engine)
+        self.spec_obs = self.engine.spec
         self.nlg = UserNLG(domain)
         self.nlu = None
         if channel == "text":
-            from simulators.nlu import RuleNLU, TextNoise
+            from simulators.nlu import RuleNLU
+            from simulators.word_noise import TextNoise
 
             self.nlu = RuleNLU(domain)
             self.text_noise = TextNoise(self.noise)
         self.observation_space = gym.spaces.Box(0.0, 1.0, (self.spec_obs.size,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(domain.n_actions)
         self._transcript: list[str] = []
+        self._rows = np.zeros(1, dtype=np.int64)
+        self._actions = np.zeros(1, dtype=np.int64)
+        self._flags = (np.zeros(1), np.zeros(1, dtype=np.bool_), np.zeros(1, dtype=np.bool_))
         self.reset_seed: int | None = None
-        self._streams = [np.random.Generator(np.random.PCG64(k)) for k in range(4)]
-        self._persona_cdf = np.cumsum(domain.persona_weights)
+        self.turn = 0
+        self.episode_reward = 0.0
 
     # -- Gymnasium API -------------------------------------------------------------------------
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:
+        """A new customer. ``options``: ``persona`` (index), ``goal`` (a ``Goal``), ``fixed``
+        ({slot: value} a returning customer keeps), ``patience_scale``,
+        ``cooperativeness_shift``."""
         super().reset(seed=seed)
+        if seed is None:
+            seed = int(self.np_random.integers(1 << 63))
         self.reset_seed = seed  # named by numerical errors: it reproduces the episode
-        # Four independent streams (goal, user, noise, text) drawn from the episode's np_random.
-        # Text has its own stream so turning utterances on or off never changes the conversation.
-        # Re-seeding preallocated PCG64s is ~20x cheaper than spawning SeedSequences per episode.
-        words = self.np_random.bit_generator.random_raw(8).tolist()
-        for k, gen in enumerate(self._streams):
-            gen.bit_generator.state = {
-                "bit_generator": "PCG64",
-                "state": {"state": words[2 * k] << 64 | words[2 * k + 1], "inc": _INC[k]},
-                "has_uint32": 0,
-                "uinteger": 0,
-            }
-        goal_rng, self.user_rng, self.noise_rng, self.text_rng = self._streams
         options = options or {}
-        goal = options.get("goal") or sample_goal(self.domain, goal_rng)
+        e, c = self.engine, self.engine.customers
+        goal = options.get("goal")
+        if goal is not None:
+            c.cons[0] = goal.constraints
+            c.req[0] = False
+            c.req[0, list(goal.requests)] = True
+            c.task[0], c.entity[0] = goal.task, goal.entity
+        c.fixed[0] = -1
+        for s, v in (options.get("fixed") or {}).items():
+            c.fixed[0, s] = v
         persona = options.get("persona")
-        if persona is None:
-            u = goal_rng.random()
-            persona = min(
-                int(np.searchsorted(self._persona_cdf, u, side="right")), len(self._persona_cdf) - 1
-            )
-        self.tracker.reset()
-        self.turn = 0
-        self.episode_reward = 0.0
-        acts = self.user.reset(
-            self.user_rng,
-            goal=goal,
-            persona=persona,
+        e.start(
+            self._rows,
+            np.array([seed], dtype=np.uint64),
+            persona=-1 if persona is None else int(persona),
+            goal_given=goal is not None,
             patience_scale=options.get("patience_scale", 1.0),
             cooperativeness_shift=options.get("cooperativeness_shift", 0.0),
+            listen=self.channel == "act",
         )
-        observed, user_text = self._hear(acts)
-        self.tracker.observe(observed)
+        self.turn = 0
+        self.episode_reward = 0.0
+        acts, observed, user_text = self._hear(0)
+        if self.channel == "text":
+            e.listen(self._rows)
         self._transcript = [f"USER: {user_text}"] if self.text else []
         info = {
-            "action_mask": self.featurizer.mask(self.tracker),
+            "action_mask": e.masks[0].copy(),
             "user_acts": acts,
             "observed_acts": observed,
             "user_text": user_text,
         }
-        obs = self.featurizer.observe(self.tracker)
+        obs = e.obs[0].copy()
         check_features(obs, self.spec_obs.names, 0, seed)
         return obs, info
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
-        d = self.domain
+        d, e = self.domain, self.engine
         action = int(action)
         if not 0 <= action < d.n_actions:
             raise ValueError(f"action {action} is outside the catalog of {d.n_actions} actions")
-        if self.user.outcome != ONGOING or self.turn >= self.max_turns:
+        if e.customers.outcome[0] != ONGOING or self.turn >= self.max_turns:
             raise RuntimeError("step() called on a finished conversation; call reset() first")
-        tr = self.tracker
-        kind = d.act_kind[action]
-        value, entity = -1, tr.offered
-        if kind == SYS_OFFER:
-            entity = first_match(d, tr.values, exclude=tr.rejected)
-        elif kind == SYS_CONFIRM:
-            slot = d.act_slot[action]
-            value = tr.values[slot] if tr.values[slot] >= 0 else d.dontcare(slot)
+        self._actions[0] = action
+        if self.text:  # the belief the agent speaks from (its act leaves the values as they are)
+            beliefs = e.beliefs.values[0].tolist()
+        if self.channel == "act":
+            reward_a, terminated_a, truncated_a = self._flags
+            e.step_into(self._actions, self._rows, reward_a, terminated_a, truncated_a)
+            acts, observed, user_text = self._hear(self.turn + 1)
+        else:
+            e.act(self._actions, self._rows)
+            acts, observed, user_text = self._hear(self.turn + 1)
+            reward_a, terminated_a, truncated_a = e.observe(self._rows)
         system = ""
         if self.text:
-            template = int(self.text_rng.integers(1 << 16))
-            system = system_text(d, action, value, entity, template, tr.values)
-        tr.system_act(action, value, entity)
-        acts = self.user.respond(action, value, entity, tr.values)
-        observed, user_text = self._hear(acts)
-        tr.observe(observed)
-        self.turn += 1
-
-        outcome = self.user.outcome
-        terminated = outcome != ONGOING
-        truncated = not terminated and self.turn >= self.max_turns
-        reward = d.r_turn
-        if outcome == SUCCESS:
-            reward += d.r_success
-        elif outcome in (FAILURE, HANGUP_OUTCOME):
-            reward += d.r_failure
-        elif outcome == HANDOVER_OUTCOME:
-            reward += d.r_handover
-        self.episode_reward += reward
+            value, entity = int(e.sys_value[0]), int(e.sys_entity[0])
+            template = self._key(self.turn, 2) & 0xFFFF
+            system = system_text(d, action, value, entity, template, beliefs)
+        self.turn = int(e.turn[0])
+        reward = float(reward_a[0])
+        terminated, truncated = bool(terminated_a[0]), bool(truncated_a[0])
+        self.episode_reward = float(e.episode_reward[0])
         if self.text:
             self._transcript += [f"AGENT: {system}", f"USER: {user_text}"]
         info = {
-            "action_mask": self.featurizer.mask(tr),
+            "action_mask": e.masks[0].copy(),
             "user_acts": acts,
             "observed_acts": observed,
             "system_text": system,
@@ -184,9 +249,9 @@ class DialogueEnv(gym.Env):
         check_reward(reward, self.turn - 1, self.reset_seed)
         if terminated or truncated:
             info["outcome"] = self.outcome()
-        obs = self.featurizer.observe(tr)
+        obs = e.obs[0].copy()
         check_features(obs, self.spec_obs.names, self.turn, self.reset_seed)
-        return obs, float(reward), terminated, truncated, info
+        return obs, reward, terminated, truncated, info
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
@@ -195,32 +260,66 @@ class DialogueEnv(gym.Env):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _hear(self, acts: list) -> tuple[list, str]:
-        """Pass the customer's acts through the channel; returns observed acts and utterance."""
+    def _key(self, turn: int, k: int) -> int:
+        """A keyed 64-bit draw for the text of ``turn`` (k: 0 the customer's words, 1 their
+        noise, 2 the agent's template): utterances never change the other numbers."""
+        return int(key64(np.uint64(self.reset_seed), TEXT, turn, k))
+
+    def _hear(self, turn: int) -> tuple[list, list, str]:
+        """The customer's acts of ``turn``, what the agent heard of them, and the utterance."""
+        c = self.engine.customers
+        acts = [tuple(a) for a in c.out[0, : c.out_n[0]].tolist()]
         text = ""
         if self.text:
-            text = self.nlg.realise(acts, self.text_rng, self.user.persona.verbosity)
+            rng = np.random.Generator(np.random.PCG64(self._key(turn, 0)))
+            text = self.nlg.realise(acts, rng, self.user.persona.verbosity)
         if self.channel == "text":
-            heard = self.text_noise(text, self.noise_rng)
-            return self.nlu.parse(heard), text
-        return self.noise_channel(acts, self.noise_rng), text
+            noisy = self.text_noise(text, np.random.Generator(np.random.PCG64(self._key(turn, 1))))
+            observed = list(self.nlu.parse(noisy))[: c.heard.shape[1]]
+            n = len(observed)
+            if n:
+                c.heard[0, :n] = [a[:3] for a in observed]
+                c.heard_conf[0, :n] = [a[3] for a in observed]
+            c.heard_n[0] = n
+            return acts, observed, text
+        n = c.heard_n[0]
+        observed = [
+            (*a, conf) for a, conf in zip(c.heard[0, :n].tolist(), c.heard_conf[0, :n].tolist())
+        ]
+        return acts, observed, text
+
+    def set_noise(self, noise: float) -> None:
+        """Change the noise rate from the next turn on (the conversation so far stays)."""
+        self.engine.set_noise(noise)
+        self.noise = self.engine.noise
+        if self.channel == "text":
+            from simulators.word_noise import TextNoise
+
+            self.text_noise = TextNoise(self.noise)
+
+    def refresh(self) -> tuple[np.ndarray, np.ndarray]:
+        """The observation and mask of the current belief (after driving ``tracker`` by hand)."""
+        e = self.engine
+        t, layout, _, b = e.refs
+        featurizer.featurize(t, layout, b, 0, e.obs[0], e.masks[0])
+        return e.obs[0].copy(), e.masks[0].copy()
 
     def outcome(self) -> dict:
         """How the conversation ended, judged against the hidden goal (for evaluation only)."""
-        u = self.user
-        ended = u.outcome != ONGOING
+        o = int(self.engine.customers.outcome[0])
+        ended = o != ONGOING
         return {
-            "success": u.outcome == SUCCESS,
-            "outcome": OUTCOME_NAMES[u.outcome] if ended else "truncated",
+            "success": OUTCOME_NAMES[o] == "success",
+            "outcome": OUTCOME_NAMES[o] if ended else "truncated",
             "turns": self.turn,
             "reward": self.episode_reward,
-            "hangup": u.outcome == HANGUP_OUTCOME,
-            "handover": u.outcome == HANDOVER_OUTCOME,
+            "hangup": OUTCOME_NAMES[o] == "hangup",
+            "handover": OUTCOME_NAMES[o] == "handover",
             "truncated": not ended,
         }
 
     def mask_reasons(self) -> list[str]:
-        return self.featurizer.mask_reasons(self.tracker)
+        return featurizer.mask_reasons(self.domain, self.engine.beliefs, 0)
 
     def action_masks(self) -> np.ndarray:
         """The actions allowed now, as booleans (``info["action_mask"]`` of the last observation).
@@ -228,7 +327,7 @@ class DialogueEnv(gym.Env):
         The name is the one ``sb3_contrib.MaskablePPO`` looks for, so it trains on this env (or
         ``gymnasium.make`` of it) with the mask and no wrapper.
         """
-        return self.featurizer.mask(self.tracker).astype(bool)
+        return self.engine.masks[0].astype(bool)
 
     def describe_acts(self, acts: list) -> str:
         return format_user_acts(self.domain, acts)

@@ -1,7 +1,7 @@
 """The simulator engine: one implementation of a turn, for one conversation or a hundred thousand.
 
 ``Engine`` holds ``n`` conversations as rows of arrays: the customers (``simulators.customer``),
-the agent's beliefs, observations and masks (``dialog_rl.env.belief``). ``start`` seats new
+the agent's beliefs (``dialog_rl.env.tracker``), observations and masks (``featurizer``). ``start`` seats new
 customers in some rows; ``step`` plays one agent turn in some rows: the agent's act, the
 customer's answer, the channel, the belief update, the reward and the next observation, each
 row through the same compiled code (numba), so a batch of one and a batch of 32,768 play
@@ -22,8 +22,9 @@ from numba.experimental import structref
 
 from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER
 from dialog_rl.counter_rng import mix64
-from dialog_rl.env import belief
-from dialog_rl.env.belief import Beliefs, Layout
+from dialog_rl.env import featurizer, tracker
+from dialog_rl.env.featurizer import Layout
+from dialog_rl.env.tracker import Beliefs
 from dialog_rl.jit import njit
 from dialog_rl.scenario import Domain
 from simulators import customer, customer_state, noise
@@ -100,11 +101,11 @@ def _start_rows(
     for k in range(len(rows)):
         i = rows[k]
         customer.start(T, C, i, seeds[k], draw_goal, persona, patience_scale, cooperativeness_shift)
-        belief.reset(B, i)
+        tracker.reset(B, i)
         if listen:
             noise.hear(T, C, i, pairing)
-            belief.observe(T, B, i, C.heard[i], C.heard_conf[i], C.heard_n[i])
-            belief.featurize(T, L, B, i, obs[i], masks[i])
+            tracker.observe(T, B, i, C.heard[i], C.heard_conf[i], C.heard_n[i])
+            featurizer.featurize(T, L, B, i, obs[i], masks[i])
 
 
 @njit(cache=True)
@@ -113,8 +114,8 @@ def _listen_rows(
 ) -> None:
     """What the agent heard of the opening words (already in ``C.heard``) sets its belief."""
     for i in rows:
-        belief.observe(T, B, i, C.heard[i], C.heard_conf[i], C.heard_n[i])
-        belief.featurize(T, L, B, i, obs[i], masks[i])
+        tracker.observe(T, B, i, C.heard[i], C.heard_conf[i], C.heard_n[i])
+        featurizer.featurize(T, L, B, i, obs[i], masks[i])
 
 
 @njit(cache=True)
@@ -140,12 +141,12 @@ def _act_rows(
         slot = T.act_slot[a]
         value, entity = -1, B.offered[i]
         if kind == SYS_OFFER:
-            entity = belief.n_matches(T, B.values[i], B.rejected[i], True)
+            entity = tracker.n_matches(T, B.values[i], B.rejected[i], True)
         elif kind == SYS_CONFIRM:
             v = B.values[i, slot]
             value = v if v >= 0 else T.n_vals[slot]
         sys_value[i], sys_entity[i] = value, entity
-        belief.system_act(T, B, i, a, value, entity)
+        tracker.system_act(T, B, i, a, value, entity)
         C.turn[i] = turn[i] + 1
         C.ctr[i] = 0
         if pairing == ACT_KEYED:
@@ -183,14 +184,14 @@ def _observe_rows(
 ) -> None:
     """What each row's agent heard updates its belief; the turn's reward and flags."""
     for i in rows:
-        belief.observe(T, B, i, C.heard[i], C.heard_conf[i], C.heard_n[i])
+        tracker.observe(T, B, i, C.heard[i], C.heard_conf[i], C.heard_n[i])
         turn[i] += 1
         o = C.outcome[i]
         terminated[i] = o != ONGOING
         truncated[i] = o == ONGOING and turn[i] >= L.max_turns
         reward[i] = rewards_table[o]
         episode_reward[i] += reward[i]
-        belief.featurize(T, L, B, i, obs[i], masks[i])
+        featurizer.featurize(T, L, B, i, obs[i], masks[i])
 
 
 @njit(cache=True)
@@ -264,10 +265,10 @@ class Engine:
         self.max_turns = max_turns or domain.max_turns
         self.pairing = pairing
         self.tables = customer_state.tables(domain, noise)
-        self.layout = belief.layout(domain, self.max_turns)
+        self.layout = featurizer.layout(domain, self.max_turns)
         self.customers = customer_state.customers(domain, n, pairing)
-        self.beliefs = belief.beliefs(domain, n)
-        self.spec = belief.observation_spec(domain)
+        self.beliefs = tracker.beliefs(domain, n)
+        self.spec = featurizer.observation_spec(domain)
         self.obs = np.zeros((n, self.spec.size), dtype=np.float32)
         self.masks = np.zeros((n, domain.n_actions), dtype=np.int8)
         self.turn = np.zeros(n, dtype=np.int64)

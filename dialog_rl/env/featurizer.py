@@ -2,12 +2,14 @@
 
 The observation is a summary space in PyDial's sense: per slot "how sure am I", not "which value",
 so the same learner works on any scenario of the same shape. ``ObservationSpec`` names every
-feature, which lets rule policies and the TUI read it by name.
+feature, which lets rule policies and the TUI read it by name. ``featurize`` is compiled (numba)
+and works on one row of ``dialog_rl.env.tracker.Beliefs``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,14 +23,15 @@ from dialog_rl.acts import (
     SYS_REQUEST,
     USER_ACT_NAMES,
 )
-from dialog_rl.domain import match_mask, mismatches
-from dialog_rl.env.tracker import OFFER_ACCEPTED, OFFER_REJECTED, Tracker
+from dialog_rl.env.tracker import OFFER_ACCEPTED, OFFER_REJECTED, Beliefs, n_matches
+from dialog_rl.jit import njit
 from dialog_rl.scenario import Domain
 from dialog_rl.scenario.schema import ACT_KINDS
+from simulators.customer import mismatch
+from simulators.customer_state import Tables
 
 SLOT_FEATURES = ("known", "conf", "confirmed", "dontcare", "asked")
 MATCH_BUCKETS = ("matches_0", "matches_1", "matches_2_5", "matches_6_plus")
-_BUCKETS = ((1.0, 0.0, 0.0, 0.0), (0.0, 1.0, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0), (0.0, 0.0, 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -71,145 +74,120 @@ def observation_spec(domain: Domain) -> ObservationSpec:
     return ObservationSpec(tuple(names), domain.act_names)
 
 
-class Featurizer:
-    """Computes observation vectors and action masks from a Tracker."""
+class Layout(NamedTuple):
+    """Where each group of features starts in the observation, and the mask's inputs."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.domain = domain
-        self.spec = observation_spec(domain)
-        d = domain
-        self._slot0 = 0
-        self._req0 = 5 * d.n_inf
-        self._task0 = self._req0 + 2 * d.n_req
-        self._glob0 = self._task0 + len(d.task_names)
-        self._match0 = self._glob0 + 6
-        self._user0 = self._match0 + len(MATCH_BUCKETS)
-        self._last0 = self._user0 + N_USER_ACTS
-        self._turn = self._last0 + len(ACT_KINDS)
-        assert self._turn + 1 == self.spec.size
-        self._dontcare = [len(v) for v in d.inf_values]
-        self._n_tasks = len(d.task_names)
-        self._match_key: tuple | None = None
-        self._match_count = 0
-        # Mask building blocks: actions always allowed, and the ones each condition gates.
-        kinds = d.act_kind
-        gated = (SYS_GREET, SYS_REQUEST, SYS_CONFIRM, SYS_INFORM, SYS_PERFORM)
-        self._always = [int(k not in gated) for k in kinds]
-        self._greet = [a for a, k in enumerate(kinds) if k == SYS_GREET]
-        self._per_slot = [
-            (
-                s,
-                [a for a, k in enumerate(kinds) if k == SYS_REQUEST and d.act_slot[a] == s],
-                [a for a, k in enumerate(kinds) if k == SYS_CONFIRM and d.act_slot[a] == s],
-            )
-            for s in range(d.n_inf)
-        ]
-        self._needs_offer = [a for a, k in enumerate(kinds) if k in (SYS_INFORM, SYS_PERFORM)]
-        self._needs_slots = [
-            (a, d.act_requires[a])
-            for a, k in enumerate(kinds)
-            if k in (SYS_PERFORM, SYS_OFFER) and d.act_requires[a]
-        ]
+    req0: int
+    task0: int
+    n_tasks: int
+    glob0: int
+    match0: int
+    user0: int
+    last0: int
+    turn: int
+    max_turns: int
+    act_requires: np.ndarray  # bool [n_actions, n_inf]
 
-    def n_matches(self, tracker: Tracker) -> int:
-        key = tuple(tracker.values)
-        if key != self._match_key:  # the belief changes on a minority of turns: cache the count
-            self._match_key = key
-            self._match_count = int(np.count_nonzero(match_mask(self.domain, tracker.values)))
-        return self._match_count
 
-    def observe(self, tracker: Tracker) -> np.ndarray:
-        """The observation vector (float32), in the order of ``spec.names``."""
-        d = self.domain
-        out: list[float] = []
-        values, conf, confirmed, asked = (
-            tracker.values,
-            tracker.conf,
-            tracker.confirmed,
-            tracker.asked,
-        )
-        for s, dontcare in enumerate(self._dontcare):
-            v = values[s]
-            a = asked[s]
-            a = 1.0 if a >= 3 else a / 3.0
-            if v >= 0:
-                out += (1.0, conf[s], float(confirmed[s]), float(v == dontcare), a)
-            else:
-                out += (0.0, 0.0, float(confirmed[s]), 0.0, a)
-        for requested, informed in zip(tracker.requested, tracker.informed):
-            out += (float(requested), float(informed))
-        if self._n_tasks:
-            tasks = [0.0] * self._n_tasks
-            t = values[d.task_slot]
-            if 0 <= t < self._n_tasks:
-                tasks[t] = 1.0
-            out += tasks
-        offered = tracker.offered
-        if offered >= 0:
-            out += (
-                1.0,
-                float(not mismatches(d, offered, values)),
-                float(tracker.offer_state == OFFER_ACCEPTED),
-                float(tracker.offer_state == OFFER_REJECTED),
-            )
-        else:
-            out += (0.0, 0.0, 0.0, 0.0)
-        out.append(float(tracker.no_match))
-        performed = d.task_slot >= 0 and tracker.performed >= 0
-        out.append(float(performed and tracker.performed == values[d.task_slot]))
-        n = self.n_matches(tracker)
-        out += _BUCKETS[0 if n == 0 else 1 if n == 1 else 2 if n <= 5 else 3]
-        bits = tracker.last_user_types
-        out += [float(bits >> k & 1) for k in range(N_USER_ACTS)]
-        last = [0.0] * len(ACT_KINDS)
-        if tracker.last_kind >= 0:
-            last[tracker.last_kind] = 1.0
-        out += last
-        out.append(min(tracker.turn / d.max_turns, 1.0))
-        return np.array(out, dtype=np.float32)
+def layout(domain: Domain, max_turns: int) -> Layout:
+    d = domain
+    req0 = 5 * d.n_inf
+    task0 = req0 + 2 * d.n_req
+    glob0 = task0 + len(d.task_names)
+    match0 = glob0 + 6
+    user0 = match0 + len(MATCH_BUCKETS)
+    last0 = user0 + N_USER_ACTS
+    requires = np.zeros((d.n_actions, d.n_inf), dtype=np.bool_)
+    for a, slots in enumerate(d.act_requires):
+        if d.act_kind[a] in (SYS_PERFORM, SYS_OFFER):
+            requires[a, list(slots)] = True
+    turn = last0 + len(ACT_KINDS)
+    assert turn + 1 == observation_spec(d).size
+    return Layout(
+        req0, task0, len(d.task_names), glob0, match0, user0, last0, turn, max_turns, requires
+    )
 
-    def mask(self, tracker: Tracker) -> np.ndarray:
-        """1 for actions that make sense now, 0 for the rest (``mask_reasons`` says why)."""
-        m = list(self._always)
-        if tracker.turn <= 1:
-            for a in self._greet:
-                m[a] = 1
-        values, confirmed = tracker.values, tracker.confirmed
-        for s, requests, confirms in self._per_slot:
-            if not confirmed[s]:
-                for a in requests:
-                    m[a] = 1
-                if values[s] >= 0:
-                    for a in confirms:
-                        m[a] = 1
-        if tracker.offered >= 0:
-            for a in self._needs_offer:
-                m[a] = 1
-        for a, requires in self._needs_slots:
-            if m[a] and any(values[s] < 0 for s in requires):
-                m[a] = 0
-        return np.array(m, dtype=np.int8)
 
-    def mask_reasons(self, tracker: Tracker) -> list[str]:
-        """Per action: why it is masked now, or "" if it is allowed."""
-        d = self.domain
-        out = []
-        for a in range(d.n_actions):
-            kind, slot = d.act_kind[a], d.act_slot[a]
-            reason = ""
-            if kind == SYS_GREET and tracker.turn > 1:
-                reason = "greet only opens a conversation"
-            elif kind == SYS_REQUEST and tracker.confirmed[slot]:
-                reason = f"{d.inf_names[slot]} is already confirmed"
-            elif kind == SYS_CONFIRM and tracker.values[slot] < 0:
-                reason = f"nothing heard for {d.inf_names[slot]} yet"
-            elif kind == SYS_CONFIRM and tracker.confirmed[slot]:
-                reason = f"{d.inf_names[slot]} is already confirmed"
-            elif kind in (SYS_INFORM, SYS_PERFORM) and tracker.offered < 0:
-                reason = "no entity offered yet"
-            elif kind in (SYS_PERFORM, SYS_OFFER) and d.act_requires[a]:
-                missing = [d.inf_names[s] for s in d.act_requires[a] if tracker.values[s] < 0]
-                if missing:
-                    reason = "needs " + ", ".join(missing) + " first"
-            out.append(reason)
-        return out
+@njit(cache=True)
+def featurize(T: Tables, L: Layout, B: Beliefs, i: int, obs: np.ndarray, mask: np.ndarray):
+    """Row ``i``'s observation (in ``observation_spec`` order) and action mask, in place."""
+    obs[:] = 0.0
+    values = B.values[i]
+    for s in range(len(values)):
+        v = values[s]
+        a = B.asked[i, s]
+        o = 5 * s
+        if v >= 0:
+            obs[o] = 1.0
+            obs[o + 1] = B.conf[i, s]
+            obs[o + 3] = 1.0 if v == T.n_vals[s] else 0.0
+        obs[o + 2] = 1.0 if B.confirmed[i, s] else 0.0
+        obs[o + 4] = 1.0 if a >= 3 else a / 3.0
+    for r in range(B.requested.shape[1]):
+        obs[L.req0 + 2 * r] = 1.0 if B.requested[i, r] else 0.0
+        obs[L.req0 + 2 * r + 1] = 1.0 if B.informed[i, r] else 0.0
+    if L.n_tasks:
+        t = values[T.task_slot]
+        if 0 <= t < L.n_tasks:
+            obs[L.task0 + t] = 1.0
+    g = L.glob0
+    e = B.offered[i]
+    if e >= 0:
+        obs[g] = 1.0
+        obs[g + 1] = 1.0 if mismatch(T, e, values, True) < 0 else 0.0
+        obs[g + 2] = 1.0 if B.offer_state[i] == OFFER_ACCEPTED else 0.0
+        obs[g + 3] = 1.0 if B.offer_state[i] == OFFER_REJECTED else 0.0
+    obs[g + 4] = 1.0 if B.no_match[i] else 0.0
+    if T.task_slot >= 0 and B.performed[i] >= 0 and B.performed[i] == values[T.task_slot]:
+        obs[g + 5] = 1.0
+    n = n_matches(T, values, B.rejected[i], False)
+    obs[L.match0 + (0 if n == 0 else 1 if n == 1 else 2 if n <= 5 else 3)] = 1.0
+    for k in range(N_USER_ACTS):
+        obs[L.user0 + k] = (B.bits[i] >> k) & 1
+    if B.last_kind[i] >= 0:
+        obs[L.last0 + B.last_kind[i]] = 1.0
+    obs[L.turn] = min(B.turn[i] / L.max_turns, 1.0)
+    # the mask: what makes sense now
+    for a in range(len(mask)):
+        kind = T.act_kind[a]
+        s = T.act_slot[a]
+        ok = True
+        if kind == SYS_GREET:
+            ok = B.turn[i] <= 1
+        elif kind == SYS_REQUEST:
+            ok = not B.confirmed[i, s]
+        elif kind == SYS_CONFIRM:
+            ok = not B.confirmed[i, s] and values[s] >= 0
+        elif kind in (SYS_INFORM, SYS_PERFORM):
+            ok = e >= 0
+        if ok and (kind in (SYS_PERFORM, SYS_OFFER)):
+            for t in range(len(values)):
+                if L.act_requires[a, t] and values[t] < 0:
+                    ok = False
+        mask[a] = 1 if ok else 0
+
+
+def mask_reasons(domain: Domain, B: Beliefs, i: int) -> list[str]:
+    """Per action: why it is masked for row ``i`` now, or "" if it is allowed."""
+    d = domain
+    out = []
+    turn, values, confirmed = int(B.turn[i]), B.values[i], B.confirmed[i]
+    for a in range(d.n_actions):
+        kind, slot = d.act_kind[a], d.act_slot[a]
+        reason = ""
+        if kind == SYS_GREET and turn > 1:
+            reason = "greet only opens a conversation"
+        elif kind == SYS_REQUEST and confirmed[slot]:
+            reason = f"{d.inf_names[slot]} is already confirmed"
+        elif kind == SYS_CONFIRM and values[slot] < 0:
+            reason = f"nothing heard for {d.inf_names[slot]} yet"
+        elif kind == SYS_CONFIRM and confirmed[slot]:
+            reason = f"{d.inf_names[slot]} is already confirmed"
+        elif kind in (SYS_INFORM, SYS_PERFORM) and B.offered[i] < 0:
+            reason = "no entity offered yet"
+        elif kind in (SYS_PERFORM, SYS_OFFER) and d.act_requires[a]:
+            missing = [d.inf_names[s] for s in d.act_requires[a] if values[s] < 0]
+            if missing:
+                reason = "needs " + ", ".join(missing) + " first"
+        out.append(reason)
+    return out

@@ -8,6 +8,9 @@ does not come back terminates the episode; the day horizon or the visit cap trun
 
 The observation is the conversation's observation plus what a CRM shows about this customer:
 how many visits, how long they have been a customer, and how their last visit ended.
+
+Draws are keyed like the conversation's (``dialog_rl.counter_rng``): the persona by the
+lifetime's seed, each visit's conversation seed and return gap by the visit's number.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from dialog_rl.counter_rng import LIFETIME, categorical, key64
 from dialog_rl.env.dialogue_env import DialogueEnv
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.numerics import NumericalError, check_reward
 from dialog_rl.scenario import Domain
-from simulators.goal import sample_goal
 from simulators.lifetime import CustomerHistory, next_visit, satisfaction, visit_modifiers
 
 HISTORY_FEATURES = (
@@ -87,6 +90,8 @@ class LifetimeEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
+        if seed is None:
+            seed = int(self.np_random.integers(1 << 63))
         self.reset_seed = seed
         d = self.domain
         self.history = CustomerHistory()
@@ -95,24 +100,25 @@ class LifetimeEnv(gym.Env):
         self._last = (0.0, 0.0, 0.0)
         self._turns = 0
         self._conversations: list[dict] = []
-        weights = np.cumsum(d.persona_weights)
-        u = self.np_random.random()
-        self.persona = int(min(np.searchsorted(weights, u, side="right"), len(weights) - 1))
+        cdf = np.cumsum(np.asarray(d.persona_weights, dtype=np.float64))
+        self.persona = int(categorical(cdf, np.uint64(seed), LIFETIME, 0, 0))
         obs, info = self._start_conversation()
         return obs, info
 
+    def _key(self, k: int) -> int:
+        """Draw ``k`` of the current visit (1: the conversation's seed, 2: the return gap)."""
+        return int(key64(np.uint64(self.reset_seed), LIFETIME, self.visit, k) >> np.uint64(1))
+
     def _start_conversation(self) -> tuple[np.ndarray, dict]:
         patience, cooperation = visit_modifiers(self.params, self.history.trust)
-        seed = int(self.np_random.integers(2**63))
         options = {
             "persona": self.persona,
             "patience_scale": patience,
             "cooperativeness_shift": cooperation,
-        }
-        if self.visit > 0 and self._identity:
             # the same person comes back: their persistent slots (an email) stay theirs
-            options["goal"] = sample_goal(self.domain, self.np_random, fixed=self._identity)
-        obs, info = self.conv.reset(seed=seed, options=options)
+            "fixed": self._identity,
+        }
+        obs, info = self.conv.reset(seed=self._key(1), options=options)
         if self.visit == 0:
             goal = self.conv.user.goal
             self._identity = {
@@ -162,7 +168,7 @@ class LifetimeEnv(gym.Env):
             float(outcome["handover"]),
         )
         self.history.visits += 1
-        gap = next_visit(p, self.history, score, self.np_random)
+        gap = next_visit(p, self.history, score, np.random.Generator(np.random.PCG64(self._key(2))))
         info["conversation"] = self._conversations[-1]
         if gap is None:
             info["outcome"] = self.outcome(churned=True)

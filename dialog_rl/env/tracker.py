@@ -3,10 +3,17 @@
 For each informable slot it keeps the top hypothesis and its confidence (a focus tracker in the
 spirit of PyDial's): repeated evidence for a value compounds, fresh conflicting evidence replaces
 it when confident enough, an affirmed confirmation locks it in, a negated one knocks it out.
-It never sees the user's goal, only ``(type, slot, value, confidence)`` tuples.
+It never sees the user's goal, only ``(type, slot, value, confidence)`` acts.
+
+State is a struct of arrays (``Beliefs``, one row per conversation); the functions work on one
+row and are compiled with numba, like ``simulators.customer``.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
 
 from dialog_rl.acts import (
     AFFIRM,
@@ -18,106 +25,195 @@ from dialog_rl.acts import (
     SYS_OFFER,
     SYS_PERFORM,
     SYS_REQUEST,
-    ObservedAct,
 )
+from dialog_rl.jit import njit
 from dialog_rl.scenario import Domain
+from simulators.customer_state import Tables
 
 OFFER_NONE, OFFER_PENDING, OFFER_ACCEPTED, OFFER_REJECTED = range(4)
 
 
-class Tracker:
-    """Tracks belief per informable slot, pending requests, the offered entity and the task."""
+class Beliefs(NamedTuple):
+    """What the agent believes, one row per conversation."""
 
-    def __init__(self, domain: Domain) -> None:
-        self.domain = domain
-        self.reset()
+    values: np.ndarray  # int64 [n, n_inf]: top value per informable slot, -1 unknown
+    conf: np.ndarray  # float64 [n, n_inf]
+    confirmed: np.ndarray  # bool [n, n_inf]
+    asked: np.ndarray  # int64 [n, n_inf]: times the agent asked for the slot
+    requested: np.ndarray  # bool [n, n_req]: the customer asked for it
+    informed: np.ndarray  # bool [n, n_req]: the agent told it
+    offered: np.ndarray  # entity on offer, -1 none
+    offer_state: np.ndarray
+    no_match: np.ndarray  # bool: the agent just said nothing matches
+    rejected: np.ndarray  # bool [n, n_entities]: offers the customer turned down
+    performed: np.ndarray  # task the agent performed and the customer did not reject, -1
+    last_kind: np.ndarray  # the agent's last act: kind, slot and value
+    last_slot: np.ndarray
+    last_value: np.ndarray
+    bits: np.ndarray  # bit mask of the user act types observed this turn
+    turn: np.ndarray  # turns of observed acts, the opening one included
 
-    def reset(self) -> None:
-        d = self.domain
-        self.values = [-1] * d.n_inf
-        self.conf = [0.0] * d.n_inf
-        self.confirmed = [False] * d.n_inf
-        self.asked = [0] * d.n_inf
-        self.requested = [False] * d.n_req
-        self.informed = [False] * d.n_req
-        self.offered = -1
-        self.offer_state = OFFER_NONE
-        self.no_match = False
-        self.rejected: tuple[int, ...] = ()
-        self.performed = -1  # task the agent performed and the user did not reject
-        self.last_kind = -1
-        self.last_slot = -1
-        self.last_value = -1
-        self.last_user_types = 0  # bit mask of user act types observed this turn
-        self.turn = 0
 
-    def system_act(self, action: int, value: int, entity: int) -> None:
-        """Record the agent's act (and the entity or value it was about)."""
-        d = self.domain
-        kind = d.act_kind[action]
-        slot = d.act_slot[action]
-        self.last_kind, self.last_slot, self.last_value = kind, slot, value
-        self.no_match = False
-        if kind == SYS_REQUEST:
-            self.asked[slot] += 1
-        elif kind == SYS_OFFER:
-            self.offered = entity
-            self.no_match = entity < 0
-            self.offer_state = OFFER_PENDING if entity >= 0 else OFFER_NONE
-        elif kind == SYS_INFORM and self.offered >= 0:
-            self.requested[slot] = False
-            self.informed[slot] = True
-        elif kind == SYS_PERFORM and self.offered >= 0:
-            self.performed = d.act_task[action]
+def beliefs(domain: Domain, n: int) -> Beliefs:
+    """Room for ``n`` conversations' beliefs."""
+    d = domain
 
-    def observe(self, acts: list[ObservedAct]) -> None:
-        """Update the belief with one turn of observed user acts."""
-        self.turn += 1
-        bits = 0
-        kind = self.last_kind
-        correcting = False  # "No, it's X": a value after a negation replaces what we had
-        for act_type, slot, value, c in acts:
-            bits |= 1 << act_type
-            if act_type == INFORM:
-                self._inform(slot, value, c, correcting)
-            elif act_type == REQUEST:
-                self.requested[slot] = True
-            elif act_type == AFFIRM:
-                if kind == SYS_CONFIRM and self.values[self.last_slot] == self.last_value:
-                    s = self.last_slot
-                    self.conf[s] = 1.0 - (1.0 - self.conf[s]) * (1.0 - c)
-                    self.confirmed[s] = c >= 0.5
-                elif kind == SYS_OFFER and self.offered >= 0:
-                    self.offer_state = OFFER_ACCEPTED
-            elif act_type == NEGATE:
-                correcting = kind in (SYS_CONFIRM, SYS_OFFER)
-                if kind == SYS_CONFIRM and self.values[self.last_slot] == self.last_value:
-                    s = self.last_slot
-                    self.conf[s] *= 1.0 - c
-                    self.confirmed[s] = False
-                    if self.conf[s] < 0.05:
-                        self.values[s] = -1
-                        self.conf[s] = 0.0
-                elif kind == SYS_OFFER and self.offered >= 0:
-                    self.offer_state = OFFER_REJECTED
-                    self.rejected = (*self.rejected, self.offered)
-                elif kind == SYS_PERFORM:
-                    self.performed = -1
-        self.last_user_types = bits
+    def ints(*shape: int) -> np.ndarray:
+        return np.full(shape, -1, dtype=np.int64)
 
-    def _inform(self, slot: int, value: int, c: float, correcting: bool = False) -> None:
-        if self.values[slot] == value:
-            self.conf[slot] = 1.0 - (1.0 - self.conf[slot]) * (1.0 - c)
-        elif correcting or c >= 0.5 * self.conf[slot]:
-            # Newer evidence wins unless it is much weaker: customers do change their minds.
-            self.values[slot] = value
-            self.conf[slot] = c
-            self.confirmed[slot] = False
-        else:
-            self.conf[slot] *= 1.0 - c
-        # A changed constraint may invalidate the entity on offer and any task done on it.
-        if self.offered >= 0 and slot != self.domain.task_slot:
-            v = self.values[slot]
-            row_v = self.domain.kb_values[self.offered, slot]
-            if 0 <= v < len(self.domain.inf_values[slot]) and row_v != v:
-                self.offer_state = OFFER_REJECTED
+    def flags(*shape: int) -> np.ndarray:
+        return np.zeros(shape, dtype=np.bool_)
+
+    return Beliefs(
+        values=ints(n, d.n_inf),
+        conf=np.zeros((n, d.n_inf)),
+        confirmed=flags(n, d.n_inf),
+        asked=ints(n, d.n_inf),
+        requested=flags(n, d.n_req),
+        informed=flags(n, d.n_req),
+        offered=ints(n),
+        offer_state=ints(n),
+        no_match=flags(n),
+        rejected=flags(n, d.n_entities),
+        performed=ints(n),
+        last_kind=ints(n),
+        last_slot=ints(n),
+        last_value=ints(n),
+        bits=ints(n),
+        turn=ints(n),
+    )
+
+
+@njit(cache=True)
+def reset(B: Beliefs, i: int) -> None:
+    B.values[i, :] = -1
+    B.conf[i, :] = 0.0
+    B.confirmed[i, :] = False
+    B.asked[i, :] = 0
+    B.requested[i, :] = False
+    B.informed[i, :] = False
+    B.offered[i] = -1
+    B.offer_state[i] = OFFER_NONE
+    B.no_match[i] = False
+    B.rejected[i, :] = False
+    B.performed[i] = -1
+    B.last_kind[i] = -1
+    B.last_slot[i] = -1
+    B.last_value[i] = -1
+    B.bits[i] = 0
+    B.turn[i] = 0
+
+
+@njit(cache=True, inline="always")
+def _popcount(x: np.uint64) -> int:
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=True)
+def n_matches(T: Tables, values: np.ndarray, rejected: np.ndarray, first: bool) -> int:
+    """How many KB entities are consistent with ``values``; with ``first``, the first one not
+    ``rejected`` instead (-1 if none). Unknown and dontcare values constrain nothing.
+
+    Works on bit sets of entities (64 per word), so a 110-row KB costs two words per slot."""
+    count = 0
+    for w in range(len(T.all_bits)):
+        word = T.all_bits[w]
+        for s in T.kb_slots:
+            v = values[s]
+            if 0 <= v < T.n_vals[s]:
+                word &= T.eq_bits[s, v, w]
+        if not first:
+            count += _popcount(word)
+            continue
+        b = 0
+        while word != 0:
+            if word & np.uint64(1):
+                e = 64 * w + b
+                if not rejected[e]:
+                    return e
+            word >>= np.uint64(1)
+            b += 1
+    return -1 if first else count
+
+
+@njit(cache=True)
+def system_act(T: Tables, B: Beliefs, i: int, action: int, value: int, entity: int) -> None:
+    """Record the agent's act (and the entity or value it was about)."""
+    kind = T.act_kind[action]
+    slot = T.act_slot[action]
+    B.last_kind[i], B.last_slot[i], B.last_value[i] = kind, slot, value
+    B.no_match[i] = False
+    if kind == SYS_REQUEST:
+        B.asked[i, slot] += 1
+    elif kind == SYS_OFFER:
+        B.offered[i] = entity
+        B.no_match[i] = entity < 0
+        B.offer_state[i] = OFFER_PENDING if entity >= 0 else OFFER_NONE
+    elif kind == SYS_INFORM and B.offered[i] >= 0:
+        B.requested[i, slot] = False
+        B.informed[i, slot] = True
+    elif kind == SYS_PERFORM and B.offered[i] >= 0:
+        B.performed[i] = T.act_task[action]
+
+
+@njit(cache=True)
+def observe(
+    T: Tables, B: Beliefs, i: int, heard: np.ndarray, conf: np.ndarray, n_heard: int
+) -> None:
+    """Update row ``i``'s belief with one turn of observed acts, in order."""
+    B.turn[i] += 1
+    bits = 0
+    kind = B.last_kind[i]
+    ls = B.last_slot[i]
+    correcting = False  # "No, it's X": a value after a negation replaces what we had
+    for p in range(n_heard):
+        act_type, slot, value, c = heard[p, 0], heard[p, 1], heard[p, 2], conf[p]
+        bits |= 1 << act_type
+        confirm = kind == SYS_CONFIRM and B.values[i, ls] == B.last_value[i]
+        offer = kind == SYS_OFFER and B.offered[i] >= 0
+        if act_type == INFORM:
+            _inform(T, B, i, slot, value, c, correcting)
+        elif act_type == REQUEST:
+            B.requested[i, slot] = True
+        elif act_type == AFFIRM:
+            if confirm:
+                B.conf[i, ls] = 1.0 - (1.0 - B.conf[i, ls]) * (1.0 - c)
+                B.confirmed[i, ls] = c >= 0.5
+            elif offer:
+                B.offer_state[i] = OFFER_ACCEPTED
+        elif act_type == NEGATE:
+            correcting = kind in (SYS_CONFIRM, SYS_OFFER)
+            if confirm:
+                B.conf[i, ls] *= 1.0 - c
+                B.confirmed[i, ls] = False
+                if B.conf[i, ls] < 0.05:
+                    B.values[i, ls] = -1
+                    B.conf[i, ls] = 0.0
+            elif offer:
+                B.offer_state[i] = OFFER_REJECTED
+                B.rejected[i, B.offered[i]] = True
+            elif kind == SYS_PERFORM:
+                B.performed[i] = -1
+    B.bits[i] = bits
+
+
+@njit(cache=True)
+def _inform(T: Tables, B: Beliefs, i: int, slot: int, value: int, c: float, correcting: bool):
+    if B.values[i, slot] == value:
+        B.conf[i, slot] = 1.0 - (1.0 - B.conf[i, slot]) * (1.0 - c)
+    elif correcting or c >= 0.5 * B.conf[i, slot]:
+        # Newer evidence wins unless it is much weaker: customers do change their minds.
+        B.values[i, slot] = value
+        B.conf[i, slot] = c
+        B.confirmed[i, slot] = False
+    else:
+        B.conf[i, slot] *= 1.0 - c
+    # A changed constraint may invalidate the entity on offer and any task done on it.
+    e = B.offered[i]
+    if e >= 0 and slot != T.task_slot:
+        v = B.values[i, slot]
+        if 0 <= v < T.n_vals[slot] and T.kb_values[e, slot] != v:
+            B.offer_state[i] = OFFER_REJECTED

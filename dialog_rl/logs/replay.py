@@ -93,10 +93,10 @@ def replay_conversation(
     ``observe`` the opening; per decision, the system act (with the entity an offer names and the
     value a confirmation asks about, chosen as the env chooses them), then ``observe`` the reply.
     """
-    from dialog_rl.env.featurizer import Featurizer
-    from dialog_rl.env.tracker import Tracker
+    from dialog_rl.env import DialogueEnv
 
-    tracker, featurizer = Tracker(domain), Featurizer(domain)
+    env = DialogueEnv(domain)  # its tracker, driven by hand: the engine's own belief kernels
+    tracker = env.tracker
     tracker.reset()
     obs, masks = [], []
     for t, acts in enumerate(heard):
@@ -111,6 +111,7 @@ def replay_conversation(
                 value = tracker.values[slot] if tracker.values[slot] >= 0 else domain.dontcare(slot)
             tracker.system_act(prev, value, entity)
         tracker.observe(acts)
-        obs.append(featurizer.observe(tracker))
-        masks.append(featurizer.mask(tracker))
+        o, m = env.refresh()
+        obs.append(o)
+        masks.append(m)
     return np.asarray(obs, dtype=np.float32), np.asarray(masks, dtype=bool)

@@ -1,6 +1,6 @@
 """The regression gate: is a candidate policy worse than the baseline, with statistics.
 
-Both policies meet the same customers (``PairedEnv``: same goals, personas, patience and noise),
+Both policies meet the same customers (``crn.paired_env``: same goals, personas, patience and noise),
 so each episode gives a paired difference ``d_i = candidate_i - baseline_i`` and the comparison
 is a one-sample problem on ``d`` with far less variance than two independent samples.
 
@@ -38,8 +38,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from dialog_rl.counter_rng import KeyedStream
 from dialog_rl.env import LifetimeEnv
-from dialog_rl.regress.crn import PAIRINGS, PairedEnv
+from dialog_rl.regress.crn import PAIRINGS, paired_env
 from dialog_rl.regress.health import HealthReport, check_health
 from dialog_rl.regress.sequential import SPENDING, Look, SequentialTest
 from dialog_rl.regress.variants import resolve_policy
@@ -267,8 +268,8 @@ def run_gate(
         env_b = LifetimeEnv(domain, config.noise, max_turns=config.max_turns)
         env_c = LifetimeEnv(domain, config.noise, max_turns=config.max_turns)
     else:
-        env_b = PairedEnv(domain, config.noise, max_turns=config.max_turns, pairing=mode)
-        env_c = PairedEnv(domain, config.noise, max_turns=config.max_turns, pairing=mode)
+        env_b = paired_env(domain, config.noise, max_turns=config.max_turns, pairing=mode)
+        env_c = paired_env(domain, config.noise, max_turns=config.max_turns, pairing=mode)
     baseline = resolve_policy(config.baseline, domain, env_b.spec_obs)
     candidate = resolve_policy(config.candidate, domain, env_c.spec_obs)
 
@@ -302,8 +303,8 @@ def run_gate(
     cols = list(table)
     base = np.zeros((n_max, len(cols)))
     cand = np.zeros((n_max, len(cols)))
-    rng_b = np.random.Generator(np.random.PCG64(0))
-    rng_c = np.random.Generator(np.random.PCG64(0))
+    rng_b = KeyedStream(0)
+    rng_c = KeyedStream(0)
     looks: list[Look] = []
     done = 0
     for n in schedule:

@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from dialog_rl.counter_rng import KeyedStream
 from dialog_rl.numerics import NumericalError
 from dialog_rl.rollout.logs import (
     PART_EPISODES,
@@ -118,7 +119,6 @@ class RolloutWorker:
     """Plays chunks of one job's episodes; built once per process or Ray actor."""
 
     def __init__(self, job: RolloutJob) -> None:
-        import numpy as np
 
         from dialog_rl.env import DialogueEnv, LifetimeEnv
         from dialog_rl.policies import make_policy
@@ -133,7 +133,7 @@ class RolloutWorker:
             max_turns=job.max_turns,
         )
         self.policy = make_policy(job.policy, job.domain, self.env.spec_obs, epsilon=job.epsilon)
-        self.rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
+        self.rng = KeyedStream(0)  # re-seeded per episode
         self.vec = None
         if job.vector_envs > 0 and job.log_dir is None and not job.lifetime:
             from dialog_rl.env.vector import DialogueVectorEnv

@@ -1,9 +1,10 @@
 """Batched rollouts: play a run's episodes on a vector env, one ``act_batch`` call per step.
 
 Every conversation keeps its own exploration stream, keyed by its episode seed (``RowStreams``
-for policies with their own ``act_batch``, else ``runner.policy_rng``), and the vector env numbers
-conversations like a run's episodes, so episode ``k`` is the same conversation whatever the batch
-size or the order in which slots finish. ``run_batched`` yields
+for policies with their own ``act_batch``, else ``runner.policy_rng``: the same numbers), and the
+vector env numbers conversations like a run's episodes, so episode ``k`` here is episode ``k`` of
+``run_episodes``: same customer, same decisions, same outcome, whatever the batch size or the
+order in which slots finish. ``run_batched`` yields
 results in episode order, whichever slot finished first; ``run_batched_columns`` yields each
 step's finished episodes as arrays, for consumers that aggregate (no object per conversation).
 """

@@ -9,32 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from dialog_rl.acts import format_user_acts
+from dialog_rl.counter_rng import KeyedStream
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import Policy
 
 # the seeding rule sits below the env layer, which uses it too; ``episode_seed`` stays importable
 # from here
 from dialog_rl.seeding import episode_seed
-from dialog_rl.seeding import splitmix64 as _splitmix64
 
 
-def policy_rng(episode_seed: int, gen: np.random.Generator | None = None) -> np.random.Generator:
+def policy_rng(episode_seed: int, gen: KeyedStream | None = None) -> KeyedStream:
     """The policy's own stream for one episode (exploration draws), keyed by the episode seed.
 
-    Pass ``gen`` to re-seed an existing generator in place (cheaper than making one).
+    Counter-based (``dialog_rl.counter_rng.KeyedStream``): batched rollouts draw the same
+    numbers for the episode's row. Pass ``gen`` to re-seed an existing stream in place.
     """
-    a, b = _splitmix64(episode_seed ^ 0x5DEECE66D), _splitmix64(episode_seed + 1)
-    gen = gen if gen is not None else np.random.Generator(np.random.PCG64(0))
-    gen.bit_generator.state = {
-        "bit_generator": "PCG64",
-        "state": {"state": a << 64 | b, "inc": 0xDA3E39CB94B95BDB | 1},
-        "has_uint32": 0,
-        "uinteger": 0,
-    }
-    return gen
+    return gen.reseed(episode_seed) if isinstance(gen, KeyedStream) else KeyedStream(episode_seed)
 
 
 @dataclass
@@ -56,7 +47,7 @@ def run_episode(
     explore: bool = True,
     record: bool = False,
     on_decision: Callable | None = None,
-    rng: np.random.Generator | None = None,
+    rng: KeyedStream | None = None,
 ) -> EpisodeRecord:
     """Play one conversation; with ``record`` keep the per-turn log columns.
 
@@ -141,6 +132,6 @@ def run_episodes(
     record: bool = False,
 ) -> Iterator[EpisodeRecord]:
     """Play the given episode indices in order."""
-    rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
+    rng = KeyedStream(0)  # re-seeded per episode
     for i in episodes:
         yield run_episode(env, policy, i, seed, explore=explore, record=record, rng=rng)

@@ -20,8 +20,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-import numpy as np
-
+from dialog_rl.counter_rng import KeyedStream
 from dialog_rl.policies.base import Episode, Learner
 from dialog_rl.rollout.backends import (
     MAX_RESTARTS,
@@ -71,7 +70,7 @@ class RolloutPlayer:
             spec.algo, spec.domain, self.env.spec_obs, spec.seed, **spec.hyperparameters
         )
         self.round = -1
-        self.rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
+        self.rng = KeyedStream(0)  # re-seeded per episode
 
     def play(self, round_id: int, snapshot, episodes: range) -> list[Episode]:
         from dialog_rl.train.loop import play_episode

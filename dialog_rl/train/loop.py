@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dialog_rl.counter_rng import KeyedStream
 from dialog_rl.env import DialogueEnv, LifetimeEnv
 from dialog_rl.numerics import NumericalError, check_losses
 from dialog_rl.policies import Policy, make_learner
@@ -292,7 +293,7 @@ def evaluate(
     On a ``LifetimeEnv`` the episodes are held-out customers and the summary is
     ``summarize_lifetimes``' (retention, visits, lifetime value, per-conversation success).
     """
-    rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
+    rng = KeyedStream(0)  # re-seeded per episode
     outcomes = []
     for j in range(episodes):
         try:
@@ -427,7 +428,7 @@ def train(
             run.write_curve(loop.curve, plot=False)
 
     stopped = False
-    rng = np.random.Generator(np.random.PCG64(0))  # re-seeded per episode
+    rng = KeyedStream(0)  # re-seeded per episode
     collector, queue = _collector(domain, config, env_args), []
     while loop.episode < config.dialogues:
         if collector is not None:  # rounds played by rollout workers (train.collect)

@@ -139,7 +139,7 @@ class TypedCustomer:
         }
 
     def mask(self) -> np.ndarray:
-        return self.env.featurizer.mask(self.env.tracker)
+        return self.env.refresh()[1]
 
     def _parse(self, text: str) -> Heard:
         observed = list(self.nlu.parse(text)) if text.strip() else []

@@ -26,7 +26,6 @@ from dialog_rl.rollout.runner import episode_seed
 from dialog_rl.scenario import Domain
 from dialog_rl.tui.customer import TypedCustomer, load_nlu, utterance
 from dialog_rl.tui.records import Choice, Conversation, DecisionView, Demo, Replayed, Turn
-from simulators.channel import NoiseChannel
 from simulators.lifetime import return_probability
 
 __all__ = [
@@ -307,8 +306,7 @@ class Session:
 
     def _set_env_noise(self, noise: float) -> None:
         conv = self.conv_env
-        conv.noise_channel = NoiseChannel(self.domain, noise)
-        conv.noise = conv.noise_channel.error_rate
+        conv.set_noise(noise)
         self.env.noise = conv.noise
 
     def _replay(self) -> None:
@@ -328,7 +326,7 @@ class Session:
                 self._before = ([], [], "")
                 return
             heard = self.typed.open(c.opening)
-            self._obs = self.env.featurizer.observe(self.env.tracker)
+            self._obs = self._observation()
             self._before = (heard.observed, heard.observed, heard.text)
         else:
             self._before = (info["user_acts"], info["observed_acts"], info["user_text"])
@@ -336,8 +334,14 @@ class Session:
         for choice in c.choices:
             self._apply(choice)
 
+    def _observation(self) -> np.ndarray:
+        """The observation of the current belief (a typed customer drives the tracker by hand);
+        in a lifetime, with the customer's history features after it."""
+        obs = self.conv_env.refresh()[0]
+        return self.env._observe(obs) if self.lifetime else obs
+
     def _decide(self) -> DecisionView:
-        mask = self.conv_env.featurizer.mask(self.env.tracker)
+        mask = self.conv_env.refresh()[1]
         reasons = tuple(self.env.mask_reasons())
         scores, probs = self.policy.distribution(self._obs, mask, explore=self.explore)
         if self.explore and self.policy.stochastic:
@@ -369,7 +373,7 @@ class Session:
             heard, reward, terminated, truncated = self.typed.hear(choice.text or "")
             reply_acts = reply_observed = heard.observed
             reply_text = heard.text
-            self._obs = self.env.featurizer.observe(self.env.tracker)
+            self._obs = self._observation()
             after = (reply_acts, reply_observed, reply_text)
         else:
             self._obs, reward, terminated, truncated, info = self.env.step(choice.action)

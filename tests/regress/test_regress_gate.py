@@ -7,7 +7,7 @@ import pytest
 
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import PolicyError, RulePolicy
-from dialog_rl.regress.crn import KeyedNoiseChannel, PairedEnv
+from dialog_rl.regress.crn import paired_env
 from dialog_rl.regress.gate import GateConfig, _play, look_schedule, run_gate
 from dialog_rl.regress.report import text_report
 from dialog_rl.regress.variants import EarlyHandoverRule, NoConfirmRule, resolve_policy
@@ -72,11 +72,12 @@ def test_false_alarm_rate_of_equivalent_policies_is_close_to_alpha(restaurant):
     assert 1 <= fails <= 11, fails
 
 
-def test_pairing_on_episodes_reproduces_simulate_exactly(restaurant):
+@pytest.mark.parametrize("pairing", ["turn", "episode"])
+def test_pairing_by_turn_reproduces_simulate_exactly(restaurant, pairing):
     env = DialogueEnv(restaurant, noise=0.15)
     policy = RulePolicy(restaurant, env.spec_obs, epsilon=0.1)
     expected = [r.outcome for r in run_episodes(env, policy, range(150), 4)]
-    paired = PairedEnv(restaurant, 0.15, pairing="episode")
+    paired = paired_env(restaurant, 0.15, pairing=pairing)
     got = [
         _play(paired, policy, episode_seed(4, i), policy_rng(episode_seed(4, i)), True)
         for i in range(150)
@@ -84,30 +85,33 @@ def test_pairing_on_episodes_reproduces_simulate_exactly(restaurant):
     assert got == expected
 
 
-def test_act_pairing_keys_noise_by_what_is_said_not_by_when():
-    d_acts = [(1, 0, 2), (1, 1, 3)]
-
-    class Echo:
-        error_rate = 0.5
-
-        def __call__(self, acts, rng):
-            return [(*a, float(rng.random())) for a in acts]
-
-    a, b = KeyedNoiseChannel(Echo()), KeyedNoiseChannel(Echo())
-    a.start(7)
-    b.start(7)
-    a([d_acts[1]], None)  # only conversation a hears this act first
-    first_a = a([d_acts[0]], None)
-    first_b = b([d_acts[0]], None)
-    assert first_a == first_b  # the same act, said for the first time: the same draws
-    assert a([d_acts[0]], None) != first_a  # said again: fresh draws
+def test_act_pairing_keys_noise_by_what_is_said_not_by_when(restaurant):
+    """Two conversations with one customer: the same act said for the first time is heard with
+    the same confidence, whatever came before; said again, it gets fresh draws."""
+    a = paired_env(restaurant, 0.3, pairing="act")
+    b = paired_env(restaurant, 0.3, pairing="act")
+    seed = episode_seed(3, 1)
+    heard = {}
+    for env, actions in ((a, ["request(area)", "request(food)"]), (b, ["request(food)"])):
+        _, info = env.reset(seed=seed)
+        said: dict = {}
+        for name in [None, *actions]:
+            if name is not None:
+                _, _, _, _, info = env.step(restaurant.action_index(name))
+            for act, obs in zip(info["user_acts"], info["observed_acts"]):
+                said.setdefault(act, []).append(obs)
+        heard[env] = said
+    common = set(heard[a]) & set(heard[b])
+    assert common  # the food answer is said in both
+    for act in common:
+        assert heard[a][act][0] == heard[b][act][0]
 
 
 def test_act_pairing_leaves_each_policys_success_rate_unchanged(restaurant):
-    policy = RulePolicy(restaurant, PairedEnv(restaurant).spec_obs)
+    policy = RulePolicy(restaurant, paired_env(restaurant).spec_obs)
     rates = {}
     for pairing in ("episode", "act"):
-        env = PairedEnv(restaurant, 0.3, pairing=pairing)
+        env = paired_env(restaurant, 0.3, pairing=pairing)
         rates[pairing] = np.mean(
             [
                 _play(env, policy, episode_seed(9, i), policy_rng(episode_seed(9, i)), True)[

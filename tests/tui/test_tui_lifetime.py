@@ -1,7 +1,7 @@
 """Returning customers in the TUI: stepping through visits, rewinding across them, saving them.
 
 Customer 2 of seed 0 in order_support, under the greedy rule policy, has four visits: turns 0-7
-(day 0), 8-12 (day 29), 13-16 (day 49) and 17-24 (day 57), then does not come back.
+(day 0), 8-12 (day 15), 13-16 (day 49) and 17-24 (day 57), then does not come back.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dialog_rl.tui.widgets import StatePane, TranscriptPane
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = (120, 36)
-CUSTOMER = 2
+CUSTOMER = 6
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_a_lifetime_is_the_greedy_batch_lifetime_turn_for_turn(lifetime_session,
     assert np.array_equal(np.stack([t.decision.obs for t in s.turns]), np.stack(rec.turns["obs"]))
     assert s.outcome() == rec.outcome and s.finished
     ends = [t.index for t in s.turns if t.ended is not None]
-    assert ends == [7, 10, 17, 20] and max(rec.turns["visit"]) == 3
+    assert ends == [7, 12, 16, 22, 29, 32] and max(rec.turns["visit"]) == 5
 
 
 def test_rewind_across_a_visit_boundary_replays_and_forks(lifetime_session):
@@ -67,7 +67,7 @@ def test_rewind_across_a_visit_boundary_replays_and_forks(lifetime_session):
     play_out(s)
     lived = [(t.visit, t.system_text, t.reply_text) for t in s.turns]
     s.rewind(10)  # two turns into visit 2
-    assert (s.visit, len(s.visit_turns)) == (1, 2) and round(s.day) == 29
+    assert (s.visit, len(s.visit_turns)) == (1, 2) and round(s.day) == 15
     s.rewind(5)  # back across the boundary into visit 1
     assert (s.visit, s.day, len(s.visit_turns)) == (0, 0.0, 5) and s.pending is not None
     play_out(s)
@@ -106,7 +106,7 @@ def test_save_and_reopen_keep_the_visits_in_session_transcripts_and_log(
     assert [v["visit"] for v in data["lifetime"]["visits"]] == [0]
     assert data["turns"][7]["visit_end"]["outcome"] == "success"
     md = transcript_markdown(s)
-    assert "## Visit 1 — day 0" in md and "## Visit 2 — day 29" in md
+    assert "## Visit 1 — day 0" in md and "## Visit 2 — day 15" in md
     assert "*Visit over:* success after 8 turns" in md and "**Unfinished** lifetime" in md
     play_out(s)
     assert "**Lifetime:** churned: did not come back" in transcript_markdown(s)
@@ -117,20 +117,20 @@ def test_panes_show_visits_and_reveal_trust_only_on_demand(lifetime_session):
     while s.visit == 0:
         s.step()
     text = render_transcript(transcript_view(s), show_acts=False).plain
-    assert "── Visit 1 — day 0" in text and "── Visit 2 — day 29" in text
-    assert "■ success after 8 turns, reward +12, satisfaction +0.27" in text
+    assert "── Visit 1 — day 0" in text and "── Visit 2 — day 15" in text
+    assert "■ success after 8 turns, reward +12, satisfaction +0.52" in text
     view = state_view(s)
     hidden = render_state(view, reveal=False).plain
-    assert "visit 2 of ≤20 · day 29 of 365" in hidden
-    assert "last visit: success, satisfaction +0.27" in hidden
+    assert "visit 2 of ≤20 · day 15 of 365" in hidden
+    assert "last visit: success, satisfaction +0.52" in hidden
     assert "trust +" not in hidden and "comes back" not in hidden
     assert "goal, persona and trust hidden (g)" in hidden
     shown = render_state(view, reveal=True).plain
-    assert "trust +0.14 · comes back with p 0.76" in shown
+    assert "trust +0.26 · comes back with p 0.81" in shown
     assert "p if this visit ended next turn:\n    success" in shown
     play_out(s)
     end = render_transcript(transcript_view(s), show_acts=False).plain
-    assert "■■ churned: did not come back · 4 visits over 94 days" in end
+    assert "■■ churned: did not come back · 6 visits over 105 days" in end
     assert "customer churned" in render_state(state_view(s), reveal=False).plain
 
 
@@ -172,11 +172,11 @@ async def test_pilot_steps_two_visits_with_an_override_and_rewinds_across(make_a
         assert s.domain.act_names[s.turns[-1].action] == "repeat"
         await pilot.pause()
         blocks = [str(w.render()) for w in app.screen.query("#transcript Static")]
-        assert len(blocks) == 2 and blocks[1].startswith("\n── Visit 2 — day 29")
+        assert len(blocks) == 2 and blocks[1].startswith("\n── Visit 2 — day 15")
         text = render_transcript(app.screen.query_one(TranscriptPane).view, False).plain
-        assert "── Visit 2 — day 29" in text and "overridden" in text
+        assert "── Visit 2 — day 15" in text and "overridden" in text
         status = str(app.screen.query_one("#status").render())
-        assert "customer 2 · visit 2 · day 29" in status
+        assert f"customer {CUSTOMER} · visit 2 · day 15" in status
         pane = app.screen.query_one(StatePane)
         assert "comes back with p" not in render_state(pane.view, pane.reveal).plain
         await pilot.press("g")

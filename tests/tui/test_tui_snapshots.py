@@ -46,5 +46,5 @@ def test_tiny_terminal(snap_compare, make_app):
 
 
 def test_returning_customer_second_visit_with_trust_revealed(snap_compare, make_app, domains):
-    app = make_app(domain=domains["order_support"], episode=2, lifetime=True)
+    app = make_app(domain=domains["order_support"], episode=6, lifetime=True)
     assert snap_compare(app, press=["v", "space", "g"], terminal_size=SIZE)

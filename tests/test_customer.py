@@ -1,4 +1,7 @@
-"""The agenda-based user: reactions to system acts, patience, and the end of a conversation."""
+"""The agenda-based customer: reactions to system acts, patience, and the end of a conversation.
+
+The customer's compiled kernels (``simulators.customer``) are driven directly on a one-row state.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,48 @@ import dataclasses
 import numpy as np
 
 from dialog_rl.acts import AFFIRM, BYE, HANGUP, INFORM, NEGATE, REQUEST, THANK
-from simulators.agenda import HANGUP_OUTCOME, SUCCESS, AgendaUser
-from simulators.goal import Goal, sample_goal
+from dialog_rl.env import DialogueEnv
+from dialog_rl.env.engine import Engine
+from simulators import customer
+from simulators.customer_state import HANGUP_OUTCOME, SUCCESS, Goal
+
+
+class _User:
+    """One customer, answering system acts as ``AgendaUser.respond`` did (acts as tuples)."""
+
+    def __init__(self, d, goal, persona, seed):
+        self.d = d
+        engine = Engine(d, 1, noise=0.0)
+        self.c = c = engine.customers  # the arrays, read here
+        self.t, _, self.ref, _ = engine.refs  # the same arrays, as the kernels take them
+        c.cons[0], c.req[0] = goal.constraints, False
+        c.req[0, goal.requests] = True
+        c.task[0], c.entity[0] = goal.task, goal.entity
+        customer.start(self.t, self.ref, 0, np.uint64(seed), False, persona, 1.0, 0.0)
+        self.turn = 0
+
+    def said(self):
+        return [tuple(a) for a in self.c.out[0, : self.c.out_n[0]].tolist()]
+
+    def respond(self, action, value, entity, stated):
+        self.turn += 1
+        self.c.ukey[0], self.c.ctr[0] = self.turn, 0
+        stated = np.asarray(stated, dtype=np.int64)
+        customer.respond(self.t, self.ref, 0, action, value, entity, stated)
+        return self.said()
+
+    @property
+    def outcome(self):
+        return int(self.c.outcome[0])
+
+    @property
+    def start_patience(self):
+        return float(self.c.start_patience[0])
 
 
 def _user(d, goal, persona=0, seed=0):
-    user = AgendaUser(dataclasses.replace(d, change_mind=0.0))  # keep the goal fixed
-    opening = user.reset(np.random.default_rng(seed), goal=goal, persona=persona)
-    return user, opening
+    user = _User(dataclasses.replace(d, change_mind=0.0), goal, persona, seed)  # goal stays
+    return user, user.said()
 
 
 def _goal(d, **constraints):
@@ -97,8 +134,11 @@ def test_repeated_questions_drain_patience_until_hang_up(restaurant):
     assert turns < user.start_patience
 
 
-def test_only_the_simulator_holds_the_goal(restaurant):
-    rng = np.random.default_rng(0)
-    goals = [sample_goal(restaurant, rng) for _ in range(200)]
+def test_goals_are_drawn_with_at_least_one_constraint_and_vary(restaurant):
+    env = DialogueEnv(restaurant)
+    goals = []
+    for seed in range(200):
+        env.reset(seed=seed)
+        goals.append(env.user.goal)
     assert all(sum(v >= 0 for v in g.constraints) >= 1 for g in goals)
     assert len({tuple(g.constraints) for g in goals}) > 50
