@@ -58,17 +58,16 @@ def test_simulate_names_episode_and_turn_of_an_inf_reward(restaurant, monkeypatc
 
 
 def test_nan_feature_is_caught_naming_the_feature_episode_and_turn(restaurant, monkeypatch):
-    original = Engine.observe
+    original = Engine.step_into
 
-    def observe(self, rows):
-        out = original(self, rows)
+    def step_into(self, *args):
+        original(self, *args)
         # the tracker counts every user turn, the opening included: its turn 2 is the
         # observation the policy acts on at (0-based, logged) turn 1
         if self.beliefs.turn[0] == 2:
             self.obs[0, 1] = np.nan  # the second feature: the first slot's confidence
-        return out
 
-    monkeypatch.setattr(Engine, "observe", observe)
+    monkeypatch.setattr(Engine, "step_into", step_into)
     env = DialogueEnv(restaurant)
     policy = RulePolicy(restaurant, env.spec_obs)
     name = env.spec_obs.names[1]
