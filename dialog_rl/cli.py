@@ -197,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rollout-batch",
         type=_positive_int,
-        default=1,
-        help="episodes played per snapshot of the learner before it learns from them (1)",
+        default=None,
+        help="episodes played at once (a vector env) with a snapshot of the learner before it "
+        "learns from them (default: 16 for dqn, else 1)",
     )
     p.add_argument(
         "--workers",

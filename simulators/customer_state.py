@@ -15,6 +15,7 @@ from numba import config, types
 from numba.experimental import structref
 
 from dialog_rl.acts import AFFIRM, INFORM, NEGATE, REQUEST
+from dialog_rl.jit import njit
 from dialog_rl.scenario import Domain
 
 # outcomes
@@ -258,9 +259,21 @@ structref.define_proxy(_TablesRef, _TablesStruct, list(Tables._fields))
 structref.define_proxy(_CustomersRef, _CustomersStruct, list(Customers._fields))
 
 
+# Built by cached kernels: a proxy class's own constructor compiles anew in every process (about
+# a second per struct type, at the start of every command).
+@njit
+def _new_tables(*fields):
+    return _TablesRef(*fields)
+
+
+@njit
+def _new_customers(*fields):
+    return _CustomersRef(*fields)
+
+
 def as_struct(state: Tables | Customers) -> structref.StructRefProxy:
     """The kernels' handle on ``state``: a numba struct whose fields are the same arrays (the
     NamedTuple itself when numba runs as plain Python, ``NUMBA_DISABLE_JIT=1``)."""
     if config.DISABLE_JIT:
         return state
-    return (_TablesRef if isinstance(state, Tables) else _CustomersRef)(*state)
+    return (_new_tables if isinstance(state, Tables) else _new_customers)(*state)

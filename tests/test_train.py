@@ -209,6 +209,36 @@ def test_training_conversations_are_the_ones_simulate_plays(restaurant):
         assert ep.outcome == rec.outcome
 
 
+def test_rounds_on_a_vector_env_are_the_episodes_played_one_at_a_time(restaurant):
+    from dialog_rl.train.collect import LearnerSpec, RolloutPlayer
+
+    def played(rows: int) -> list:
+        spec = LearnerSpec(restaurant, {"noise": 0.15}, "dqn", 5, {}, rows=rows)
+        player = RolloutPlayer(spec)
+        assert (player.vec is None) == (rows == 1)
+        return player.play_with(learner, range(30, 70))
+
+    spec = LearnerSpec(restaurant, {"noise": 0.15}, "dqn", 5, {})
+    learner = RolloutPlayer(spec).learner  # untrained: ε = 1 explores, so propensities vary
+    one, batch = played(1), played(7)
+    assert len(one) == len(batch) == 40
+    for a, b in zip(one, batch):
+        for field in ("obs", "masks", "actions", "rewards", "propensities", "final_obs"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+        assert a.outcome == b.outcome and a.terminated == b.terminated
+
+
+def test_evaluation_on_a_vector_env_plays_the_same_held_out_conversations(restaurant):
+    from dialog_rl.env.vector import DialogueVectorEnv
+    from dialog_rl.train import evaluate
+
+    rule = RulePolicy(restaurant, DialogueEnv(restaurant).spec_obs, epsilon=0.3)
+    for explore in (False, True):
+        one = evaluate(DialogueEnv(restaurant), rule, 60, 4, explore=explore)
+        batch = evaluate(DialogueVectorEnv(restaurant, 16), rule, 60, 4, explore=explore)
+        assert one == batch
+
+
 def test_held_out_evaluation_seeds_are_never_training_seeds():
     held_out = set(evaluation_seeds(1000))
     assert len(held_out) == 1000

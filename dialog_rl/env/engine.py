@@ -64,6 +64,18 @@ class _BeliefsRef(structref.StructRefProxy):
 structref.define_proxy(_LayoutRef, _LayoutStruct, list(Layout._fields))
 structref.define_proxy(_BeliefsRef, _BeliefsStruct, list(Beliefs._fields))
 
+
+# cached constructors (see ``customer_state.as_struct``)
+@njit
+def _new_layout(*fields):
+    return _LayoutRef(*fields)
+
+
+@njit
+def _new_beliefs(*fields):
+    return _BeliefsRef(*fields)
+
+
 _OUTCOME_NAMES = np.array(OUTCOME_NAMES, dtype=object)
 #: how draws are keyed, by name: by turn (a run), or by the act they answer (paired runs)
 PAIRINGS = {"turn": TURN_KEYED, "act": ACT_KEYED}
@@ -326,9 +338,9 @@ class Engine:
     def _make_refs(self) -> None:
         self._refs = (
             customer_state.as_struct(self.tables),
-            self.layout if config.DISABLE_JIT else _LayoutRef(*self.layout),
+            self.layout if config.DISABLE_JIT else _new_layout(*self.layout),
             customer_state.as_struct(self.customers),
-            self.beliefs if config.DISABLE_JIT else _BeliefsRef(*self.beliefs),
+            self.beliefs if config.DISABLE_JIT else _new_beliefs(*self.beliefs),
         )
 
     def set_noise(self, noise: float) -> None:

@@ -5,7 +5,9 @@ every decision, ``on_episode()`` after every learned episode, ``on_evaluation(ro
 greedy evaluation and ``on_training_end()``. ``on_step``/``on_episode`` returning False stops
 training: after ``on_step`` the unfinished episode is dropped (it is replayed whole on resume);
 after ``on_episode`` the loop checkpoints and stops. The callback reads what it needs from
-``self.loop`` (a ``dialog_rl.train.loop.LoopState``).
+``self.loop`` (a ``dialog_rl.train.loop.LoopState``). Training in rounds (``rollout_batch`` > 1,
+DQN's default) makes its decisions in batches, in rollout workers: ``on_step`` is then not
+called, the other hooks are.
 """
 
 from __future__ import annotations

@@ -8,6 +8,12 @@ the learner learns from them in episode order. Which worker plays which episode 
 so a run gives the same result with any number of workers, in-process, in a process pool or on
 Ray: it depends on K only (K = 1 is the one-episode-at-a-time loop, which never gets here).
 
+A worker plays its share of a round on a vector env (``rollout.batched.run_batched``): one
+``act_batch`` per step scores every conversation of the round in one forward pass, and the
+episodes are the ones ``train.loop.play_episode`` would play one at a time (same customers,
+same exploration draws, same decisions: ``tests/test_train.py``). Lifetimes (``LifetimeEnv``)
+are played one at a time.
+
 This relies on acting not changing a learner (``act`` only reads its state), true of every
 learner here. The snapshot is ``Learner.state()``, replay buffers included; that costs little
 next to the learning it feeds, but an acting-only state would make rounds cheaper.
@@ -46,6 +52,7 @@ class LearnerSpec:
         hyperparameters: dict,
         *,
         lifetime: bool = False,
+        rows: int = 1,
     ) -> None:
         self.domain = domain
         self.env_args = env_args
@@ -54,6 +61,8 @@ class LearnerSpec:
         self.hyperparameters = hyperparameters
         self.lifetime = lifetime
         """Episodes are customer lifetimes (``LifetimeEnv``)."""
+        self.rows = rows
+        """Conversations a worker plays at once: its share of a round (1: one at a time)."""
 
 
 class RolloutPlayer:
@@ -61,11 +70,15 @@ class RolloutPlayer:
 
     def __init__(self, spec: LearnerSpec) -> None:
         from dialog_rl.env import DialogueEnv, LifetimeEnv
+        from dialog_rl.env.vector import DialogueVectorEnv
         from dialog_rl.policies import make_learner
 
         self.spec = spec
         env_class = LifetimeEnv if spec.lifetime else DialogueEnv
         self.env = env_class(spec.domain, **spec.env_args)
+        self.vec = None
+        if not spec.lifetime and spec.rows > 1:
+            self.vec = DialogueVectorEnv(spec.domain, spec.rows, **spec.env_args)
         self.learner = make_learner(
             spec.algo, spec.domain, self.env.spec_obs, spec.seed, **spec.hyperparameters
         )
@@ -73,13 +86,22 @@ class RolloutPlayer:
         self.rng = KeyedStream(0)  # re-seeded per episode
 
     def play(self, round_id: int, snapshot, episodes: range) -> list[Episode]:
-        from dialog_rl.train.loop import play_episode
-
         if round_id != self.round:
             arrays, meta = snapshot
             self.learner.load_state(arrays, meta)
             self.round = round_id
-        return [play_episode(self.env, self.learner, i, self.spec.seed, self.rng) for i in episodes]
+        return self.play_with(self.learner, episodes)
+
+    def play_with(self, learner: Learner, episodes: range) -> list[Episode]:
+        """``episodes`` played exploring by ``learner`` as it is now, in episode order."""
+        from dialog_rl.rollout.batched import run_batched
+        from dialog_rl.train.loop import play_episode
+
+        seed = self.spec.seed
+        if self.vec is None:
+            return [play_episode(self.env, learner, i, seed, self.rng) for i in episodes]
+        # the vector env names the episode of a numerical error itself
+        return [ep.data for ep in run_batched(self.vec, learner, episodes, seed, keep_data=True)]
 
 
 class Collector:
@@ -148,13 +170,9 @@ class Collector:
         """Play ``episodes`` with ``learner`` as it is now; return them in episode order."""
         self.round += 1
         if self._pool is None and self._ray is None:
-            from dialog_rl.train.loop import play_episode
-
             if self._local is None:
                 self._local = RolloutPlayer(self.spec)
-            rng = self._local.rng
-            env = self._local.env
-            return [play_episode(env, learner, i, self.spec.seed, rng) for i in episodes]
+            return self._local.play_with(learner, episodes)
         snapshot = learner.state()
         chunks = _split(episodes, self.workers)
         if self._pool is not None:
