@@ -143,10 +143,25 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=None, help="held-out (1000)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--json", default=None, help="also write per-seed results here")
+    parser.add_argument(
+        "--from-json",
+        nargs="+",
+        default=None,
+        help="print the table of saved per-seed results only (rows of later files win)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.algos) - {*BASELINES, *LEARNERS})
     if unknown:
         parser.error(f"unknown policy {unknown[0]!r}")
+    if args.from_json:
+        saved: dict[tuple, dict] = {}
+        for path in args.from_json:
+            for r in json.loads(Path(path).read_text()):
+                saved[(Path(r["scenario"]).stem, r["noise"], r["algo"], r["seed"])] = r
+        results = list(saved.values())
+        present = {r["algo"] for r in results}
+        print(table(results, [a for a in args.algos if a in present]))
+        return
     quick = args.quick
     seeds = args.seeds or (2 if quick else 3)
     dialogues = args.dialogues or (300 if quick else 4000)

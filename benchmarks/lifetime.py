@@ -215,6 +215,7 @@ def run_one(task: dict) -> dict:
         seed=seed,
         noise=task["noise"],
         eval_episodes=2,  # the loop's own curve is not needed: evaluated below, once
+        rollout_batch=1,  # lifetimes are played one at a time: conversations too, to compare
     )
     life = train(
         domain,

@@ -7,13 +7,14 @@ The data budget is fixed (``--conversations`` logged from the epsilon-soft rule 
 chains of K), so only the horizon changes. Per K and estimator, the error is measured over
 ``--datasets`` independent logs against the truth (the greedy rule policy played online).
 
-Estimators that multiply importance ratios along the trajectory (IS, PDIS, WPDIS, and DR through
-its weights) see their error grow with K; the stationary-ratio estimator (SR, Liu et al. 2018)
-weights each decision by a ratio of state visitation instead, and its error does not grow. DR's
-model for a chain is FQE fitted on single conversations, plus the model's value of each
-conversation still to come: it is told the chain structure. Once every trajectory weight has
-vanished (K >= 32 here) DR is that model alone, a direct method, which is why its error falls
-again at the longest horizons; in between, the few huge weights make it worst.
+Estimators that multiply importance ratios along the trajectory (IS, PDIS, WPDIS) see their
+error grow with K; the stationary-ratio estimator (SR, Liu et al. 2018) weights each decision by
+a ratio of state visitation instead, and its error does not grow. DR's model for a chain is FQE
+fitted on single conversations, plus the model's value of each conversation still to come: it is
+told the chain structure. Once every trajectory weight has vanished DR is that model alone, a
+direct method; how it fares in between depends on the model (benchmarks/results/ope_horizon.txt:
+1-5% throughout on the current engine, where a worse model once let a few huge weights make it
+the worst estimator at K = 8-16).
 
     python benchmarks/ope_horizon.py            # about 2 minutes on a quiet 2-core machine; PNG + CSV
 """
