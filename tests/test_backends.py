@@ -149,7 +149,8 @@ def test_ray_backend_gives_byte_identical_parts_and_metrics(
     monkeypatch.setattr(backends, "run_rollouts", stopped)
     assert main([*sim, str(tmp_path / "resumed")]) == 130
     monkeypatch.undo()
-    assert list(_parts(tmp_path / "resumed" / "log")) == ["part-00000.parquet"]
+    kept = list(_parts(tmp_path / "resumed" / "log"))
+    assert kept and kept[0] == "part-00000.parquet" and len(kept) < 3  # the first chunk's parts
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         job = _job(restaurant, tmp_path / "log")

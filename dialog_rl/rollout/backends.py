@@ -6,6 +6,11 @@ Parquet parts (``part_episodes`` episodes each), every part is written by the on
 played it, and results come back in episode order. So the log directory and the metrics are
 byte-identical whatever the backend and however many workers there are.
 
+A worker steps ``RolloutJob.vector_envs`` conversations at once on a ``DialogueVectorEnv`` (one
+``act_batch`` per step) and writes its parts from the batch's columns (``rollout.recorder``);
+lifetime runs play one ``DialogueEnv`` conversation at a time. Both give the same episodes and
+the same log rows, for any batch size.
+
 A ``RolloutJob`` is plain data (the compiled domain, a policy name or run directory, numbers), so
 it travels to worker processes and Ray actors as it is. Those transports pickle our own objects
 between our own processes; no file is ever unpickled.
@@ -23,11 +28,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from dialog_rl.counter_rng import KeyedStream
 from dialog_rl.numerics import NumericalError
 from dialog_rl.rollout.logs import (
     PART_EPISODES,
     EpisodeLogWriter,
+    part_name,
     remove_dead_temporaries,
     write_bytes_atomic,
 )
@@ -42,6 +50,18 @@ MAX_RESTARTS = 3
 
 class BackendError(RuntimeError):
     """A backend cannot run here (Ray missing, cluster unreachable): reported in one line."""
+
+
+#: conversations each worker steps together by default: big enough that the per-step work of
+#: Python (the policy's call, the vector env, the log's columns) is spread over many turns,
+#: small enough that a chunk of work (``CHUNK_BATCHES`` batches) stays a fraction of a second
+VECTOR_ENVS = 1024
+#: the text channel's default: its vector env keeps a ``DialogueEnv`` per slot (with its own NLU),
+#: which is slow to build and gains little from big batches
+TEXT_VECTOR_ENVS = 32
+#: a batched chunk holds about this many batches of episodes: slots go idle only in its last
+#: steps, as its final conversations finish
+CHUNK_BATCHES = 8
 
 
 @dataclass(frozen=True)
@@ -72,37 +92,59 @@ class RolloutJob:
     """Write the Parquet log here (one ``part-NNNNN.parquet`` per ``part_episodes``)."""
     log_metadata: dict[str, str] = field(default_factory=dict)
     """Schema metadata of every part."""
+    text: bool = False
+    """Realise the utterances in the log (``user_text``, ``system_text``, ``reply_text``); the
+    text channel always does. Without, those columns are null."""
     part_episodes: int = PART_EPISODES
-    """Episodes per Parquet part, and so per chunk of work when logging."""
+    """Episodes per Parquet part: a logging run's chunks of work are whole parts."""
     skip_parts: frozenset[int] = frozenset()
     """Parts already on disk (a resumed run, ``rollout.rundir``): with a log, their episodes are
     not played again."""
-    vector_envs: int = 0
-    """With > 0 (and no log), each worker plays its chunks on a vector env of this many
-    conversations, one ``act_batch`` per step: the same episodes, faster."""
+    vector_envs: int = VECTOR_ENVS
+    """Conversations each worker steps together on a ``DialogueVectorEnv``, one ``act_batch``
+    per step. 0 plays one ``DialogueEnv`` conversation at a time, as lifetime runs always do
+    (the vector env has no returning customers). Results never depend on it."""
+
+    @property
+    def batched(self) -> bool:
+        """Whether workers play on a vector env."""
+        return self.vector_envs > 0 and not self.lifetime
 
     def chunks(self, workers: int) -> list[range]:
         """Episode ranges handed out as units of work.
 
-        Logging runs hand out whole parts (a part is written by one worker). Without a log the
-        chunks only balance the load: small enough that every worker stays busy to the end, big
-        enough that handing them out costs nothing next to playing them.
+        Logging runs hand out whole parts (a part is written by one worker; on a vector env
+        several at once). Otherwise the chunks only balance the load: small enough that every
+        worker stays busy to the end, big enough that handing them out (and, batched, the
+        idle slots of a chunk's last steps) costs little next to playing them.
         """
-        if self.log_dir is not None:
-            size = self.part_episodes
-        elif self.vector_envs > 0:  # a chunk must keep a whole vector env busy for a while
-            size = max(4 * self.vector_envs, -(-self.episodes // max(workers, 1)))
+        workers = max(workers, 1)
+        if self.batched:
+            size = min(CHUNK_BATCHES * self.vector_envs, -(-self.episodes // (2 * workers)))
+        elif self.log_dir is None:
+            size = max(10, min(self.part_episodes, self.episodes // (8 * workers) or 1))
         else:
-            size = max(10, min(self.part_episodes, self.episodes // (8 * max(workers, 1)) or 1))
-        chunks = [range(a, min(a + size, self.episodes)) for a in range(0, self.episodes, size)]
-        if self.log_dir is not None and self.skip_parts:
-            chunks = [c for c in chunks if c.start // size not in self.skip_parts]
+            size = self.part_episodes
+        if self.log_dir is None:
+            return [range(a, min(a + size, self.episodes)) for a in range(0, self.episodes, size)]
+        per_chunk = max(1, round(size / self.part_episodes))
+        parts = -(-self.episodes // self.part_episodes)
+        chunks: list[range] = []
+        for p in range(parts):
+            if p in self.skip_parts:
+                continue
+            start, stop = p * self.part_episodes, min((p + 1) * self.part_episodes, self.episodes)
+            last = chunks[-1] if chunks else None
+            if last and last.stop == start and len(last) < per_chunk * self.part_episodes:
+                chunks[-1] = range(last.start, stop)  # the next part of a run of missing ones
+            else:
+                chunks.append(range(start, stop))
         return chunks
 
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """What a worker sends back for one chunk: outcomes in episode order, and its Parquet part."""
+    """What a worker sends back for one chunk: outcomes in episode order, and its Parquet parts."""
 
     start: int
     outcomes: list[dict]
@@ -111,71 +153,83 @@ class ChunkResult:
     """Wall time the worker spent playing the chunk (for throughput figures)."""
     cpu_seconds: float = 0.0
     """CPU time of the worker's process for the chunk (throughput on a shared machine)."""
-    part: bytes | None = None
-    """The part file's bytes when the worker cannot write to the driver's disk (Ray)."""
+    parts: dict[int, bytes] = field(default_factory=dict)
+    """The part files' bytes by part number, when the worker cannot write to the driver's disk
+    (Ray); empty when it wrote them itself."""
 
 
 class RolloutWorker:
-    """Plays chunks of one job's episodes; built once per process or Ray actor."""
+    """Plays chunks of one job's episodes; built once per process or Ray actor.
+
+    Batched jobs (``RolloutJob.batched``) play on one ``DialogueVectorEnv`` and log through a
+    ``PartRecorder``; lifetime runs (and ``vector_envs=0``) play one conversation at a time and
+    log through an ``EpisodeLogWriter``. The same episodes, decisions and log rows either way.
+    """
 
     def __init__(self, job: RolloutJob) -> None:
-
-        from dialog_rl.env import DialogueEnv, LifetimeEnv
         from dialog_rl.policies import make_policy
 
         self.job = job
-        env_class = LifetimeEnv if job.lifetime else DialogueEnv
-        self.env = env_class(
-            job.domain,
-            noise=job.noise,
-            channel=job.channel,
-            text=job.log_dir is not None,
-            max_turns=job.max_turns,
-        )
-        self.policy = make_policy(job.policy, job.domain, self.env.spec_obs, epsilon=job.epsilon)
-        self.rng = KeyedStream(0)  # re-seeded per episode
-        self.vec = None
-        if job.vector_envs > 0 and job.log_dir is None and not job.lifetime:
+        self.env = self.vec = None
+        if job.batched:
             from dialog_rl.env.vector import DialogueVectorEnv
 
             self.vec = DialogueVectorEnv(
                 job.domain,
-                job.vector_envs,
+                min(job.vector_envs, job.episodes),
                 noise=job.noise,
                 max_turns=job.max_turns,
                 channel=job.channel,
             )
+            spec = self.vec.spec_obs
+        else:
+            from dialog_rl.env import DialogueEnv, LifetimeEnv
+
+            env_class = LifetimeEnv if job.lifetime else DialogueEnv
+            self.env = env_class(
+                job.domain,
+                noise=job.noise,
+                channel=job.channel,
+                text=job.text,
+                max_turns=job.max_turns,
+            )
+            spec = self.env.spec_obs
+        self.spec_obs = spec
+        self.policy = make_policy(job.policy, job.domain, spec, epsilon=job.epsilon)
+        self.rng = KeyedStream(0)  # re-seeded per episode
+
+    @property
+    def text(self) -> bool:
+        """Whether the log has utterances."""
+        return self.job.text or self.job.channel == "text"
 
     def writer(self, directory: str | Path) -> EpisodeLogWriter:
         job = self.job
         return EpisodeLogWriter(
             Path(directory),
-            self.env.spec_obs.size,
+            self.spec_obs.size,
             job.domain.n_actions,
             job.log_metadata,
             part_episodes=job.part_episodes,
+            text=self.text,
         )
 
-    def play(self, chunk: range, writer: EpisodeLogWriter | None = None) -> ChunkResult:
-        """Play ``chunk``; log its episodes to ``writer`` if given (flushing is the caller's)."""
+    def play(
+        self, chunk: range, writer: EpisodeLogWriter | None = None, *, return_bytes: bool = False
+    ) -> ChunkResult:
+        """Play ``chunk``; log its episodes when the job has a log.
+
+        Batched, the chunk's parts are written to the job's log directory as they finish (or
+        returned as bytes with ``return_bytes``). One at a time, they go to ``writer`` if given
+        (flushing is the caller's).
+        """
+        if self.vec is not None:
+            return self._play_batched(chunk, return_bytes)
         from dialog_rl.rollout.runner import run_episode
 
         job = self.job
         outcomes, turns = [], 0
         start, cpu = time.perf_counter(), time.process_time()
-        if self.vec is not None and writer is None:
-            from dialog_rl.rollout.batched import run_batched
-
-            for ep in run_batched(self.vec, self.policy, chunk, job.seed, explore=job.explore):
-                outcomes.append(ep.outcome)
-                turns += ep.outcome["turns"]
-            return ChunkResult(
-                chunk.start,
-                outcomes,
-                turns,
-                time.perf_counter() - start,
-                time.process_time() - cpu,
-            )
         for i in chunk:
             try:
                 rec = run_episode(
@@ -197,11 +251,52 @@ class RolloutWorker:
             chunk.start, outcomes, turns, time.perf_counter() - start, time.process_time() - cpu
         )
 
-    def play_part(self, chunk: range, return_bytes: bool = False) -> ChunkResult:
-        """Play a whole part; write it to the job's log directory, or return its bytes."""
+    def _play_batched(self, chunk: range, return_bytes: bool) -> ChunkResult:
+        from dialog_rl.rollout.batched import _OUTCOME_KEYS, run_batched_columns
+
         job = self.job
-        if job.log_dir is None:
-            return self.play(chunk)
+        start, cpu = time.perf_counter(), time.process_time()
+        parts: dict[int, bytes] = {}
+        recorder = None
+        if job.log_dir is not None:
+            from dialog_rl.rollout.recorder import PartRecorder
+
+            if return_bytes:
+                write = parts.__setitem__
+            else:
+                log_dir = Path(job.log_dir)
+
+                def write(part: int, data: bytes) -> None:
+                    write_bytes_atomic(log_dir / part_name(part), data)
+
+            recorder = PartRecorder(
+                self.vec, job.seed, job.part_episodes, job.log_metadata, write, text=self.text
+            )
+        steps = list(
+            run_batched_columns(
+                self.vec, self.policy, chunk, job.seed, explore=job.explore, recorder=recorder
+            )
+        )
+        episode = np.concatenate([s["episode"] for s in steps])
+        order = np.argsort(episode)  # outcomes in episode order
+        columns = [np.concatenate([s[key] for s in steps])[order].tolist() for key in _OUTCOME_KEYS]
+        outcomes = [dict(zip(_OUTCOME_KEYS, values)) for values in zip(*columns)]
+        turns = sum(columns[_OUTCOME_KEYS.index("turns")])
+        return ChunkResult(
+            chunk.start,
+            outcomes,
+            turns,
+            time.perf_counter() - start,
+            time.process_time() - cpu,
+            parts,
+        )
+
+    def play_chunk(self, chunk: range, return_bytes: bool = False) -> ChunkResult:
+        """Play a chunk and log it: its parts written to the job's log directory, or returned
+        as bytes (``return_bytes``: for a driver on another machine)."""
+        job = self.job
+        if job.log_dir is None or self.vec is not None:
+            return self.play(chunk, return_bytes=return_bytes)
         if not return_bytes:
             writer = self.writer(job.log_dir)
             result = self.play(chunk, writer)
@@ -211,8 +306,8 @@ class RolloutWorker:
             writer = self.writer(tmp)
             result = self.play(chunk, writer)
             writer.close()
-            (path,) = Path(tmp).glob("part-*.parquet")
-            return replace(result, part=path.read_bytes())
+            parts = {int(p.stem.split("-")[1]): p.read_bytes() for p in Path(tmp).iterdir()}
+            return replace(result, parts=parts)
 
 
 def run_rollouts(
@@ -249,7 +344,9 @@ def run_rollouts(
 
 def _run_in_process(job: RolloutJob) -> Iterator[ChunkResult]:
     worker = RolloutWorker(job)
-    if worker.vec is not None:  # batched: one vector env plays everything
+    if worker.vec is not None:  # batched: one vector env plays every chunk, writing its parts
+        if job.log_dir is not None:
+            Path(job.log_dir).mkdir(parents=True, exist_ok=True)
         yield from (worker.play(c) for c in job.chunks(1))
         return
     writer = worker.writer(job.log_dir) if job.log_dir is not None else None
@@ -319,7 +416,7 @@ def _die_with_parent() -> None:
 
 def _pool_play(chunk: range) -> ChunkResult:
     assert _POOL_WORKER is not None, "pool worker used before its initialiser ran"
-    return _POOL_WORKER.play_part(chunk)
+    return _POOL_WORKER.play_chunk(chunk)
 
 
 def start_method() -> str:
@@ -430,7 +527,7 @@ def _run_ray(job: RolloutJob, workers: int | None, address: str | None) -> Itera
         actors = [actor_class.remote(job) for _ in range(min(n, len(chunks)) or 1)]
         try:
             pool = ActorPool(actors)
-            results = pool.map(lambda a, chunk: a.play_part.remote(chunk, True), chunks)
+            results = pool.map(lambda a, chunk: a.play_chunk.remote(chunk, True), chunks)
             while True:
                 try:
                     result = next(results)
@@ -442,11 +539,9 @@ def _run_ray(job: RolloutJob, workers: int | None, address: str | None) -> Itera
                         f"({_first_line(err)}); the parts logged so far are kept: run the same "
                         "command with --resume to finish"
                     ) from None
-                if result.part is not None:
-                    part = result.start // job.part_episodes
-                    write_part(log_dir / f"part-{part:05d}.parquet", result.part)
-                    result = replace(result, part=None)
-                yield result
+                for part, data in sorted(result.parts.items()):
+                    write_part(log_dir / part_name(part), data)
+                yield replace(result, parts={})
         finally:
             for actor in actors:
                 ray.kill(actor)

@@ -100,8 +100,28 @@ def log_schema(obs_dim: int, n_actions: int) -> pa.Schema:
     )
 
 
+#: the columns of utterances: null in a log that did not realise text
+TEXT_COLUMNS = ("user_text", "system_text", "reply_text")
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """A part file's bytes: serialised in memory, then written by Python, so a full disk raises
+    OSError with its errno (Arrow's own writer reports it without one) and a failed write leaves
+    no temporary behind."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
 class EpisodeLogWriter:
-    """Buffers episodes and writes them as Parquet parts of ``PART_EPISODES`` episodes."""
+    """Buffers episodes and writes them as Parquet parts of ``PART_EPISODES`` episodes.
+
+    One-at-a-time episodes (``runner.EpisodeRecord``): lifetime runs and the TUI. Batched runs
+    write their parts from columns (``rollout.recorder``), the same table.
+    """
+
+    text = True
+    """Log the records' utterances; False writes the text columns as nulls (not realised)."""
 
     def __init__(
         self,
@@ -110,9 +130,11 @@ class EpisodeLogWriter:
         n_actions: int,
         metadata: dict[str, str],
         part_episodes: int = PART_EPISODES,
+        text: bool = True,
     ) -> None:
         self.directory = Path(directory)
         self.part_episodes = part_episodes
+        self.text = text
         self.directory.mkdir(parents=True, exist_ok=True)
         self.schema = log_schema(obs_dim, n_actions).with_metadata(metadata)
         self.obs_dim = obs_dim
@@ -130,12 +152,8 @@ class EpisodeLogWriter:
     def flush(self) -> None:
         if not self._buffer:
             return
-        table = self._table(self._buffer)
-        # serialised in memory, then written by Python: a full disk raises OSError with its errno
-        # (Arrow's own writer reports it without one), and the temporary never outlives a failure
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        write_bytes_atomic(self.directory / part_name(self._part), sink.getvalue().to_pybytes())
+        data = parquet_bytes(self._table(self._buffer))
+        write_bytes_atomic(self.directory / part_name(self._part), data)
         self._buffer = []
 
     def close(self) -> None:
@@ -169,6 +187,8 @@ class EpisodeLogWriter:
                 arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(obs), self.obs_dim))
             elif f.name == "mask":
                 arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(mask), self.n_actions))
+            elif f.name in TEXT_COLUMNS and not self.text:
+                arrays.append(pa.nulls(len(cols["episode"]), f.type))
             else:
                 arrays.append(pa.array(cols[f.name], type=f.type))
         return pa.Table.from_arrays(arrays, schema=self.schema)

@@ -48,6 +48,7 @@ IDENTITY = (
     "seed",
     "noise",
     "channel",
+    "text",
     "epsilon",
     "explore",
     "max_turns",
