@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    if getattr(args, "prepare", None):
+        args.prepare(args)  # what may start before the imports below (simulate's fork server)
     from dialog_rl.numerics import NumericalError
     from dialog_rl.outputs import OutputError
     from dialog_rl.policies.base import PolicyError
@@ -151,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
     _add_kb_root(p)
-    p.set_defaults(handler=cmd_simulate)
+    p.set_defaults(handler=cmd_simulate, prepare=_prepare_simulate)
 
     p = sub.add_parser("train", help="train a learning policy online against the simulator")
     p.add_argument(
@@ -357,6 +359,14 @@ def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 # -- simulate ----------------------------------------------------------------------------------
+
+
+def _prepare_simulate(args: argparse.Namespace) -> None:
+    """Start the fork server of a local pool now: its imports overlap this process's own."""
+    if args.backend == "local" and (args.workers or 1) > 1:
+        from dialog_rl.rollout.pool import start_fork_server
+
+        start_fork_server()
 
 
 def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:

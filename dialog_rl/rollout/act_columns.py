@@ -32,19 +32,23 @@ class ActCodes:
         d = domain
         n_values = max((len(v) for v in d.inf_values), default=0) + 1  # the values and dontcare
         n_slots = max(d.n_inf, d.n_req)
-        # code of (kind, slot + 1, value + 1): -1 slot and value sit at index 0
+        # code of (kind, slot + 1, value + 1), -1 slot and value at index 0; the fields an act's
+        # text leaves out may hold anything: every such entry holds the act's one code
         self._table = np.full((N_USER_ACTS, n_slots + 1, n_values + 1), -1, dtype=np.int32)
         self.acts: list[tuple[int, int, int]] = []
         for kind in range(N_USER_ACTS):
             if kind == INFORM:
-                keys = [(s, v) for s in range(d.n_inf) for v in range(len(d.inf_values[s]) + 1)]
+                for s in range(d.n_inf):
+                    for v in range(len(d.inf_values[s]) + 1):
+                        self._table[kind, s + 1, v + 1] = len(self.acts)
+                        self.acts.append((kind, s, v))
             elif kind == REQUEST:
-                keys = [(s, -1) for s in range(d.n_req)]
+                for s in range(d.n_req):
+                    self._table[kind, s + 1, :] = len(self.acts)
+                    self.acts.append((kind, s, -1))
             else:
-                keys = [(-1, -1)]
-            for slot, value in keys:
-                self._table[kind, slot + 1, value + 1] = len(self.acts)
-                self.acts.append((kind, slot, value))
+                self._table[kind] = len(self.acts)
+                self.acts.append((kind, -1, -1))
         self.texts = pa.array([format_user_act(d, a) for a in self.acts])
 
     def encode(self, acts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -52,13 +56,9 @@ class ActCodes:
         first ``counts[i]`` entries are row ``i``'s acts; k' is the largest count."""
         width = int(counts.max(initial=0))
         acts = acts[:, :width]
-        valid = np.arange(width) < counts[:, None]
-        kind = np.where(valid, acts[..., 0], 0)
-        inform = kind == INFORM
-        slot = np.where(inform | (kind == REQUEST), acts[..., 1], -1)
-        value = np.where(inform, acts[..., 2], -1)
-        codes = self._table[kind, slot + 1, value + 1]
-        codes[~valid] = -1
+        # past a row's count the engine keeps stale acts (or -1s): looked up, then blanked
+        codes = self._table[acts[..., 0], acts[..., 1] + 1, acts[..., 2] + 1]
+        codes[np.arange(width) >= counts[:, None]] = -1
         return codes
 
     def strings(self, codes: np.ndarray, confidences: np.ndarray | None = None) -> pa.Array:

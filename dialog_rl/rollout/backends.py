@@ -18,12 +18,11 @@ between our own processes; no file is ever unpickled.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +38,7 @@ from dialog_rl.rollout.logs import (
     remove_dead_temporaries,
     write_bytes_atomic,
 )
+from dialog_rl.rollout.pool import pool_context, start_method  # noqa: F401 (train imports it here)
 from dialog_rl.run_errors import WorkerLostError
 from dialog_rl.scenario import Domain
 
@@ -62,6 +62,9 @@ TEXT_VECTOR_ENVS = 32
 #: a batched chunk holds about this many batches of episodes: slots go idle only in its last
 #: steps, as its final conversations finish
 CHUNK_BATCHES = 8
+#: at most this many episodes in a logging chunk: a batched worker holds a chunk's rows until
+#: it writes the chunk's parts (about 350 bytes a turn on the shipped scenarios)
+LOGGED_CHUNK_EPISODES = 32768
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class RolloutJob:
             size = self.part_episodes
         if self.log_dir is None:
             return [range(a, min(a + size, self.episodes)) for a in range(0, self.episodes, size)]
+        if self.batched:
+            size = min(size, LOGGED_CHUNK_EPISODES)
         per_chunk = max(1, round(size / self.part_episodes))
         parts = -(-self.episodes // self.part_episodes)
         chunks: list[range] = []
@@ -197,6 +202,7 @@ class RolloutWorker:
         self.spec_obs = spec
         self.policy = make_policy(job.policy, job.domain, spec, epsilon=job.epsilon)
         self.rng = KeyedStream(0)  # re-seeded per episode
+        self._disk: ThreadPoolExecutor | None = None  # writes a batched worker's part files
 
     @property
     def text(self) -> bool:
@@ -257,6 +263,7 @@ class RolloutWorker:
         job = self.job
         start, cpu = time.perf_counter(), time.process_time()
         parts: dict[int, bytes] = {}
+        writes: list[Future] = []
         recorder = None
         if job.log_dir is not None:
             from dialog_rl.rollout.recorder import PartRecorder
@@ -265,9 +272,13 @@ class RolloutWorker:
                 write = parts.__setitem__
             else:
                 log_dir = Path(job.log_dir)
+                if self._disk is None:
+                    self._disk = ThreadPoolExecutor(1, thread_name_prefix="dialog-rl-parts")
 
                 def write(part: int, data: bytes) -> None:
-                    write_bytes_atomic(log_dir / part_name(part), data)
+                    # on a thread: the worker plays on while the disk syncs the file
+                    path = log_dir / part_name(part)
+                    writes.append(self._disk.submit(write_bytes_atomic, path, data))
 
             recorder = PartRecorder(
                 self.vec, job.seed, job.part_episodes, job.log_metadata, write, text=self.text
@@ -277,6 +288,8 @@ class RolloutWorker:
                 self.vec, self.policy, chunk, job.seed, explore=job.explore, recorder=recorder
             )
         )
+        for done in writes:  # every part on disk before the chunk is reported (or its OSError)
+            done.result()
         episode = np.concatenate([s["episode"] for s in steps])
         order = np.argsort(episode)  # outcomes in episode order
         columns = [np.concatenate([s[key] for s in steps])[order].tolist() for key in _OUTCOME_KEYS]
@@ -419,23 +432,6 @@ def _pool_play(chunk: range) -> ChunkResult:
     return _POOL_WORKER.play_chunk(chunk)
 
 
-def start_method() -> str:
-    """forkserver where the platform has it (cheap starts, no inherited threads), else spawn.
-
-    Never plain fork: the parent may hold torch or Ray threads, which fork does not copy safely.
-    """
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    method = start_method()
-    ctx = multiprocessing.get_context(method)
-    if method == "forkserver":
-        # Import the heavy modules once in the fork server; every worker then starts warm.
-        ctx.set_forkserver_preload(["dialog_rl.rollout.backends", "dialog_rl.rollout.runner"])
-    return ctx
-
-
 def run_pool(job: RolloutJob, workers: int) -> Iterator[ChunkResult]:
     """The process-pool backend, even for one worker (``run_rollouts`` runs one in-process).
 
@@ -453,7 +449,7 @@ def run_pool(job: RolloutJob, workers: int) -> Iterator[ChunkResult]:
     while next_out < len(chunks):
         pool = ProcessPoolExecutor(
             workers,
-            mp_context=_pool_context(),
+            mp_context=pool_context(),
             initializer=_pool_init,
             initargs=(job, os.getpid()),
         )

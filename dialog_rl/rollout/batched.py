@@ -193,6 +193,8 @@ def run_batched_columns(
             yield {key: fin[key][rows] for key in ("episode", *_OUTCOME_KEYS)}
     finally:
         vec.on_turn = None
+    if recorder is not None:
+        recorder.end()
 
 
 def _start(vec: DialogueVectorEnv, policy: Policy, todo: range, seed: int, explore: bool):

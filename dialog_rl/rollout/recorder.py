@@ -1,22 +1,24 @@
 """Episode logs written from a vector env's columns: how ``simulate --out`` logs.
 
-``PartRecorder`` rides along a batched rollout (``batched.run_batched_columns(...,
+``PartRecorder`` rides along a batched rollout of whole parts (``batched.run_batched_columns(...,
 recorder=...)``) and keeps each step's decisions as arrays: observations, masks, actions,
 propensities, rewards and flags, and the acts said and heard as small integer codes
-(``act_columns``). Each step's rows go to their Parquet part (episode // part_episodes); the
-moment a part's last episode ends, its rows are put in (episode, turn) order, its act strings
-built by Arrow kernels, and the part written whole. The table is the one
-``logs.EpisodeLogWriter`` builds from one-at-a-time episodes, value for value, so a log does not
-depend on how many conversations were stepped together (``tests/test_backends.py``).
+(``act_columns``). When the rollout ends, its rows are put in (episode, turn) order once, the act
+strings built for all of them by Arrow kernels, and each part written whole from its slice of
+the columns. The table is the one ``logs.EpisodeLogWriter`` builds from one-at-a-time episodes,
+value for value, so a log does not depend on how many conversations were stepped together
+(``tests/test_backends.py``). A rollout holds its rows until it ends: its chunks of work are a few
+batches of episodes (``backends.RolloutJob.chunks``), some tens of megabytes.
 
 Utterances are a function of the acts and keyed draws (``dialogue_env.customer_text`` and
-``agent_text``): with ``text`` they are realised row by row when a part is written, otherwise
+``agent_text``): with ``text`` they are realised row by row when the parts are written, otherwise
 the text columns are null. Only that costs a Python call per turn.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -27,20 +29,8 @@ from dialog_rl.rollout.act_columns import ActCodes
 from dialog_rl.rollout.logs import TEXT_COLUMNS, log_schema, parquet_bytes
 from dialog_rl.seeding import episode_seeds
 
-#: a step's columns whose acts are codes: padded to one width when a part's steps are joined
-_CODES = ("user", "observed", "reply")
-
-
-class _Part:
-    """One part's rows so far (blocks of steps) and the outcomes of its finished episodes."""
-
-    def __init__(self, start: int, size: int) -> None:
-        self.start = start
-        self.size = size
-        self.blocks: list[dict[str, np.ndarray]] = []
-        self.outcome = np.empty(size, dtype=object)
-        self.success = np.zeros(size, dtype=bool)
-        self.done = 0
+#: a step's columns that are rows of act codes (and their confidences): padded to one width
+_WIDE = ("user", "observed", "confidence", "reply")
 
 
 class PartRecorder:
@@ -51,8 +41,7 @@ class PartRecorder:
         seed: the run's seed (utterances are keyed by the episode seeds).
         part_episodes: episodes per part; every rollout recorded covers whole parts.
         metadata: schema metadata of every part.
-        write: called with ``(part, bytes)`` of each finished part file, in the order parts
-            finish.
+        write: called with ``(part, bytes)`` of each part file, in part order.
         text: realise utterances (else the text columns are null).
     """
 
@@ -78,8 +67,11 @@ class PartRecorder:
         self._act_names = pa.array(d.act_names)
         self._personas = pa.array([p.name for p in d.personas])
         self._turn = np.zeros(vec.num_envs, dtype=np.int64)
-        self._parts: dict[int, _Part] = {}
+        self._episodes = range(0)
+        self._steps: list[dict[str, np.ndarray]] = []
         self._step: dict[str, np.ndarray] = {}
+        self._outcome = np.empty(0, dtype=object)
+        self._success = np.zeros(0, dtype=bool)
         self._nlg = None
         if text:
             from simulators.nlg import UserNLG
@@ -90,14 +82,15 @@ class PartRecorder:
 
     def begin(self, episodes: range) -> None:
         """A rollout of ``episodes`` starts (whole parts; the run's last part may be short)."""
-        size = self.part_episodes
-        if episodes.start % size:
+        if episodes.start % self.part_episodes:
             raise ValueError(
                 f"a recorded rollout starts on a part, not at episode {episodes.start}"
             )
+        self._episodes = episodes
         self._turn[:] = 0
-        for p in range(episodes.start // size, -(-episodes.stop // size)):
-            self._parts[p] = _Part(p * size, min(size, episodes.stop - p * size))
+        self._steps = []
+        self._outcome = np.empty(len(episodes), dtype=object)
+        self._success = np.zeros(len(episodes), dtype=bool)
 
     def before(
         self,
@@ -139,52 +132,26 @@ class PartRecorder:
         if self.text:
             step["sys_value"] = read("sys_value", rows)
             step["sys_entity"] = read("sys_entity", rows)
-        self._file(step)
+        self._steps.append(step)
         self._step = {}
         self._turn[rows] += 1
         self._turn[rows[step["terminated"] | step["truncated"]]] = 0  # the slot starts anew
 
     def finished(self, episodes: np.ndarray, outcomes: np.ndarray, success: np.ndarray) -> None:
-        """Episodes that ended this step, with their outcome names: a part whose episodes have
-        all ended is written."""
-        parts = episodes // self.part_episodes
-        for p in np.unique(parts).tolist():
-            mine = parts == p
-            part = self._parts[p]
-            local = episodes[mine] - part.start
-            part.outcome[local] = outcomes[mine]
-            part.success[local] = success[mine]
-            part.done += len(local)
-            if part.done == part.size:
-                del self._parts[p]
-                self.write(p, parquet_bytes(self._table(part)))
+        """Episodes that ended this step, with their outcome names."""
+        local = episodes - self._episodes.start
+        self._outcome[local] = outcomes
+        self._success[local] = success
 
-    # -- parts ---------------------------------------------------------------------------------
-
-    def _file(self, step: dict[str, np.ndarray]) -> None:
-        """Hand a step's rows to their parts (most steps touch a few neighbouring parts)."""
-        parts = step["episode"] // self.part_episodes
-        if len(parts) == 0:
+    def end(self) -> None:
+        """The rollout is over: write its parts, in order."""
+        if not self._steps:
             return
-        lo, hi = int(parts.min()), int(parts.max())
-        if lo == hi:
-            self._parts[lo].blocks.append(step)
-            return
-        order = np.argsort(parts, kind="stable")
-        parts = parts[order]
-        cuts = np.flatnonzero(np.diff(parts)) + 1
-        sorted_step = {key: values[order] for key, values in step.items()}
-        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(parts)]):
-            block = {key: values[a:b] for key, values in sorted_step.items()}
-            self._parts[int(parts[a])].blocks.append(block)
-
-    def _table(self, part: _Part) -> pa.Table:
-        """The part's rows in (episode, turn) order as the log's table."""
-        c = _join(part.blocks)
+        c = _join(self._steps)
+        self._steps = []
         order = np.lexsort((c["turn"], c["episode"]))
         c = {key: values[order] for key, values in c.items()}
-        n = len(order)
-        local = pa.array(c["episode"] - part.start)
+        local = c["episode"] - self._episodes.start
         codes = self.codes
         columns = {
             "episode": pa.array(c["episode"]),
@@ -201,16 +168,23 @@ class PartRecorder:
             "observed_acts": codes.strings(c["observed"], c["confidence"]),
             "reply_acts": codes.strings(c["reply"]),
             "persona": self._personas.take(pa.array(c["persona"])),
-            "outcome": pa.array(part.outcome, pa.string()).take(local),
-            "success": pa.array(part.success).take(local),
-            "overridden": pa.array(np.zeros(n, dtype=bool)),
-            "visit": pa.array(np.zeros(n, dtype=np.int32)),
+            "outcome": pa.array(self._outcome, pa.string()).take(pa.array(local)),
+            "success": pa.array(self._success[local]),
+            "overridden": pa.array(np.zeros(len(order), dtype=bool)),
+            "visit": pa.array(np.zeros(len(order), dtype=np.int32)),
         }
         if self.text:
             columns.update(zip(TEXT_COLUMNS, (pa.array(t) for t in self._texts(c))))
         else:
-            columns.update((name, pa.nulls(n, pa.string())) for name in TEXT_COLUMNS)
-        return pa.Table.from_arrays([columns[f.name] for f in self.schema], schema=self.schema)
+            columns.update((name, pa.nulls(len(order), pa.string())) for name in TEXT_COLUMNS)
+        table = pa.Table.from_arrays([columns[f.name] for f in self.schema], schema=self.schema)
+        # rows are in episode order: each part is a slice
+        size = self.part_episodes
+        first = self._episodes.start // size
+        bounds = np.arange(first, -(-self._episodes.stop // size) + 1) * size
+        cuts = np.searchsorted(c["episode"], bounds).tolist()
+        for k, (a, b) in enumerate(pairwise(cuts)):
+            self.write(first + k, parquet_bytes(table.slice(a, b - a)))
 
     def _texts(self, c: dict[str, np.ndarray]) -> tuple[list[str], list[str], list[str]]:
         """The utterances of rows in (episode, turn) order: the customer's words before each
@@ -238,21 +212,22 @@ class PartRecorder:
         return user, system, reply
 
 
-def _join(blocks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The blocks' columns end to end; act codes (and confidences) padded to one width."""
+def _join(steps: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The steps' columns end to end; act codes (and confidences) padded to one width (code
+    -1: no act)."""
     out = {}
-    for key in blocks[0]:
-        parts = [b[key] for b in blocks]
-        if key in _CODES or key == "confidence":
+    for key in steps[0]:
+        parts = [s[key] for s in steps]
+        if key in _WIDE:
             width = max(p.shape[1] for p in parts)
-            fill = -1 if key in _CODES else 0.0
-            parts = [
-                np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=fill)
-                if p.shape[1] < width
-                else p
-                for p in parts
-            ]
-        out[key] = np.concatenate(parts)
+            joined = np.full((sum(len(p) for p in parts), width), -1, dtype=parts[0].dtype)
+            at = 0
+            for p in parts:
+                joined[at : at + len(p), : p.shape[1]] = p
+                at += len(p)
+            out[key] = joined
+        else:
+            out[key] = np.concatenate(parts)
     return out
 
 
