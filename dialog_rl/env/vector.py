@@ -15,10 +15,10 @@ Every step's ``infos["action_mask"]`` is the [n, n_actions] mask of the returned
 Two engines play the conversations. ``loop`` keeps one ``DialogueEnv`` per slot (any channel,
 text, every option). ``array`` (act channel) is ``dialog_rl.env.engine.Engine``: customer,
 channel, tracker and featurizer compiled over all slots at once, with counter-based random
-numbers, so episode ``k`` is the same conversation whatever the batch size. It draws its own
-numbers, not ``DialogueEnv``'s streams: the two engines play the same scenario with the same
-statistics (``tests/test_vector_env.py``), not the same conversations, until ``DialogueEnv``
-moves onto the engine too.
+numbers, so episode ``k`` is the same conversation whatever the batch size. ``DialogueEnv`` is
+that engine with one row, so the two play the very same conversations; the array engine is the
+fast one. ``on_turn`` lets a log read each turn from the engine (``engine.read``) before
+finished slots start anew.
 """
 
 from __future__ import annotations
