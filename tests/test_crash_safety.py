@@ -236,6 +236,7 @@ def test_ctrl_c_leaves_an_interrupted_run_that_resume_finishes(tmp_path, interru
         (["--max-turns", "5"], "max_turns=None"),
         (["--part-episodes", "50"], "part_episodes=100"),
         (["--channel", "text"], "channel='act'"),
+        (["--text"], "text=False"),
         (["--scenario", str(ROOT / "scenarios" / "shopping.yaml")], "scenario_hash="),
     ],
 )
