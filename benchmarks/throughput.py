@@ -15,8 +15,12 @@ steady-state figure, which excludes them.
 ``--profile`` adds where the batched DQN path spends its CPU time (cProfile on the CPU-time
 clock, grouped by component: policy, turn, new conversations, vector env).
 
+Part 3, what users run: ``dialog-rl simulate --workers 2`` with its Parquet log (wall clock,
+start-up included) and ``dialog-rl train --algo dqn`` (CPU seconds); ``--only-commands`` runs
+just these.
+
 Run: python benchmarks/throughput.py [--episodes N] [--scale-episodes N] [--batch N]
-[--batched-episodes N] [--no-ray] [--only-scale] [--profile]
+[--batched-episodes N] [--no-ray] [--only-scale | --only-commands] [--profile] [--json OUT]
 """
 
 from __future__ import annotations
@@ -364,6 +368,9 @@ def main() -> None:
     )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray figures")
     parser.add_argument("--only-scale", action="store_true", help="part 2 only")
+    parser.add_argument(
+        "--only-commands", action="store_true", help="part 3 only (simulate and train)"
+    )
     parser.add_argument("--simulate-episodes", type=int, default=200_000)
     parser.add_argument("--train-dialogues", type=int, default=4000)
     parser.add_argument(
@@ -376,7 +383,7 @@ def main() -> None:
     import os
 
     figures: dict[str, float] = {"load_average": os.getloadavg()[0]}
-    if not args.only_scale:
+    if not (args.only_scale or args.only_commands):
         print(f"{'scenario':<15} {'hot loop turns/s':>18} {'with text+log rows':>20}")
         for path in sorted((ROOT / "scenarios").glob("*.yaml")):
             d = load_domain(str(path))
@@ -391,11 +398,12 @@ def main() -> None:
             "1 process)"
         )
         print()
-    rates = scale_report(args)
-    figures["batched_rule_1p"] = rates[("batched1", "rule")]
-    figures["batched_dqn_1p"] = rates[("batched1", "dqn")]
-    figures["batched_dqn_2p"] = rates[("batched2", "dqn")]
-    print()
+    if not args.only_commands:
+        rates = scale_report(args)
+        figures["batched_rule_1p"] = rates[("batched1", "rule")]
+        figures["batched_dqn_1p"] = rates[("batched1", "dqn")]
+        figures["batched_dqn_2p"] = rates[("batched2", "dqn")]
+        print()
     figures.update(commands_report(args))
     figures["load_average"] = max(figures["load_average"], os.getloadavg()[0])
     print(f"load average (1 min, highest of start and end): {figures['load_average']:.1f}")

@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    if getattr(args, "prepare", None):
+        args.prepare(args)  # what may start before the imports below (simulate's fork server)
     from dialog_rl.numerics import NumericalError
     from dialog_rl.outputs import OutputError
     from dialog_rl.policies.base import PolicyError
@@ -107,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--greedy", action="store_true", help="act greedily (no exploration)")
     p.add_argument("--max-turns", type=_positive_int, default=None, help="override the turn limit")
     p.add_argument("--out", default=None, help="run directory for the Parquet log and summary")
+    p.add_argument(
+        "--text",
+        action="store_true",
+        help="log the utterances too (user_text, system_text, reply_text; slower): without it "
+        "those columns are null on the act channel",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing --out directory")
     p.add_argument(
         "--resume",
@@ -134,11 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
         "results are identical for any number",
     )
     p.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=None,
+        help="conversations each worker steps together (default 1024, text channel 32); results "
+        "are identical for any batch size (--lifetime plays one at a time)",
+    )
+    p.add_argument(
         "--backend", choices=("local", "ray"), default="local", help="where episodes run"
     )
     p.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
     _add_kb_root(p)
-    p.set_defaults(handler=cmd_simulate)
+    p.set_defaults(handler=cmd_simulate, prepare=_prepare_simulate)
 
     p = sub.add_parser("train", help="train a learning policy online against the simulator")
     p.add_argument(
@@ -346,12 +361,26 @@ def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
 # -- simulate ----------------------------------------------------------------------------------
 
 
+def _prepare_simulate(args: argparse.Namespace) -> None:
+    """Start the fork server of a local pool now: its imports overlap this process's own."""
+    if args.backend == "local" and (args.workers or 1) > 1:
+        from dialog_rl.rollout.pool import start_fork_server
+
+        start_fork_server()
+
+
 def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     from tqdm import tqdm
 
-    from dialog_rl.env import DialogueEnv, LifetimeEnv
+    from dialog_rl.env.featurizer import observation_spec
     from dialog_rl.policies import make_policy
-    from dialog_rl.rollout.backends import BackendError, RolloutJob, run_rollouts
+    from dialog_rl.rollout.backends import (
+        TEXT_VECTOR_ENVS,
+        VECTOR_ENVS,
+        BackendError,
+        RolloutJob,
+        run_rollouts,
+    )
     from dialog_rl.rollout.logs import PART_EPISODES
     from dialog_rl.rollout.metrics import format_metric, summarize, summarize_lifetimes
     from dialog_rl.scenario import load_domain
@@ -361,18 +390,20 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         raise UsageError("--resume needs --out: the run directory to finish")
     if args.resume and args.force:
         raise UsageError("--resume continues --out and --force replaces it: pass one of them")
+    if args.text and out is None:
+        raise UsageError("--text logs the utterances: it needs --out")
     domain = load_domain(args.scenario, args.kb_root)
     if args.lifetime and domain.lifetime is None:
         raise UsageError(f"{args.scenario}: --lifetime needs a `lifetime` section in the scenario")
-    env_class = LifetimeEnv if args.lifetime else DialogueEnv
-    env = env_class(
-        domain,
-        noise=args.noise,
-        channel=args.channel,
-        text=out is not None,
-        max_turns=args.max_turns,
-    )
-    policy = make_policy(args.policy, domain, env.spec_obs, epsilon=args.epsilon)
+    if args.lifetime:
+        from dialog_rl.env import LifetimeEnv
+
+        env = LifetimeEnv(domain, noise=args.noise, max_turns=args.max_turns)
+        spec, noise = env.spec_obs, env.noise
+    else:  # the workers build the engine; this process needs only what it looks like
+        spec = observation_spec(domain)
+        noise = domain.error_rate if args.noise is None else args.noise
+    policy = make_policy(args.policy, domain, spec, epsilon=args.epsilon)
     if args.address is not None and args.backend != "ray":
         raise UsageError("--address needs --backend ray")
 
@@ -380,7 +411,7 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     meta: dict[str, str] = {}
     if out is not None:
         # Written in place, part by part, under a lock: a killed run keeps what it played.
-        run = _simulation_run(args, argv, out, domain, env, policy)
+        run = _simulation_run(args, argv, out, domain, noise, policy)
         if run.already_complete:
             run.close()
             print(f"{out}: the run is already complete; nothing to do")
@@ -395,8 +426,8 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
             "dialog_rl.scenario_hash": domain.content_hash,
             "dialog_rl.policy": args.policy,
             "dialog_rl.seed": str(args.seed),
-            "dialog_rl.noise": str(env.noise),
-            "dialog_rl.observation_spec": json.dumps(env.spec_obs.to_dict()),
+            "dialog_rl.noise": str(noise),
+            "dialog_rl.observation_spec": json.dumps(spec.to_dict()),
         }
     job = RolloutJob(
         domain,
@@ -411,8 +442,10 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         lifetime=args.lifetime,
         log_dir=str(out / "log") if run is not None else None,
         log_metadata=meta,
+        text=args.text,
         part_episodes=run.part_episodes if run is not None else PART_EPISODES,
         skip_parts=run.done_parts if run is not None else frozenset(),
+        vector_envs=args.batch or (TEXT_VECTOR_ENVS if args.channel == "text" else VECTOR_ENVS),
     )
 
     outcomes = []
@@ -458,7 +491,7 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
         run.complete(metrics)
 
     print(
-        f"scenario {domain.name}, policy {args.policy}, noise {env.noise:.2f}, "
+        f"scenario {domain.name}, policy {args.policy}, noise {noise:.2f}, "
         f"{args.episodes} episodes, seed {args.seed}"
     )
     if args.lifetime:
@@ -495,7 +528,9 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def _simulation_run(args: argparse.Namespace, argv: list[str], out: Path, domain, env, policy):
+def _simulation_run(
+    args: argparse.Namespace, argv: list[str], out: Path, domain, noise: float, policy
+):
     """Open ``--out`` under its lock: a fresh run, or the interrupted one ``--resume`` finishes."""
     import dialog_rl
     from dialog_rl.rollout.logs import PART_EPISODES
@@ -511,7 +546,7 @@ def _simulation_run(args: argparse.Namespace, argv: list[str], out: Path, domain
         "command": ["dialog-rl", *argv],
         "seed": args.seed,
         "policy": {"name": args.policy, **policy.config()},
-        "noise": env.noise,
+        "noise": noise,
         "channel": args.channel,
         "explore": not args.greedy,
     }
@@ -520,8 +555,9 @@ def _simulation_run(args: argparse.Namespace, argv: list[str], out: Path, domain
         "policy": header["policy"],
         "policy_sha256": _policy_sha256(args.policy),
         "seed": args.seed,
-        "noise": env.noise,
+        "noise": noise,
         "channel": args.channel,
+        "text": args.text or args.channel == "text",
         "epsilon": args.epsilon,
         "explore": not args.greedy,
         "max_turns": args.max_turns,

@@ -119,14 +119,16 @@ def check_batch(
     episodes: np.ndarray,
     turns: np.ndarray,
 ) -> None:
-    """``check_reward`` and ``check_features`` for a batch of slots (one row per slot)."""
+    """``check_reward`` and ``check_features`` for a batch of slots (one row per slot), as
+    ``DialogueEnv.step`` numbers them: ``turns`` are the turns the slots just played (their
+    rewards'), and each observation is that of the turn after."""
     # isfinite, not a dot product, on the reward vector: numpy hands 1-D dots to threaded BLAS
     if np.isfinite(rewards).all() and math.isfinite(np.einsum("ij,ij->", obs, obs)):
         return
     for i in range(len(rewards)):
         try:
             check_reward(float(rewards[i]), int(turns[i]))
-            check_features(obs[i], names, int(turns[i]))
+            check_features(obs[i], names, int(turns[i]) + 1)
         except NumericalError as err:
             raise err.at_episode(int(episodes[i])) from None
 

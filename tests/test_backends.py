@@ -11,8 +11,8 @@ import pytest
 
 from dialog_rl.cli import main
 from dialog_rl.rollout import backends
-from dialog_rl.rollout.backends import BackendError, RolloutJob, run_rollouts
-from dialog_rl.rollout.logs import read_log
+from dialog_rl.rollout.backends import VECTOR_ENVS, BackendError, RolloutJob, run_rollouts
+from dialog_rl.rollout.logs import TEXT_COLUMNS, read_log
 from dialog_rl.rollout.metrics import summarize
 from dialog_rl.scenario import load_domain
 from dialog_rl.train import TrainConfig, TrainError, train
@@ -62,16 +62,67 @@ def test_in_process_run_writes_one_part_per_block_of_episodes(in_process):
     assert metrics["episodes"] == EPISODES
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_process_pool_gives_byte_identical_parts_and_metrics(
-    restaurant, tmp_path, in_process, workers
+@pytest.fixture(scope="module")
+def one_at_a_time(restaurant, tmp_path_factory):
+    """The log and outcomes of one DialogueEnv conversation after another (utterances too)."""
+    log_dir = tmp_path_factory.mktemp("one") / "log"
+    outcomes, _ = _play(run_rollouts(_job(restaurant, log_dir, vector_envs=0, text=True)))
+    return log_dir, outcomes
+
+
+@pytest.mark.parametrize("vector_envs", [1, 7, 4096])
+@pytest.mark.parametrize("text", [False, True])
+def test_batched_logs_are_the_one_at_a_time_logs_for_any_batch_size(
+    restaurant, tmp_path, one_at_a_time, in_process, vector_envs, text
 ):
-    job = _job(restaurant, tmp_path / "log")
+    """Same rows and values (the very bytes) whatever the batch; without utterances the text
+    columns are null and the rest is unchanged."""
+    job = _job(restaurant, tmp_path / "log", vector_envs=vector_envs, text=text)
+    outcomes, _ = _play(run_rollouts(job))
+    log_dir, expected = one_at_a_time
+    assert outcomes == expected
+    got, want = read_log(tmp_path / "log"), read_log(log_dir)
+    if text:
+        assert got.equals(want, check_metadata=True)
+        assert _parts(tmp_path / "log") == _parts(log_dir)
+    else:
+        for name in TEXT_COLUMNS:
+            assert got.column(name).null_count == got.num_rows
+        assert got.drop_columns(list(TEXT_COLUMNS)).equals(want.drop_columns(list(TEXT_COLUMNS)))
+        assert _parts(tmp_path / "log") == in_process[0], "the default batch's, to the byte"
+
+
+@pytest.mark.parametrize(("workers", "vector_envs"), [(1, VECTOR_ENVS), (2, VECTOR_ENVS), (2, 7)])
+def test_process_pool_gives_byte_identical_parts_and_metrics(
+    restaurant, tmp_path, in_process, workers, vector_envs
+):
+    job = _job(restaurant, tmp_path / "log", vector_envs=vector_envs)
     outcomes, starts = _play(backends.run_pool(job, workers))
-    assert starts == [0, 40, 80], "chunks must come back in episode order"
+    assert starts == [c.start for c in job.chunks(workers)], "chunks come back in episode order"
     parts, metrics = in_process
     assert _parts(tmp_path / "log") == parts
     assert summarize(outcomes) == metrics
+
+
+@pytest.mark.slow
+def test_text_channel_logs_are_the_same_batched_and_one_at_a_time(restaurant, tmp_path):
+    """The text channel's vector env keeps a DialogueEnv per slot: its log is the same too."""
+    job = _job(restaurant, None, episodes=60, channel="text", part_episodes=20)
+    logs = {}
+    for n in (0, 7):
+        logs[n] = tmp_path / str(n)
+        _play(run_rollouts(replace(job, vector_envs=n, log_dir=str(logs[n]))))
+    assert _parts(logs[7]) == _parts(logs[0])
+    assert read_log(logs[7]).column("user_text").null_count == 0
+
+
+def test_resumed_batched_chunks_cover_only_the_missing_parts(restaurant):
+    job = _job(restaurant, "log", episodes=1000, skip_parts=frozenset({1, 2, 5}), vector_envs=16)
+    chunks = job.chunks(1)
+    assert all(c.start % PART == 0 for c in chunks)
+    played = {i // PART for c in chunks for i in c}
+    assert played == set(range(25)) - {1, 2, 5}
+    assert all(not ({1, 2, 5} & {i // PART for i in c}) for c in chunks)
 
 
 def test_unlogged_pool_run_gives_the_same_outcomes_in_episode_order(restaurant, tmp_path):
@@ -149,12 +200,15 @@ def test_ray_backend_gives_byte_identical_parts_and_metrics(
     monkeypatch.setattr(backends, "run_rollouts", stopped)
     assert main([*sim, str(tmp_path / "resumed")]) == 130
     monkeypatch.undo()
-    assert list(_parts(tmp_path / "resumed" / "log")) == ["part-00000.parquet"]
+    kept = list(_parts(tmp_path / "resumed" / "log"))
+    assert kept and kept[0] == "part-00000.parquet" and len(kept) < 3  # the first chunk's parts
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         job = _job(restaurant, tmp_path / "log")
         outcomes, starts = _play(run_rollouts(job, backend="ray", workers=2))
         assert ray.is_initialized(), "a Ray instance the caller started is left running"
+        seven = replace(job, vector_envs=7, log_dir=str(tmp_path / "log7"))
+        outcomes7, _ = _play(run_rollouts(seven, backend="ray", workers=2))
         trained_on_ray = _train(tmp_path / "ray", workers=2, backend="ray")
         resume = [*sim, str(tmp_path / "resumed"), "--resume", "--backend", "ray"]
         assert main([*resume, "--workers", "2"]) == 0
@@ -170,9 +224,9 @@ def test_ray_backend_gives_byte_identical_parts_and_metrics(
         summaries[0]["status"] == "complete" and summaries[0]["metrics"] == summaries[1]["metrics"]
     )
     parts, metrics = in_process
-    assert starts == [0, 40, 80]
-    assert _parts(tmp_path / "log") == parts
-    assert summarize(outcomes) == metrics
+    assert starts == [c.start for c in job.chunks(2)]
+    assert _parts(tmp_path / "log") == parts == _parts(tmp_path / "log7")
+    assert summarize(outcomes) == metrics == summarize(outcomes7)
 
 
 def _simulate(out, *extra) -> dict:

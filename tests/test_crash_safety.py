@@ -173,14 +173,16 @@ def test_simulate_killed_at_a_random_point_keeps_every_logged_part_and_resumes_i
     assert not list(out.rglob(".*.tmp-*")), "temporaries left behind"
 
 
-def _interrupt_after(monkeypatch, chunks: int) -> None:
-    """Make the next simulate stop with Ctrl-C after ``chunks`` chunks of results."""
+def _interrupt_after(monkeypatch, episodes: int) -> None:
+    """Make the next simulate stop with Ctrl-C once chunks of ``episodes`` episodes came back."""
     real = backends.run_rollouts
 
     def run_rollouts(*args, **kw):
-        for i, chunk in enumerate(real(*args, **kw)):
+        done = 0
+        for chunk in real(*args, **kw):
             yield chunk
-            if i + 1 == chunks:
+            done += len(chunk.outcomes)
+            if done >= episodes:
                 raise KeyboardInterrupt
 
     monkeypatch.setattr(backends, "run_rollouts", run_rollouts)
@@ -194,7 +196,7 @@ SMALL += ["--seed", "3", "--noise", "0.1", "--no-progress"]
 def interrupted(tmp_path, monkeypatch) -> Path:
     """A simulate run stopped by Ctrl-C after two of its four parts."""
     out = tmp_path / "interrupted"
-    _interrupt_after(monkeypatch, 2)
+    _interrupt_after(monkeypatch, 200)
     assert main([*SMALL, "--out", str(out)]) == 130
     monkeypatch.undo()
     return out
@@ -234,6 +236,7 @@ def test_ctrl_c_leaves_an_interrupted_run_that_resume_finishes(tmp_path, interru
         (["--max-turns", "5"], "max_turns=None"),
         (["--part-episodes", "50"], "part_episodes=100"),
         (["--channel", "text"], "channel='act'"),
+        (["--text"], "text=False"),
         (["--scenario", str(ROOT / "scenarios" / "shopping.yaml")], "scenario_hash="),
     ],
 )

@@ -105,6 +105,18 @@ def test_schema_names_every_column_with_its_type_and_whether_it_is_required():
     assert json.loads(out.stdout)["version"] == SCHEMA_VERSION
 
 
+def test_schema_documents_dialog_rls_own_log_column_for_column():
+    from dialog_rl.logs import schema
+    from dialog_rl.rollout import logs as own
+
+    assert [name for name, _, _ in schema.OWN_COLUMNS] == own.log_schema(3, 2).names
+    assert schema.TEXT_COLUMNS == own.TEXT_COLUMNS
+    text = format_schema()
+    assert "The text columns are null unless utterances were realised: `simulate --text`" in text
+    own_log = json.loads(schema.schema_json())["own_log"]
+    assert [c["name"] for c in own_log if c["nullable"]] == list(own.TEXT_COLUMNS)
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
 def test_acts_replay_gives_the_observations_and_masks_the_agent_saw(fmt, logs, tmp_path):
     df, obs, masks, _ = logs

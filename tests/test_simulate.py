@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dialog_rl.cli import main
-from dialog_rl.rollout.logs import read_log
+from dialog_rl.rollout.logs import TEXT_COLUMNS, read_log
 
 SCENARIO = "scenarios/restaurant.yaml"
 
@@ -35,11 +35,11 @@ def test_different_seed_gives_different_log(tmp_path):
     _simulate(tmp_path / "b", "--seed", "2")
     a = read_log(tmp_path / "a")
     b = read_log(tmp_path / "b")
-    assert a.column("user_text").to_pylist() != b.column("user_text").to_pylist()
+    assert a.column("observed_acts").to_pylist() != b.column("observed_acts").to_pylist()
 
 
 def test_log_has_one_row_per_turn_with_propensity_mask_and_texts(tmp_path):
-    _simulate(tmp_path / "run", "--seed", "0", "--policy", "random")
+    _simulate(tmp_path / "run", "--seed", "0", "--policy", "random", "--text")
     table = read_log(tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     rows = table.to_pylist()
@@ -58,6 +58,23 @@ def test_log_has_one_row_per_turn_with_propensity_mask_and_texts(tmp_path):
     assert summary["metrics"]["episodes"] == 300
     meta = pq.read_schema(tmp_path / "run" / "log" / "part-00000.parquet").metadata
     assert meta[b"dialog_rl.scenario_hash"].decode() == summary["scenario_hash"]
+
+
+def test_text_columns_are_null_unless_asked_for_and_the_rest_is_the_same(tmp_path):
+    _simulate(tmp_path / "acts", "--seed", "4")
+    _simulate(tmp_path / "text", "--seed", "4", "--text")
+    acts, text = read_log(tmp_path / "acts"), read_log(tmp_path / "text")
+    assert acts.schema == text.schema, "one schema, with or without utterances"
+    for name in TEXT_COLUMNS:
+        assert acts.column(name).null_count == acts.num_rows, name
+        assert text.column(name).null_count == 0, name
+    assert acts.drop_columns(list(TEXT_COLUMNS)).equals(text.drop_columns(list(TEXT_COLUMNS)))
+
+
+def test_text_without_out_exits_2(capsys):
+    args = ["simulate", "--scenario", SCENARIO, "--episodes", "5", "--text", "--no-progress"]
+    assert main(args) == 2
+    assert "--text logs the utterances: it needs --out" in capsys.readouterr().err
 
 
 def test_existing_out_is_refused_without_force(tmp_path, capsys):

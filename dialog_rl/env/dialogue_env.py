@@ -30,6 +30,30 @@ from simulators.nlg import UserNLG
 CHANNELS = ("act", "text")
 
 
+def text_key(seed: int, turn: int, k: int) -> int:
+    """A keyed 64-bit draw for the text of ``turn`` in the episode seeded ``seed`` (k: 0 the
+    customer's words, 1 their noise, 2 the agent's template): utterances never change the other
+    numbers, so they can be realised long after the turn was played (a log asked for text)."""
+    return int(key64(np.uint64(seed), TEXT, turn, k))
+
+
+def customer_text(nlg: UserNLG, acts: list, seed: int, turn: int, verbosity: float) -> str:
+    """The customer's words in ``turn``: their acts ``(kind, slot, value)`` realised with the
+    turn's keyed draws."""
+    return nlg.realise(
+        acts, np.random.Generator(np.random.PCG64(text_key(seed, turn, 0))), verbosity
+    )
+
+
+def agent_text(
+    domain: Domain, action: int, value: int, entity: int, beliefs: list[int], seed: int, turn: int
+) -> str:
+    """The agent's words in ``turn``: its act's template picked by a keyed draw, filled from the
+    act's value and entity and the belief it speaks from (top value per informable slot, as it
+    stood before the act)."""
+    return system_text(domain, action, value, entity, text_key(seed, turn, 2) & 0xFFFF, beliefs)
+
+
 class CustomerView:
     """The simulated customer of a one-row engine, read as plain Python (TUI, checks, golden
     files). Only the simulator and evaluation look here; the policy never does."""
@@ -231,8 +255,7 @@ class DialogueEnv(gym.Env):
         system = ""
         if self.text:
             value, entity = int(e.sys_value[0]), int(e.sys_entity[0])
-            template = self._key(self.turn, 2) & 0xFFFF
-            system = system_text(d, action, value, entity, template, beliefs)
+            system = agent_text(d, action, value, entity, beliefs, self.reset_seed, self.turn)
         self.turn = int(e.turn[0])
         reward = float(reward_a[0])
         terminated, truncated = bool(terminated_a[0]), bool(truncated_a[0])
@@ -261,9 +284,8 @@ class DialogueEnv(gym.Env):
     # -- helpers -------------------------------------------------------------------------------
 
     def _key(self, turn: int, k: int) -> int:
-        """A keyed 64-bit draw for the text of ``turn`` (k: 0 the customer's words, 1 their
-        noise, 2 the agent's template): utterances never change the other numbers."""
-        return int(key64(np.uint64(self.reset_seed), TEXT, turn, k))
+        """``text_key`` of this episode."""
+        return text_key(self.reset_seed, turn, k)
 
     def _hear(self, turn: int) -> tuple[list, list, str]:
         """The customer's acts of ``turn``, what the agent heard of them, and the utterance."""
@@ -271,8 +293,7 @@ class DialogueEnv(gym.Env):
         acts = [tuple(a) for a in c.out[0, : c.out_n[0]].tolist()]
         text = ""
         if self.text:
-            rng = np.random.Generator(np.random.PCG64(self._key(turn, 0)))
-            text = self.nlg.realise(acts, rng, self.user.persona.verbosity)
+            text = customer_text(self.nlg, acts, self.reset_seed, turn, self.user.persona.verbosity)
         if self.channel == "text":
             noisy = self.text_noise(text, np.random.Generator(np.random.PCG64(self._key(turn, 1))))
             observed = list(self.nlu.parse(noisy))[: c.heard.shape[1]]

@@ -80,6 +80,19 @@ _OUTCOME_NAMES = np.array(OUTCOME_NAMES, dtype=object)
 #: how draws are keyed, by name: by turn (a run), or by the act they answer (paired runs)
 PAIRINGS = {"turn": TURN_KEYED, "act": ACT_KEYED}
 _ACTION_SALT = np.uint64(0x8CB92BA72F3D8DD7)
+#: the state ``Engine.read`` gives out, by name: where it lives (``customers``, ``beliefs`` or the
+#: engine itself) and which array
+READABLE = {
+    "said": ("customers", "out"),  # int64 [n, k, 3]: the customer's acts this turn
+    "said_n": ("customers", "out_n"),
+    "heard": ("customers", "heard"),  # int64 [n, k, 3]: what the channel let through
+    "heard_conf": ("customers", "heard_conf"),  # float64 [n, k]: its confidences
+    "heard_n": ("customers", "heard_n"),
+    "persona": ("customers", "persona"),
+    "belief": ("beliefs", "values"),  # int64 [n, n_inf]: top value per informable slot, or -1
+    "sys_value": (None, "sys_value"),  # the value and entity the agent's last act carried
+    "sys_entity": (None, "sys_entity"),
+}
 
 
 def rewards_by_outcome(domain: Domain) -> np.ndarray:
@@ -448,6 +461,14 @@ class Engine:
         )
         if bad != -1:
             self._check(bad, actions)
+
+    def read(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """A copy of one piece of ``rows``' state, by its name in ``READABLE``: what a log
+        records of a turn besides the observation (acts said and heard, the persona, and for
+        utterances the belief and the agent's act values)."""
+        group, field = READABLE[name]
+        owner = self if group is None else getattr(self, group)
+        return getattr(owner, field)[rows]
 
     def outcomes(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """How each row's conversation ended (or stands), field by field."""

@@ -15,14 +15,15 @@ Every step's ``infos["action_mask"]`` is the [n, n_actions] mask of the returned
 Two engines play the conversations. ``loop`` keeps one ``DialogueEnv`` per slot (any channel,
 text, every option). ``array`` (act channel) is ``dialog_rl.env.engine.Engine``: customer,
 channel, tracker and featurizer compiled over all slots at once, with counter-based random
-numbers, so episode ``k`` is the same conversation whatever the batch size. It draws its own
-numbers, not ``DialogueEnv``'s streams: the two engines play the same scenario with the same
-statistics (``tests/test_vector_env.py``), not the same conversations, until ``DialogueEnv``
-moves onto the engine too.
+numbers, so episode ``k`` is the same conversation whatever the batch size. ``DialogueEnv`` is
+that engine with one row, so the two play the very same conversations; the array engine is the
+fast one. ``on_turn`` lets a log read each turn from the engine (``engine.read``) before
+finished slots start anew.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -34,7 +35,7 @@ from dialog_rl.env.dialogue_env import DialogueEnv
 from dialog_rl.env.featurizer import observation_spec
 from dialog_rl.numerics import NumericalError, check_batch
 from dialog_rl.scenario import Domain
-from dialog_rl.seeding import episode_seeds
+from dialog_rl.seeding import episode_seed, episode_seeds
 
 ENGINES = ("auto", "loop", "array")
 #: outcome fields reported in ``infos["final_info"]``, with their dtypes
@@ -83,6 +84,12 @@ class LoopEngine:
             self.masks[i] = info["action_mask"]
             self.infos[i] = info
         return rewards, terminated, truncated
+
+    def read(self, name: str, slots: np.ndarray) -> np.ndarray:
+        """``Engine.read`` over the slots' one-row engines."""
+        zero = np.zeros(1, dtype=np.int64)
+        parts = [self.envs[i].engine.read(name, zero) for i in slots.tolist()]
+        return np.concatenate(parts) if parts else self.envs[0].engine.read(name, zero[:0])
 
     def outcomes(self, slots: np.ndarray) -> dict[str, np.ndarray]:
         """Each slot's ``DialogueEnv.outcome()``, field by field."""
@@ -148,6 +155,10 @@ class DialogueVectorEnv(VectorEnv):
         self.seed_value: int | None = None
         self.episodes = np.full(num_envs, -1, dtype=np.int64)
         self.active = np.ones(num_envs, dtype=bool)
+        self.on_turn: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None] | None = None
+        """Called by ``step`` with the slots that played, their rewards, terminated and truncated
+        flags, after the turn and before finished slots start their next conversation: the one
+        moment a log can read a conversation's last turn from the engine (``engine.read``)."""
         self._next_episode = 0
         self._stop: int | None = None
 
@@ -184,8 +195,9 @@ class DialogueVectorEnv(VectorEnv):
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
+        rows = np.flatnonzero(self.active)
         try:
-            rewards, terminated, truncated = self.engine.step(actions, np.flatnonzero(self.active))
+            rewards, terminated, truncated = self.engine.step(actions, rows)
         except NumericalError as err:
             slot = getattr(err, "slot", None)
             if slot is not None:
@@ -193,7 +205,13 @@ class DialogueVectorEnv(VectorEnv):
             raise
         if self.engine_name == "array":  # the loop engine's envs check their own numbers
             names = self.spec_obs.names
-            check_batch(rewards, self.engine.obs, names, self.episodes, self.engine.turn - 1)
+            try:
+                check_batch(rewards, self.engine.obs, names, self.episodes, self.engine.turn - 1)
+            except NumericalError as err:  # the seed that replays the episode, as DialogueEnv's
+                err.seed = episode_seed(self.seed_value, err.episode)
+                raise
+        if self.on_turn is not None:
+            self.on_turn(rows, rewards, terminated, truncated)
         done = terminated | truncated
         finished = np.flatnonzero(done)
         extra: dict[str, Any] = {}

@@ -143,6 +143,35 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+#: dialog-rl's own log (``simulate --out``, ``logs import``, the TUI's saves): one Parquet row per
+#: decision, ``part-NNNNN.parquet`` files; name, type, meaning
+OWN_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("episode", "int64", "the conversation's index in the run (its seed is (run seed, episode))"),
+    ("turn", "int32", "0, 1, 2, ... within the conversation"),
+    ("obs", "list<float32>[d]", "the observation the policy saw (`validate` lists features)"),
+    ("mask", "list<bool>[K]", "the actions allowed then"),
+    ("action", "int32", "the action taken (index into the catalog)"),
+    ("action_name", "string", "its name"),
+    ("propensity", "float64", "the logging policy's probability of that action"),
+    ("reward", "float64", "the reward that followed"),
+    ("terminated", "bool", "the conversation ended with this decision"),
+    ("truncated", "bool", "the turn limit cut it off here"),
+    ("user_acts", "string", "what the customer said before the decision (acts)"),
+    ("observed_acts", "string", "what the agent heard of it, with confidences"),
+    ("user_text", "string or null", "the customer's words before the decision"),
+    ("system_text", "string or null", "the agent's words"),
+    ("reply_acts", "string", "the customer's answer to the decision"),
+    ("reply_text", "string or null", "the customer's answer in words"),
+    ("persona", "string", "the customer's persona"),
+    ("outcome", "string", "how the conversation ended (on every row of it)"),
+    ("success", "bool", "outcome == success"),
+    ("overridden", "bool", "a person chose the action in the TUI (propensity 1)"),
+    ("visit", "int32", "which conversation of a customer's lifetime (0 outside --lifetime)"),
+)
+#: the own log's columns of utterances: null where text was not realised
+TEXT_COLUMNS = ("user_text", "system_text", "reply_text")
+
+
 def columns(shape: str) -> list[Column]:
     return [c for c in COLUMNS if shape in c.shapes]
 
@@ -173,6 +202,15 @@ def format_schema() -> str:
             lines.extend(_wrap(c.meaning, "      "))
         lines.append("")
     lines += [
+        "dialog-rl's own logs (simulate --out, logs import, the TUI's saves) are Parquet, one row",
+        "per decision:",
+    ]
+    for name, kind, meaning in OWN_COLUMNS:
+        lines.append(f"  {name:<13} {kind:<17} {meaning}")
+    lines += [
+        "  The text columns are null unless utterances were realised: `simulate --text`, the",
+        "  text channel (`--channel text`), or the TUI. Imported logs have null text.",
+        "",
         "Every row is checked; the first mistake is reported as FILE:ROW:COLUMN (ROW: the line",
         "of a CSV or JSONL file, the 1-based row of a Parquet file), exit code 2, nothing written.",
         "Example: dialog-rl logs import my_logs.csv --scenario restaurant --out runs/mine",
@@ -188,6 +226,10 @@ def schema_json() -> str:
             "version": SCHEMA_VERSION,
             "shapes": list(SHAPES),
             "columns": [{**asdict(c), "shapes": list(c.shapes)} for c in COLUMNS],
+            "own_log": [
+                {"name": n, "type": t, "meaning": m, "nullable": n in TEXT_COLUMNS}
+                for n, t, m in OWN_COLUMNS
+            ],
         },
         indent=2,
     )

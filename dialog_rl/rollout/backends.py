@@ -6,33 +6,31 @@ Parquet parts (``part_episodes`` episodes each), every part is written by the on
 played it, and results come back in episode order. So the log directory and the metrics are
 byte-identical whatever the backend and however many workers there are.
 
-A ``RolloutJob`` is plain data (the compiled domain, a policy name or run directory, numbers), so
-it travels to worker processes and Ray actors as it is. Those transports pickle our own objects
-between our own processes; no file is ever unpickled.
+What a worker plays and how (a ``RolloutJob``, its chunks, the ``RolloutWorker``) is in
+``rollout.worker``. A job is plain data, so it travels to worker processes and Ray actors as it
+is: those transports pickle our own objects between our own processes; no file is ever
+unpickled.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import tempfile
-import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-from dialog_rl.counter_rng import KeyedStream
-from dialog_rl.numerics import NumericalError
-from dialog_rl.rollout.logs import (
-    PART_EPISODES,
-    EpisodeLogWriter,
-    remove_dead_temporaries,
-    write_bytes_atomic,
+from dialog_rl.rollout.logs import part_name, remove_dead_temporaries, write_bytes_atomic
+from dialog_rl.rollout.pool import pool_context, start_method  # noqa: F401 (train imports it here)
+from dialog_rl.rollout.worker import (  # noqa: F401 (the job's names, importable from here too)
+    TEXT_VECTOR_ENVS,
+    VECTOR_ENVS,
+    ChunkResult,
+    RolloutJob,
+    RolloutWorker,
 )
 from dialog_rl.run_errors import WorkerLostError
-from dialog_rl.scenario import Domain
 
 BACKENDS = ("local", "ray")
 #: how many times in a row the work of a dead worker (process or Ray actor) is handed out again
@@ -42,177 +40,6 @@ MAX_RESTARTS = 3
 
 class BackendError(RuntimeError):
     """A backend cannot run here (Ray missing, cluster unreachable): reported in one line."""
-
-
-@dataclass(frozen=True)
-class RolloutJob:
-    """What to simulate; everything a worker needs to play any episode of the run."""
-
-    domain: Domain
-    """The compiled scenario."""
-    policy: str = "rule"
-    """``random``, ``rule``, or a run directory (it must be readable by every worker)."""
-    episodes: int = 1000
-    """Episodes ``0 .. episodes-1`` are played."""
-    seed: int = 0
-    """The one seed of the run."""
-    noise: float | None = None
-    """Semantic error rate; None keeps the scenario's."""
-    channel: str = "act"
-    """``act`` or ``text``."""
-    max_turns: int | None = None
-    """Turn limit; None keeps the scenario's."""
-    epsilon: float = 0.0
-    """ε-soft exploration of the rule policy."""
-    explore: bool = True
-    """Sample from the policy (False: act greedily)."""
-    lifetime: bool = False
-    """Episodes are customer lifetimes (``LifetimeEnv``)."""
-    log_dir: str | None = None
-    """Write the Parquet log here (one ``part-NNNNN.parquet`` per ``part_episodes``)."""
-    log_metadata: dict[str, str] = field(default_factory=dict)
-    """Schema metadata of every part."""
-    part_episodes: int = PART_EPISODES
-    """Episodes per Parquet part, and so per chunk of work when logging."""
-    skip_parts: frozenset[int] = frozenset()
-    """Parts already on disk (a resumed run, ``rollout.rundir``): with a log, their episodes are
-    not played again."""
-    vector_envs: int = 0
-    """With > 0 (and no log), each worker plays its chunks on a vector env of this many
-    conversations, one ``act_batch`` per step: the same episodes, faster."""
-
-    def chunks(self, workers: int) -> list[range]:
-        """Episode ranges handed out as units of work.
-
-        Logging runs hand out whole parts (a part is written by one worker). Without a log the
-        chunks only balance the load: small enough that every worker stays busy to the end, big
-        enough that handing them out costs nothing next to playing them.
-        """
-        if self.log_dir is not None:
-            size = self.part_episodes
-        elif self.vector_envs > 0:  # a chunk must keep a whole vector env busy for a while
-            size = max(4 * self.vector_envs, -(-self.episodes // max(workers, 1)))
-        else:
-            size = max(10, min(self.part_episodes, self.episodes // (8 * max(workers, 1)) or 1))
-        chunks = [range(a, min(a + size, self.episodes)) for a in range(0, self.episodes, size)]
-        if self.log_dir is not None and self.skip_parts:
-            chunks = [c for c in chunks if c.start // size not in self.skip_parts]
-        return chunks
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    """What a worker sends back for one chunk: outcomes in episode order, and its Parquet part."""
-
-    start: int
-    outcomes: list[dict]
-    turns: int
-    seconds: float = 0.0
-    """Wall time the worker spent playing the chunk (for throughput figures)."""
-    cpu_seconds: float = 0.0
-    """CPU time of the worker's process for the chunk (throughput on a shared machine)."""
-    part: bytes | None = None
-    """The part file's bytes when the worker cannot write to the driver's disk (Ray)."""
-
-
-class RolloutWorker:
-    """Plays chunks of one job's episodes; built once per process or Ray actor."""
-
-    def __init__(self, job: RolloutJob) -> None:
-
-        from dialog_rl.env import DialogueEnv, LifetimeEnv
-        from dialog_rl.policies import make_policy
-
-        self.job = job
-        env_class = LifetimeEnv if job.lifetime else DialogueEnv
-        self.env = env_class(
-            job.domain,
-            noise=job.noise,
-            channel=job.channel,
-            text=job.log_dir is not None,
-            max_turns=job.max_turns,
-        )
-        self.policy = make_policy(job.policy, job.domain, self.env.spec_obs, epsilon=job.epsilon)
-        self.rng = KeyedStream(0)  # re-seeded per episode
-        self.vec = None
-        if job.vector_envs > 0 and job.log_dir is None and not job.lifetime:
-            from dialog_rl.env.vector import DialogueVectorEnv
-
-            self.vec = DialogueVectorEnv(
-                job.domain,
-                job.vector_envs,
-                noise=job.noise,
-                max_turns=job.max_turns,
-                channel=job.channel,
-            )
-
-    def writer(self, directory: str | Path) -> EpisodeLogWriter:
-        job = self.job
-        return EpisodeLogWriter(
-            Path(directory),
-            self.env.spec_obs.size,
-            job.domain.n_actions,
-            job.log_metadata,
-            part_episodes=job.part_episodes,
-        )
-
-    def play(self, chunk: range, writer: EpisodeLogWriter | None = None) -> ChunkResult:
-        """Play ``chunk``; log its episodes to ``writer`` if given (flushing is the caller's)."""
-        from dialog_rl.rollout.runner import run_episode
-
-        job = self.job
-        outcomes, turns = [], 0
-        start, cpu = time.perf_counter(), time.process_time()
-        if self.vec is not None and writer is None:
-            from dialog_rl.rollout.batched import run_batched
-
-            for ep in run_batched(self.vec, self.policy, chunk, job.seed, explore=job.explore):
-                outcomes.append(ep.outcome)
-                turns += ep.outcome["turns"]
-            return ChunkResult(
-                chunk.start,
-                outcomes,
-                turns,
-                time.perf_counter() - start,
-                time.process_time() - cpu,
-            )
-        for i in chunk:
-            try:
-                rec = run_episode(
-                    self.env,
-                    self.policy,
-                    i,
-                    job.seed,
-                    explore=job.explore,
-                    record=writer is not None,
-                    rng=self.rng,
-                )
-            except NumericalError as err:  # the env knows the turn; the episode index is ours
-                raise err.at_episode(i) from None
-            outcomes.append(rec.outcome)
-            turns += rec.outcome["turns"]
-            if writer is not None:
-                writer.write(rec)
-        return ChunkResult(
-            chunk.start, outcomes, turns, time.perf_counter() - start, time.process_time() - cpu
-        )
-
-    def play_part(self, chunk: range, return_bytes: bool = False) -> ChunkResult:
-        """Play a whole part; write it to the job's log directory, or return its bytes."""
-        job = self.job
-        if job.log_dir is None:
-            return self.play(chunk)
-        if not return_bytes:
-            writer = self.writer(job.log_dir)
-            result = self.play(chunk, writer)
-            writer.close()
-            return result
-        with tempfile.TemporaryDirectory(prefix="dialog-rl-part-") as tmp:
-            writer = self.writer(tmp)
-            result = self.play(chunk, writer)
-            writer.close()
-            (path,) = Path(tmp).glob("part-*.parquet")
-            return replace(result, part=path.read_bytes())
 
 
 def run_rollouts(
@@ -249,7 +76,9 @@ def run_rollouts(
 
 def _run_in_process(job: RolloutJob) -> Iterator[ChunkResult]:
     worker = RolloutWorker(job)
-    if worker.vec is not None:  # batched: one vector env plays everything
+    if worker.vec is not None:  # batched: one vector env plays every chunk, writing its parts
+        if job.log_dir is not None:
+            Path(job.log_dir).mkdir(parents=True, exist_ok=True)
         yield from (worker.play(c) for c in job.chunks(1))
         return
     writer = worker.writer(job.log_dir) if job.log_dir is not None else None
@@ -319,24 +148,7 @@ def _die_with_parent() -> None:
 
 def _pool_play(chunk: range) -> ChunkResult:
     assert _POOL_WORKER is not None, "pool worker used before its initialiser ran"
-    return _POOL_WORKER.play_part(chunk)
-
-
-def start_method() -> str:
-    """forkserver where the platform has it (cheap starts, no inherited threads), else spawn.
-
-    Never plain fork: the parent may hold torch or Ray threads, which fork does not copy safely.
-    """
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    method = start_method()
-    ctx = multiprocessing.get_context(method)
-    if method == "forkserver":
-        # Import the heavy modules once in the fork server; every worker then starts warm.
-        ctx.set_forkserver_preload(["dialog_rl.rollout.backends", "dialog_rl.rollout.runner"])
-    return ctx
+    return _POOL_WORKER.play_chunk(chunk)
 
 
 def run_pool(job: RolloutJob, workers: int) -> Iterator[ChunkResult]:
@@ -356,7 +168,7 @@ def run_pool(job: RolloutJob, workers: int) -> Iterator[ChunkResult]:
     while next_out < len(chunks):
         pool = ProcessPoolExecutor(
             workers,
-            mp_context=_pool_context(),
+            mp_context=pool_context(),
             initializer=_pool_init,
             initargs=(job, os.getpid()),
         )
@@ -430,7 +242,7 @@ def _run_ray(job: RolloutJob, workers: int | None, address: str | None) -> Itera
         actors = [actor_class.remote(job) for _ in range(min(n, len(chunks)) or 1)]
         try:
             pool = ActorPool(actors)
-            results = pool.map(lambda a, chunk: a.play_part.remote(chunk, True), chunks)
+            results = pool.map(lambda a, chunk: a.play_chunk.remote(chunk, True), chunks)
             while True:
                 try:
                     result = next(results)
@@ -442,11 +254,9 @@ def _run_ray(job: RolloutJob, workers: int | None, address: str | None) -> Itera
                         f"({_first_line(err)}); the parts logged so far are kept: run the same "
                         "command with --resume to finish"
                     ) from None
-                if result.part is not None:
-                    part = result.start // job.part_episodes
-                    write_part(log_dir / f"part-{part:05d}.parquet", result.part)
-                    result = replace(result, part=None)
-                yield result
+                for part, data in sorted(result.parts.items()):
+                    write_part(log_dir / part_name(part), data)
+                yield replace(result, parts={})
         finally:
             for actor in actors:
                 ray.kill(actor)

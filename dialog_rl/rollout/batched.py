@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from dialog_rl.env.vector import DialogueVectorEnv
 from dialog_rl.policies.base import Episode, Policy
 from dialog_rl.rollout.runner import policy_rng
 from dialog_rl.seeding import episode_seed, episode_seeds
+
+if TYPE_CHECKING:
+    from dialog_rl.rollout.recorder import PartRecorder
 
 
 class RowStreams:
@@ -153,30 +157,44 @@ def run_batched_columns(
     seed: int,
     *,
     explore: bool = True,
+    recorder: PartRecorder | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """``run_batched`` without a Python object per episode: one dict of columns per step.
 
     Each yielded dict holds the episodes that finished on that step (``episode`` and the
     outcome fields of ``infos["final_info"]``, one array each), in slot order rather than
     episode order: the same episodes and outcomes as ``run_batched``, for consumers that
-    aggregate (metrics, throughput) and would otherwise pay a dict per conversation.
+    aggregate (metrics, throughput, logs) and would otherwise pay a dict per conversation.
+    A ``recorder`` logs every decision (``rollout.recorder``).
     """
     todo = episodes if isinstance(episodes, range) else range(episodes)
     obs, infos, rngs = _start(vec, policy, todo, seed, explore)
     masks = infos["action_mask"]
     left = len(todo)
-    while left > 0:
-        actions, _ = _act(policy, obs, masks, infos["active"], explore, rngs)
-        obs, _, _, _, infos = vec.step(actions)
-        masks = infos["action_mask"]
-        if "final_info" not in infos:
-            continue
-        fin = infos["final_info"]
-        done = np.flatnonzero(infos["_final_info"])
-        _reseed(rngs, done, infos["episode"], seed)
-        rows = done[fin["episode"][done] < todo.stop]
-        left -= len(rows)
-        yield {key: fin[key][rows] for key in ("episode", *_OUTCOME_KEYS)}
+    if recorder is not None:
+        recorder.begin(todo)
+        vec.on_turn = recorder.after_turn
+    try:
+        while left > 0:
+            actions, props = _act(policy, obs, masks, infos["active"], explore, rngs)
+            if recorder is not None:
+                recorder.before(obs, masks, actions, props, infos["active"])
+            obs, _, _, _, infos = vec.step(actions)
+            masks = infos["action_mask"]
+            if "final_info" not in infos:
+                continue
+            fin = infos["final_info"]
+            done = np.flatnonzero(infos["_final_info"])
+            _reseed(rngs, done, infos["episode"], seed)
+            rows = done[fin["episode"][done] < todo.stop]
+            left -= len(rows)
+            if recorder is not None:
+                recorder.finished(fin["episode"][rows], fin["outcome"][rows], fin["success"][rows])
+            yield {key: fin[key][rows] for key in ("episode", *_OUTCOME_KEYS)}
+    finally:
+        vec.on_turn = None
+    if recorder is not None:
+        recorder.end()
 
 
 def _start(vec: DialogueVectorEnv, policy: Policy, todo: range, seed: int, explore: bool):

@@ -50,20 +50,22 @@ def remove_dead_temporaries(directory: Path) -> None:
             f.unlink(missing_ok=True)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path, data: bytes, *, sync: bool = True) -> None:
     """Write a file whole: to a temporary name beside it, fsynced, then renamed into place.
 
     The rename is atomic, so a killed process leaves the old file or the new one, never half of
     one; the fsync before it keeps a power cut from leaving the new name on empty data. (The
     directory is not fsynced: after a power cut a rename may be lost, and a resumed run then
-    plays that part again.)"""
+    plays that part again.) ``sync=False`` skips the fsync, for a file whose loss or damage in
+    a power cut only costs work done again (a run's progress records)."""
     path = Path(path)
     tmp = temporary_name(path)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -100,8 +102,32 @@ def log_schema(obs_dim: int, n_actions: int) -> pa.Schema:
     )
 
 
+#: the columns of utterances: null in a log that did not realise text
+TEXT_COLUMNS = ("user_text", "system_text", "reply_text")
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """A part file's bytes: serialised in memory, then written by Python, so a full disk raises
+    OSError with its errno (Arrow's own writer reports it without one) and a failed write leaves
+    no temporary behind.
+
+    Only the string columns are dictionary-encoded: trying it on the observation matrix costs
+    about a fifth of the write and makes the file bigger."""
+    strings = [f.name for f in table.schema if pa.types.is_string(f.type)]
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", use_dictionary=strings)
+    return sink.getvalue().to_pybytes()
+
+
 class EpisodeLogWriter:
-    """Buffers episodes and writes them as Parquet parts of ``PART_EPISODES`` episodes."""
+    """Buffers episodes and writes them as Parquet parts of ``PART_EPISODES`` episodes.
+
+    One-at-a-time episodes (``runner.EpisodeRecord``): lifetime runs and the TUI. Batched runs
+    write their parts from columns (``rollout.recorder``), the same table.
+    """
+
+    text = True
+    """Log the records' utterances; False writes the text columns as nulls (not realised)."""
 
     def __init__(
         self,
@@ -110,9 +136,11 @@ class EpisodeLogWriter:
         n_actions: int,
         metadata: dict[str, str],
         part_episodes: int = PART_EPISODES,
+        text: bool = True,
     ) -> None:
         self.directory = Path(directory)
         self.part_episodes = part_episodes
+        self.text = text
         self.directory.mkdir(parents=True, exist_ok=True)
         self.schema = log_schema(obs_dim, n_actions).with_metadata(metadata)
         self.obs_dim = obs_dim
@@ -130,12 +158,8 @@ class EpisodeLogWriter:
     def flush(self) -> None:
         if not self._buffer:
             return
-        table = self._table(self._buffer)
-        # serialised in memory, then written by Python: a full disk raises OSError with its errno
-        # (Arrow's own writer reports it without one), and the temporary never outlives a failure
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        write_bytes_atomic(self.directory / part_name(self._part), sink.getvalue().to_pybytes())
+        data = parquet_bytes(self._table(self._buffer))
+        write_bytes_atomic(self.directory / part_name(self._part), data)
         self._buffer = []
 
     def close(self) -> None:
@@ -169,6 +193,8 @@ class EpisodeLogWriter:
                 arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(obs), self.obs_dim))
             elif f.name == "mask":
                 arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(mask), self.n_actions))
+            elif f.name in TEXT_COLUMNS and not self.text:
+                arrays.append(pa.nulls(len(cols["episode"]), f.type))
             else:
                 arrays.append(pa.array(cols[f.name], type=f.type))
         return pa.Table.from_arrays(arrays, schema=self.schema)

@@ -5,14 +5,16 @@
       summary.json              "status": "running" from the start (with pid and progress),
                                 "complete" with the metrics at the end
       log/part-NNNNN.parquet    episodes [N * P, (N + 1) * P), P = the run's part_episodes
-      progress/part-NNNNN.json  the outcomes of part N's episodes, for the final metrics
-                                (removed once the run is complete)
+      progress/part-NNNNN.json  the outcomes of part N's episodes (field by field), for the
+                                final metrics (removed once the run is complete)
 
 Every file is written whole (temporary name in the same directory, fsync, rename), so a run
 killed at any instant leaves a readable dataset of whole parts and a summary that says
 ``running``; ``runlock.run_status`` reads that as ``interrupted`` once the process is gone.
 
-A part is done when its Parquet file and its outcomes are both on disk. ``simulate --resume``
+A part is done when its Parquet file and its outcomes are both on disk (the outcomes are written
+after the part, and not fsynced: after a power cut an empty or torn record reads as a part not
+done). ``simulate --resume``
 checks that it was called with the arguments of the run it continues, then plays only the parts
 not done: episode ``i`` is seeded by ``(seed, i)`` alone, so it writes the bytes an uninterrupted
 run writes, and the metrics over every part's outcomes are the uninterrupted run's.
@@ -48,6 +50,7 @@ IDENTITY = (
     "seed",
     "noise",
     "channel",
+    "text",
     "epsilon",
     "explore",
     "max_turns",
@@ -251,9 +254,9 @@ class SimulationRun:
             if not (progress.is_file() and parquet.is_file()):
                 continue
             try:
-                outcomes = json.loads(progress.read_text(encoding="utf-8"))["outcomes"]
+                outcomes = _outcomes(json.loads(progress.read_text(encoding="utf-8")))
                 pq.read_metadata(parquet)
-            except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
                 continue  # not whole after all (written by hand?): play it again
             if isinstance(outcomes, list) and len(outcomes) == self._part_size(part):
                 done[part] = outcomes
@@ -275,15 +278,26 @@ class SimulationRun:
         for j, outcome in enumerate(outcomes):
             part = (start + j) // self.part_episodes
             self._pending.setdefault(part, []).append(outcome)
+        recorded = False
         for part in sorted(self._pending):
             if len(self._pending[part]) == self._part_size(part):
                 self._record(part, self._pending.pop(part))
+                recorded = True
+        if recorded:
+            self._write_running()
 
     def _record(self, part: int, outcomes: list[dict]) -> None:
-        data = {"part": part, "start": part * self.part_episodes, "outcomes": outcomes}
-        write_bytes_atomic(self.progress_dir / f"part-{part:05d}.json", _json(data))
+        # the outcomes field by field, compact: json's C encoder writes columns of numbers three
+        # times as fast as one object per episode (an indented dump runs in Python: ten times).
+        # Not fsynced: a record a power cut empties or tears does not parse, and --resume plays
+        # its part again; syncing (and, on a disk mounted with discard, deleting synced files at
+        # the end) cost a simulate of 400 parts seconds.
+        columns = {key: [o[key] for o in outcomes] for key in outcomes[0]}
+        data = {"part": part, "start": part * self.part_episodes, "columns": columns}
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_plain) + "\n"
+        path = self.progress_dir / f"part-{part:05d}.json"
+        write_bytes_atomic(path, text.encode(), sync=False)
         self._done[part] = outcomes
-        self._write_running()
 
     def _write_running(self) -> None:
         summary = {
@@ -347,6 +361,15 @@ class SimulationRun:
 
     def close(self) -> None:
         self.lock.release()
+
+
+def _outcomes(record: dict) -> list:
+    """The outcomes of a progress record: field by field (``columns``), or one object per
+    episode (``outcomes``, as runs before the columns wrote them)."""
+    if "columns" not in record:
+        return record["outcomes"]
+    columns = record["columns"]
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
 
 #: summary fields that describe the writing process, not the run

@@ -1,0 +1,30 @@
+"""Imported by the fork server of a worker pool (``pool.PRELOAD``) to load the engine's compiled
+code once, so the workers it forks start playing at once.
+
+A worker's first engine costs about 0.4 s of CPU: numba's own start-up and loading the cached
+kernels that build the engine's structs (``customer_state.as_struct`` and the engine's own).
+Their compiled code depends only on the types of the engine's arrays, the same for every
+scenario, so one engine of a shipped scenario, built here before any fork, serves every worker
+whatever its scenario. Importing this anywhere else only costs that time once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from dialog_rl.env.engine import Engine
+from dialog_rl.scenario import load_domain
+from dialog_rl.shipped import shipped_scenarios
+
+
+def _prewarm() -> None:
+    scenarios = shipped_scenarios()
+    if "restaurant" not in scenarios:  # an install without the shipped files: nothing to do
+        return
+    # A warm-up only: whatever fails here fails again in the workers, which report it; a fork
+    # server that died of it would take every pool with it.
+    with contextlib.suppress(Exception):
+        Engine(load_domain(str(scenarios["restaurant"])), 1)
+
+
+_prewarm()
