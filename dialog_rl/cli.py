@@ -550,7 +550,10 @@ def _simulation_run(
         "channel": args.channel,
         "explore": not args.greedy,
     }
+    from dialog_rl.seeding import CONVERSATIONS_VERSION
+
     identity = {
+        "conversations": CONVERSATIONS_VERSION,
         "scenario_hash": domain.content_hash,
         "policy": header["policy"],
         "policy_sha256": _policy_sha256(args.policy),

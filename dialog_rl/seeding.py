@@ -12,6 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 MASK64 = (1 << 64) - 1
+#: which conversations a seed plays: bumped whenever the engine or the customer model makes the
+#: same seed play other conversations (2: the one engine and its counter-based draws, December
+#: 2026). A run directory records it, and ``--resume`` refuses to continue a run of another
+#: version, whose first half would come from other conversations than its second.
+CONVERSATIONS_VERSION = 2
 
 
 def splitmix64(x: int) -> int:

@@ -224,6 +224,19 @@ def test_ctrl_c_leaves_an_interrupted_run_that_resume_finishes(tmp_path, interru
     assert "already complete" in capsys.readouterr().out
 
 
+def test_a_run_of_other_conversations_is_not_resumed(interrupted, capsys):
+    """A run started before the engine changed what a seed plays (no ``conversations`` in its
+    summary) would continue with other conversations: refused in one line."""
+    path = interrupted / "summary.json"
+    summary = json.loads(path.read_text())
+    del summary["run"]["conversations"]
+    path.write_text(json.dumps(summary))
+    assert main([*SMALL, "--out", str(interrupted), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "seeds play other conversations (version 1, this one plays version 2)" in err
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -149,6 +149,20 @@ def test_resume_refuses_different_arguments_in_one_line(tmp_path, capsys):
     assert "started with seed=0, this command has seed=3" in err
 
 
+def test_resume_refuses_a_run_of_other_conversations(tmp_path, capsys):
+    args = ["train", "--scenario", RESTAURANT, "--algo", "linucb", "--dialogues", "20"]
+    args += ["--eval-episodes", "5", "--no-progress", "--out", str(tmp_path / "run")]
+    assert main(args) == 0
+    run_json = tmp_path / "run" / "run.json"
+    info = json.loads(run_json.read_text())
+    info["config"]["conversations"] = 1
+    run_json.write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "seeds play other conversations (version 1" in err
+
+
 def test_existing_out_needs_resume_or_force(tmp_path, capsys):
     args = ["train", "--scenario", RESTAURANT, "--algo", "linucb", "--dialogues", "20"]
     args += ["--eval-episodes", "5", "--no-progress", "--out", str(tmp_path / "run")]

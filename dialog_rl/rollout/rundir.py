@@ -41,9 +41,11 @@ from dialog_rl.outputs import (
 )
 from dialog_rl.rollout.logs import part_name, write_bytes_atomic
 from dialog_rl.rollout.runlock import RunLock, check_not_locked, has_content, pid_alive, run_status
+from dialog_rl.seeding import CONVERSATIONS_VERSION
 
 #: summary fields a resumed run must share with the run it continues
 IDENTITY = (
+    "conversations",
     "scenario_hash",
     "policy",
     "policy_sha256",
@@ -65,6 +67,15 @@ _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
 
 class SimulationRunError(ValueError):
     """A run directory that cannot be started or resumed as asked (reported in one line)."""
+
+
+def older_conversations(path: Path, version) -> str:
+    """Why a run of another ``seeding.CONVERSATIONS_VERSION`` cannot be resumed."""
+    return (
+        f"cannot resume {path}: it was started by a dialog-rl whose seeds play other "
+        f"conversations (version {version or 1}, this one plays version "
+        f"{CONVERSATIONS_VERSION}); start a new run (another --out, or --force to replace it)"
+    )
 
 
 def _json(data: dict) -> bytes:
@@ -223,6 +234,8 @@ class SimulationRun:
                 f"cannot resume {self.path}: its summary.json does not say how the run was "
                 "started (made by an older dialog-rl?); start a new run"
             )
+        if old.get("conversations") != self.identity["conversations"]:
+            raise SimulationRunError(older_conversations(self.path, old.get("conversations")))
         for key in IDENTITY:
             was, now = old.get(key), self.identity[key]
             if was != now:

@@ -34,6 +34,7 @@ from dialog_rl.rollout.batched import run_batched
 from dialog_rl.rollout.metrics import summarize, summarize_lifetimes
 from dialog_rl.rollout.runner import episode_seed, policy_rng, run_episode
 from dialog_rl.scenario import Domain
+from dialog_rl.seeding import CONVERSATIONS_VERSION
 from dialog_rl.train.callbacks import Callback, CallbackList, ProgressBar
 from dialog_rl.train.demos import load_demos
 from dialog_rl.train.rundir import RunDirectory, TrainError
@@ -157,7 +158,8 @@ class TrainConfig:
         return hp
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The run's arguments, and which conversations its seed plays (``run.json``)."""
+        return {**dataclasses.asdict(self), "conversations": CONVERSATIONS_VERSION}
 
 
 @dataclass

@@ -34,6 +34,7 @@ from dialog_rl.policies.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
+from dialog_rl.rollout.rundir import older_conversations
 from dialog_rl.rollout.runlock import has_content
 from dialog_rl.scenario import Domain
 from dialog_rl.train.curve import plot_curve, write_atomic, write_curve_csv
@@ -41,6 +42,7 @@ from dialog_rl.train.curve import plot_curve, write_atomic, write_curve_csv
 #: TrainConfig fields a resumed run must share with the run it continues (they decide what is
 #: learned or what the curve shows); ``dialogues`` may grow, checkpoint settings may change.
 IDENTITY = (
+    "conversations",
     "algo",
     "seed",
     "noise",
@@ -134,6 +136,8 @@ class RunDirectory:
                 f"{str(sc.get('hash'))[:12]}), not {domain.name!r} (hash {domain.content_hash[:12]})"
             )
         old = stored["config"]
+        if old.get("conversations") != config.get("conversations"):
+            raise TrainError(older_conversations(self.path, old.get("conversations")))
         for key in IDENTITY:
             was = old.get(key, IDENTITY_DEFAULTS.get(key))
             if was != config.get(key):
