@@ -178,22 +178,26 @@ def fit_logistic(
 def fit_isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Isotonic (non-decreasing) regression of ``y`` on ``x`` by pooling adjacent violators.
 
-    Returns the pooled blocks as points ``(mean x, mean y)``, increasing in both, for linear
-    interpolation; the ends are extended to 0 and 1 on the x axis.
+    Returns the pooled blocks as points ``(mean x, mean y)``, increasing in x, for linear
+    interpolation; the ends are extended to 0 and 1 on the x axis. Equal x values are pooled
+    first, so a block never splits them.
     """
-    order = np.argsort(x, kind="stable")
-    xs, ys = np.asarray(x, dtype=np.float64)[order], np.asarray(y, dtype=np.float64)[order]
-    sums: list[list[float]] = []  # per block: sum x, sum y, count
-    for xi, yi in zip(xs, ys):
-        sums.append([xi, yi, 1.0])
-        while len(sums) > 1 and sums[-2][1] / sums[-2][2] >= sums[-1][1] / sums[-1][2]:
-            sx, sy, c = sums.pop()
-            sums[-1][0] += sx
-            sums[-1][1] += sy
-            sums[-1][2] += c
-    bx = np.array([s[0] / s[2] for s in sums])
-    by = np.array([s[1] / s[2] for s in sums])
-    return np.concatenate([[0.0], bx, [1.0]]), np.concatenate([[by[0]], by, [by[-1]]])
+    xs, inverse, counts = np.unique(
+        np.asarray(x, dtype=np.float64), return_inverse=True, return_counts=True
+    )
+    ys = np.bincount(inverse, weights=np.asarray(y, dtype=np.float64)) / counts
+    blocks: list[list[float]] = []  # per block: sum of weighted x, sum of weighted y, weight
+    for xi, yi, w in zip(xs, ys, counts):
+        blocks.append([xi * w, yi * w, float(w)])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
+            sx, sy, c = blocks.pop()
+            blocks[-1][0] += sx
+            blocks[-1][1] += sy
+            blocks[-1][2] += c
+    bx = np.maximum.accumulate(np.array([b[0] / b[2] for b in blocks]))
+    by = np.array([b[1] / b[2] for b in blocks])
+    lo, hi = min(0.0, bx[0]), max(1.0, bx[-1])
+    return np.concatenate([[lo], bx, [hi]]), np.concatenate([[by[0]], by, [by[-1]]])
 
 
 def expected_calibration_error(conf: np.ndarray, right: np.ndarray, bins: int = 10) -> float:

@@ -50,6 +50,8 @@ _REPAIR_FACTOR = (1.0, 0.8, 0.65)  # score kept after a repair of 0, 1 or 2 edit
 _CACHE_LIMIT = 50_000
 _WORD = re.compile(r"[a-z]+")
 _TOKEN = re.compile(r"[a-z0-9]+")
+#: openers of a question answered yes or no
+YES_NO_OPENERS = frozenset({"is", "are", "does", "do", "did", "was", "isnt", "doesnt"})
 
 #: the map shipped with the package; ``RuleNLU(domain, confidence=RAW)`` keeps the raw scores
 SHIPPED = "shipped"
@@ -63,7 +65,7 @@ class RuleNLU:
     ships with the package, ``None`` for the uncalibrated scores (what the map is fitted on).
     """
 
-    def __init__(self, domain: Domain, confidence: ConfidenceMap | str | None = RAW) -> None:
+    def __init__(self, domain: Domain, confidence: ConfidenceMap | str | None = SHIPPED) -> None:
         self.domain = domain
         self.confidence = ConfidenceMap.load() if confidence == SHIPPED else confidence
         # slots whose values a reader finds (days, times, counts), with their values by
@@ -351,10 +353,15 @@ class RuleNLU:
                 _keep(found, (INFORM, d.task_slot, task), ev, (at, where[0]))
                 task_said = True
 
-        # requests: a question, or the slot's own name with nothing else said beside it
+        # requests: a question, or the slot's own name with nothing else said beside it; a
+        # keyword in a yes/no question that states a value describes the value ("is it located
+        # in the centre?" checks the area, it does not ask for the address)
         question = _is_question(sent)
+        checks = bool(values) and bool(words) and words[0] in YES_NO_OPENERS
         for r, ev, key, a in requests:
             plain = not (values or dontcares or anys or task_said)
+            if checks and key not in lex.strong_requests:
+                continue
             if question or (key in lex.strong_requests and plain):
                 _keep(found, (REQUEST, r, -1), ev, (at, a))
 

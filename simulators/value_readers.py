@@ -46,7 +46,7 @@ NUMBER_WORDS = {
     "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
 }  # fmt: skip
 _UNIT_WORDS = (
-    "people person persons guests guest adults diners nights night days day party table group "
+    "people person persons guests guest adults diners seat seats nights night days day party table group "
     "half quarter past noon midday midnight oclock thirty forty fortyfive pm am hrs hours evening"
 )
 #: the words readers need, for the NLU's spelling repair
@@ -72,7 +72,7 @@ _TIMES = [
 ]  # fmt: skip
 _EVENING = re.compile(r"^\s*(in the (evening|afternoon)|at night|tonight|this evening)")
 _MORNING = re.compile(r"^\s*(in the morning|this morning)")
-_PEOPLE_UNIT = r"(people|persons?|guests?|adults?|diners?|pax|of us)"
+_PEOPLE_UNIT = r"(people|persons?|guests?|adults?|diners?|seats?|pax|of us)"
 _NOT_PEOPLE = r"(?!\s*(:|\.\d|nights?|days?|stars?|am\b|pm\b|oclock|o clock|hrs|hours|weeks?|[a-z]*\s*(night|day)s?\b))"
 _N = r"(?P<n>" + _NUM[1:-1] + r")"
 _PEOPLE = [
