@@ -157,7 +157,7 @@ def compare(
         figures[name] = {
             side: {
                 "mean": _number(full[side][name][0]),
-                "ci95": [_number(x) for x in np.nanpercentile(boot[side][name], [2.5, 97.5])],
+                "ci95": _interval(boot[side][name]),
             }
             for side in ("real", "simulated")
         }
@@ -170,7 +170,7 @@ def compare(
         tv = _tv(full["real"][dist], full["simulated"][dist])[0]
         reps = _tv(boot["real"][dist], boot["simulated"][dist])
         out[key] = _number(tv)
-        out[key + "_ci95"] = [_number(x) for x in np.nanpercentile(reps, [2.5, 97.5])]
+        out[key + "_ci95"] = _interval(reps)
     out["act_tv_floor"] = _number(
         np.nanmean(_tv(boot["real"]["_read_dist"], full["real"]["_read_dist"]))
     )
@@ -300,6 +300,14 @@ def _side_counts(conversations: list[list[TurnView]], counts: np.ndarray) -> dic
         "user_turns": int(counts[:, _TURNS].sum()),
         "labelled_turns": int(counts[:, _LABELLED].sum()),
     }
+
+
+def _interval(replicates: np.ndarray) -> list[float | None]:
+    """The 95% percentile interval of bootstrap replicates (those where the figure is defined)."""
+    finite = replicates[np.isfinite(replicates)]
+    if not len(finite):
+        return [None, None]
+    return [_number(x) for x in np.percentile(finite, [2.5, 97.5])]
 
 
 def _number(x: float) -> float | None:
