@@ -116,12 +116,13 @@ def plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: st
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), gridspec_kw={"width_ratios": [3, 2]})
     ax, hist = axes
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfectly calibrated")
-    for (name, (conf, right)), marker in zip(curves.items(), "osD^"):
+    for (name, (conf, right)), marker in zip(curves.items(), "osD^vx"):
         _, acc, mean, count = reliability(conf, right)
         used = count > 0
         ece = expected_calibration_error(conf, right)
-        ax.plot(mean[used], acc[used], marker=marker, label=f"{name} (ECE {ece:.3f})")
-        hist.hist(conf, bins=np.linspace(0, 1, 11), histtype="step", lw=1.5, label=name)
+        style = "--" if name.startswith("real") else "-"
+        ax.plot(mean[used], acc[used], style, marker=marker, label=f"{name} (ECE {ece:.3f})")
+        hist.hist(conf, bins=np.linspace(0, 1, 11), histtype="step", lw=1.5, ls=style, label=name)
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence (mean in bin)", ylabel="share right")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
@@ -179,14 +180,6 @@ def main(argv: list[str] | None = None) -> int:
             f"pooled, {name:<13} ECE {expected_calibration_error(conf, right):.4f}   "
             f"mean confidence {conf.mean():.3f}, share right {right.mean():.3f}"
         )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    png = RESULTS / "nlu_reliability.png"
-    plot(
-        curves,
-        png,
-        f"NLU confidence at {args.noise:.0%} word noise, generated turns of 3 scenarios",
-    )
-    print(f"wrote {png.relative_to(ROOT)}")
 
     print()
     print(
@@ -226,6 +219,19 @@ def main(argv: list[str] | None = None) -> int:
                 + "".join(f"{c[0][c[1]].mean():>10.3f} / {c[0][~c[1]].mean():.3f}" for c in cells)
                 + "".join(f"{expected_calibration_error(*c):>9.3f}" for c in cells)
             )
+            if file.startswith("val_search") and which.startswith("+"):
+                curves["real restaurant turns, raw"] = cells[0]
+                curves["real restaurant turns, map"] = cells[1]
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    png = RESULTS / "nlu_reliability.png"
+    plot(
+        curves,
+        png,
+        f"generated turns, 3 scenarios, {args.noise:.0%} word noise;\nreal: MultiWOZ restaurant "
+        "turns (right by their labels)",
+    )
+    print(f"wrote {png.relative_to(ROOT)}")
     return 0
 
 

@@ -96,7 +96,7 @@ class RuleNLU:
         if self.confidence is None or not acts:
             conf = [ev.raw for ev in evidence]
         else:
-            conf = self.confidence(np.array(rows)).tolist()
+            conf = self.confidence.of_rows(rows)
         return [(t, s, v, round(min(max(c, 0.0), 1.0), 3)) for (t, s, v), c in zip(acts, conf)]
 
     def features(self, text: str) -> tuple[list[tuple[int, int, int]], np.ndarray]:
@@ -138,8 +138,9 @@ class RuleNLU:
         acts = [act for act, _ in ordered]
         evidence = [ev for _, (ev, _) in ordered]
         # what the rest of the turn says about each act
-        n_words = sum(len(s[0].words) for s in sents)
-        unknown = sum((1.0 - s[2]) * len(s[0].words) for s in sents) / max(n_words, 1)
+        lengths = [sum(len(c) for c in s[0].clauses) for s in sents]
+        n_words = sum(lengths)
+        unknown = sum((1.0 - s[2]) * n for s, n in zip(sents, lengths)) / max(n_words, 1)
         values: dict[int, set[int]] = {}
         for t, s, v in acts:
             if t == INFORM:
