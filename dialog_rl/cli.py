@@ -716,7 +716,7 @@ def _add_compare_parser(sub) -> None:
         help="simulated customers against real ones (an annotated corpus), side by side",
         description="Simulated customers (rule policy, text channel) against the real ones of an "
         "annotated corpus in MultiWOZ's JSON format: user turns per conversation, act-type "
-        "shares, slots per inform, booking share, each with a 95%% bootstrap interval, and "
+        "shares, slots per inform, booking share, each with a 95% bootstrap interval, and "
         "act_tv, the total-variation distance between the act-type distributions the "
         "scenario's NLU reads on both sides.",
     )
