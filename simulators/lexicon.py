@@ -18,6 +18,7 @@ from typing import NamedTuple
 from dialog_rl.acts import AFFIRM, BYE, HANGUP, HELLO, INFORM, NEGATE, REQUEST, THANK
 from dialog_rl.scenario import Domain
 from simulators.nlg import DEFAULT_PHRASES
+from simulators.value_readers import VOCABULARY as READER_WORDS
 
 # kinds of gazetteer entry
 VALUE, REQ, CUE, DONTCARE, ANY, MENTION = range(6)
@@ -190,6 +191,8 @@ class Sentence(NamedTuple):
 
     clauses: tuple[tuple[str, ...], ...]
     question: bool
+    text: str = ""
+    """The sentence as written, normalised (for the value readers: "7:30pm" is one thing)."""
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -209,7 +212,7 @@ def sentences(text: str) -> list[Sentence]:
             c for c in (tuple(w for w in p if w not in DISFLUENCIES) for p in parts) if c
         )
         if clauses:
-            out.append(Sentence(clauses, bool(m) and "?" in m.group()))
+            out.append(Sentence(clauses, bool(m) and "?" in m.group(), chunk))
         if m is None:
             break
         start = m.end()
@@ -274,8 +277,13 @@ class Lexicon:
         self.max_sentences = max(self.max_sentences, len(key))
 
 
-def build_lexicon(domain: Domain) -> Lexicon:
-    """The gazetteer for one scenario: values, synonyms, keywords, tasks and known phrasings."""
+def build_lexicon(domain: Domain, read_slots: frozenset[int] = frozenset()) -> Lexicon:
+    """The gazetteer for one scenario: values, synonyms, keywords, tasks and known phrasings.
+
+    ``read_slots``: informable slots whose values a value reader finds (days, times, counts:
+    ``simulators.value_readers``); their values are left out of the phrase table, where "4"
+    would be read in "4 stars" or a postcode.
+    """
     d = domain
     lex = Lexicon()
     phrases = dict(DEFAULT_PHRASES)
@@ -307,7 +315,7 @@ def build_lexicon(domain: Domain) -> Lexicon:
         for t in d.inf_templates[s] or phrases["inform"]:
             words.update(tokens(t.replace("{value}", " ").replace("{slot}", label)))
         slot_template_words.append(words)
-        for v, value in enumerate(d.inf_values[s]):
+        for v, value in enumerate(() if s in read_slots else d.inf_values[s]):
             lex.add(value, Entry(VALUE, s, v, CONF_VALUE))
             for syn in d.synonyms[s].get(value, ()):
                 lex.add(syn, Entry(VALUE, s, v, CONF_SYNONYM))
@@ -380,4 +388,6 @@ def build_lexicon(domain: Domain) -> Lexicon:
         for t in texts:
             lex.known.update(tokens(t.replace("{", " ").replace("}", " ")))
     lex.known.update(STOPWORDS, DISFLUENCIES, QUESTION_OPENERS, COMMON_WORDS)
+    if read_slots:
+        lex.known.update(READER_WORDS)
     return lex

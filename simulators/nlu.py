@@ -2,17 +2,23 @@
 
 ``DialogueEnv(channel="text")`` realises the customer's acts with the NLG, corrupts the words with
 ``TextNoise`` and parses what is left with ``RuleNLU``. The NLU knows only the scenario (through
-``simulators.lexicon``): no code changes for a new domain. Its confidence says how good the match
-was: a known whole sentence beats a value as written, which beats a synonym, which beats a cue
-word; every repaired word and every word it could not place lowers it further.
+``simulators.lexicon``): no code changes for a new domain. Days, times and counts of people or
+nights ("half past seven", "for 4", "2 nights") are read by ``simulators.value_readers`` for the
+slots of those kinds. Each act's confidence is the probability that it is right given what the
+parse saw of it (how it was matched, repaired and unknown words, the rest of the turn), by a map
+fitted on generated utterances (``simulators.confidence_map``).
 """
 
 from __future__ import annotations
 
+import re
 from difflib import SequenceMatcher
+
+import numpy as np
 
 from dialog_rl.acts import AFFIRM, BYE, HANGUP, INFORM, NEGATE, REQUEST, ObservedAct
 from dialog_rl.scenario import Domain
+from simulators.confidence_map import FEATURES, ConfidenceMap, Evidence, feature_row
 from simulators.lexicon import (
     ANY,
     COMMON_WORDS,
@@ -25,6 +31,7 @@ from simulators.lexicon import (
     QUESTION_OBJECTS,
     QUESTION_OPENERS,
     QUESTION_VERBS,
+    READER_WORDS,
     REQ,
     STOPWORDS,
     VALUE,
@@ -33,32 +40,74 @@ from simulators.lexicon import (
     sentences,
 )
 from simulators.speller import Speller
+from simulators.value_readers import canonical, kind_of_slot, read_values
 from simulators.word_noise import TextNoise
 
 __all__ = ["RuleNLU", "TextNoise"]
 
 NEAR_SENTENCE = 0.8  # similarity (difflib ratio over words) to accept a near known sentence
-_REPAIR_FACTOR = (1.0, 0.8, 0.65)  # confidence kept after a repair of 0, 1 or 2 edits
+_REPAIR_FACTOR = (1.0, 0.8, 0.65)  # score kept after a repair of 0, 1 or 2 edits
 _CACHE_LIMIT = 50_000
+_WORD = re.compile(r"[a-z]+")
+_TOKEN = re.compile(r"[a-z0-9]+")
+#: openers of a question answered yes or no
+YES_NO_OPENERS = frozenset({"is", "are", "does", "do", "did", "was", "isnt", "doesnt"})
+
+#: the map shipped with the package; ``RuleNLU(domain, confidence=RAW)`` keeps the raw scores
+SHIPPED = "shipped"
+RAW = None
 
 
 class RuleNLU:
-    """Parses a customer utterance into ``(type, slot, value, confidence)`` acts for one scenario."""
+    """Parses a customer utterance into ``(type, slot, value, confidence)`` acts for one scenario.
 
-    def __init__(self, domain: Domain) -> None:
+    ``confidence``: the map from an act's evidence to its confidence; by default the one that
+    ships with the package, ``None`` for the uncalibrated scores (what the map is fitted on).
+    """
+
+    def __init__(self, domain: Domain, confidence: ConfidenceMap | str | None = SHIPPED) -> None:
         self.domain = domain
-        self.lex = build_lexicon(domain)
+        self.confidence = ConfidenceMap.load() if confidence == SHIPPED else confidence
+        # slots whose values a reader finds (days, times, counts), with their values by
+        # canonical form
+        self.readers: dict[int, tuple[str, dict[str, int]]] = {}
+        for s, name in enumerate(domain.inf_names):
+            kind = kind_of_slot(name)
+            if kind is not None and s != domain.task_slot:
+                values = {}
+                for v, value in enumerate(domain.inf_values[s]):
+                    for form in canonical(kind, value):
+                        values.setdefault(form, v)
+                self.readers[s] = (kind, values)
+        self.reader_kinds = frozenset(kind for kind, _ in self.readers.values())
+        self.lex = build_lexicon(domain, frozenset(self.readers))
         # repair towards the scenario's words and the cue words ("thanks"), not towards stop
         # words or everyday words that are only there so that they are not "repaired"
         lex = self.lex
         targets = (lex.known - STOPWORDS - COMMON_WORDS).union(*lex.phrases)
+        if self.readers:
+            targets |= READER_WORDS
         self.speller = Speller(targets | set(lex.slot_words) | set(lex.task_words))
         self._repairs: dict[str, tuple[str, float, bool]] = {}
 
     def parse(self, text: str) -> list[ObservedAct]:
-        """The acts an utterance says, in the order it says them."""
-        # act -> (confidence, where it was said: sentence index, word index)
-        found: dict[tuple[int, int, int], tuple[float, tuple[int, int]]] = {}
+        """The acts an utterance says, in the order it says them, each with its confidence."""
+        acts, evidence, rows = self._read(text)
+        if self.confidence is None or not acts:
+            conf = [ev.raw for ev in evidence]
+        else:
+            conf = self.confidence.of_rows(rows)
+        return [(t, s, v, round(min(max(c, 0.0), 1.0), 3)) for (t, s, v), c in zip(acts, conf)]
+
+    def features(self, text: str) -> tuple[list[tuple[int, int, int]], np.ndarray]:
+        """The acts an utterance says and the feature rows their confidences come from
+        (``simulators.confidence_map.FEATURES``): what a confidence map is fitted on."""
+        acts, _, rows = self._read(text)
+        return acts, np.array(rows, dtype=np.float64).reshape(len(acts), len(FEATURES))
+
+    def _read(self, text: str) -> tuple[list[tuple[int, int, int]], list[Evidence], list]:
+        # act -> (evidence, where it was said: sentence index, word index)
+        found: dict[tuple[int, int, int], tuple[Evidence, tuple[int, int]]] = {}
         sents = [self._repair(s) for s in self._strip_filler(sentences(text))]
         lex = self.lex
         i = 0
@@ -66,9 +115,15 @@ class RuleNLU:
             for n in range(min(lex.max_sentences, len(sents) - i), 0, -1):
                 acts = lex.sentences.get(tuple(s[0].words for s in sents[i : i + n]))
                 if acts:
-                    conf = CONF_SENTENCE * min(f for s in sents[i : i + n] for f in s[1])
+                    factors = [f for s in sents[i : i + n] for f in s[1]]
+                    ev = Evidence(
+                        CONF_SENTENCE,
+                        CONF_SENTENCE * min(factors),
+                        sum(f < 1.0 for f in factors),
+                        min(s[2] for s in sents[i : i + n]),
+                    )
                     for act in acts:
-                        _keep(found, act, conf, (i, 0))
+                        _keep(found, act, ev, (i, 0))
                     break
             else:
                 n = 1
@@ -80,7 +135,21 @@ class RuleNLU:
         if any(a[0] == HANGUP for a in found):  # hanging up says it all
             found = {a: c for a, c in found.items() if a[0] != BYE}
         ordered = sorted(found.items(), key=lambda item: item[1][1])
-        return [(t, s, v, round(min(c, 1.0), 3)) for (t, s, v), (c, _) in ordered]
+        acts = [act for act, _ in ordered]
+        evidence = [ev for _, (ev, _) in ordered]
+        # what the rest of the turn says about each act
+        lengths = [sum(len(c) for c in s[0].clauses) for s in sents]
+        n_words = sum(lengths)
+        unknown = sum((1.0 - s[2]) * n for s, n in zip(sents, lengths)) / max(n_words, 1)
+        values: dict[int, set[int]] = {}
+        for t, s, v in acts:
+            if t == INFORM:
+                values.setdefault(s, set()).add(v)
+        rows = [
+            feature_row(ev, t == INFORM and len(values[s]) > 1, len(acts), unknown)
+            for (t, s, _), ev in zip(acts, evidence)
+        ]
+        return acts, evidence, rows
 
     # -- pieces --------------------------------------------------------------------------------
 
@@ -108,7 +177,7 @@ class RuleNLU:
                 known += ok
             clauses.append(tuple(out))
         share = known / max(len(factors), 1)
-        return Sentence(tuple(clauses), sent.question), factors or [1.0], share
+        return Sentence(tuple(clauses), sent.question, sent.text), factors or [1.0], share
 
     def _repair_word(self, w: str) -> tuple[str, float, bool]:
         hit = self._repairs.get(w)
@@ -150,8 +219,9 @@ class RuleNLU:
                 best_acts = None  # "any is fine": any area or any food? a tie says nothing
         if best_acts is not None and best >= NEAR_SENTENCE:
             conf = CONF_SENTENCE * best * best * (0.6 + 0.4 * known_share)
+            ev = Evidence(best, conf, sum(f < 1.0 for f in factors), known_share)
             for act in best_acts:
-                _keep(found, act, conf, (at, 0))
+                _keep(found, act, ev, (at, 0))
 
     def _match_phrases(self, words: tuple[str, ...]) -> tuple[list, list[bool]]:
         """Gazetteer phrases in a sentence, longest first, left to right, not overlapping;
@@ -170,6 +240,38 @@ class RuleNLU:
                 i += 1
         return matches, used
 
+    def _read_values(self, sent: Sentence) -> list[tuple[int, int, float, int, int, int]]:
+        """Days, times and counts said in a sentence, for the slots of those kinds:
+        ``(slot, value, cue, start word, end word, repaired words)``."""
+        if not self.readers or not sent.text:
+            return []
+        repaired_at: list[tuple[int, int]] = []
+        parts, pos, at = [], 0, 0
+        for m in _WORD.finditer(sent.text):  # the same repairs as the words get
+            word, _, ok = self._repair_word(m.group())
+            parts.append(sent.text[pos : m.start()])
+            if word != m.group() and ok:
+                repaired_at.append((at + m.start() - pos, at + m.start() - pos + len(word)))
+            at += m.start() - pos + len(word)
+            parts.append(word)
+            pos = m.end()
+        parts.append(sent.text[pos:])
+        text = "".join(parts)
+        out = []
+        for r in read_values(text, self.reader_kinds):
+            n_repaired = sum(a < r.end and r.start < b for a, b in repaired_at)
+            start = len(_TOKEN.findall(text[: r.start]))
+            end = start + max(len(_TOKEN.findall(text[r.start : r.end])), 1)
+            for s, (kind, values) in self.readers.items():
+                v = (
+                    next((values[c] for c in r.values if c in values), None)
+                    if kind == r.kind
+                    else None
+                )
+                if v is not None:
+                    out.append((s, v, r.cue, start, end, n_repaired))
+        return out
+
     def _parse_sentence(
         self,
         sent: Sentence,
@@ -184,18 +286,19 @@ class RuleNLU:
         scale = 0.6 + 0.4 * known_share
         matches, used = self._match_phrases(words)
 
-        def conf_of(c: float, a: int, b: int) -> float:
+        def evidence(c: float, a: int, b: int) -> Evidence:
             f = 1.0
             for x in factors[a:b]:
                 f *= x
-            return c * f * scale
+            repaired = sum(x < 1.0 for x in factors[a:b])
+            return Evidence(c, c * f * scale, repaired, known_share)
 
         mentioned: dict[int, list[int]] = {}
         for j, w in enumerate(words):
             for s in lex.slot_words.get(w, ()):
                 mentioned.setdefault(s, []).append(j)
 
-        values: list[tuple[int, int, float, int, int]] = []  # slot, value, conf, start, end
+        values: list[tuple[int, int, Evidence, int, int]] = []  # slot, value, evidence, start, end
         requests, cues, dontcares, anys = [], [], [], []
         for a, b, entries in matches:
             kinds = {e.kind for e in entries}
@@ -206,31 +309,34 @@ class RuleNLU:
                 named = [e for e in vals if e.slot in mentioned]
                 if len({e.slot for e in vals}) > 1:
                     vals = named or [e._replace(conf=min(e.conf, CONF_SHARED)) for e in vals]
-                values.extend((e.slot, e.value, conf_of(e.conf, a, b), a, b) for e in vals)
+                values.extend((e.slot, e.value, evidence(e.conf, a, b), a, b) for e in vals)
                 continue
             for e in entries:
                 if e.kind == REQ:
-                    requests.append((e.slot, conf_of(e.conf, a, b), words[a:b], a))
+                    requests.append((e.slot, evidence(e.conf, a, b), words[a:b], a))
                 elif e.kind == CUE:
-                    cues.append((e.slot, conf_of(e.conf, a, b), a))
+                    cues.append((e.slot, evidence(e.conf, a, b), a))
                 elif e.kind == DONTCARE:
-                    dontcares.append((conf_of(e.conf, a, b), a))
+                    dontcares.append((evidence(e.conf, a, b), a))
                 elif e.kind == ANY:
-                    anys.append((conf_of(e.conf, a, b), b))
+                    anys.append((evidence(e.conf, a, b), b))
         starts, k = set(), 0
         for clause in sent.clauses:
             starts.add(k)
             k += len(clause)
         for j in starts:
             if j < len(words) and not used[j] and words[j] in NEGATE_OPENERS:
-                cues.append((NEGATE, conf_of(0.85, j, j + 1), j))
+                cues.append((NEGATE, evidence(0.85, j, j + 1), j))
 
         # a value spelled only with its slot's template words ("my budget is ...") is weak
         weak = [set(words[a:b]) <= lex.template_words[s] for s, _, _, a, b in values]
         strong_slots = {v[0] for v, w in zip(values, weak) if not w}
         values = [v for v, w in zip(values, weak) if not w or v[0] not in strong_slots]
-        for s, v, c, a, _ in values:
-            _keep(found, (INFORM, s, v), c, (at, a))
+        for s, v, cue, a, b, repaired in self._read_values(sent):
+            f = _REPAIR_FACTOR[1] ** repaired
+            values.append((s, v, Evidence(cue, cue * f * scale, repaired, known_share), a, b))
+        for s, v, ev, a, _ in values:
+            _keep(found, (INFORM, s, v), ev, (at, a))
         valued = {v[0] for v in values}
 
         # tasks named by words only one task's phrasings use
@@ -244,40 +350,45 @@ class RuleNLU:
             if len(hits) == 1:
                 ((task, where),) = hits.items()
                 base = 0.85 if len(where) > 1 else 0.7
-                conf = conf_of(base, where[0], where[0] + 1)
-                _keep(found, (INFORM, d.task_slot, task), conf, (at, where[0]))
+                ev = evidence(base, where[0], where[0] + 1)
+                _keep(found, (INFORM, d.task_slot, task), ev, (at, where[0]))
                 task_said = True
 
-        # requests: a question, or the slot's own name with nothing else said beside it
+        # requests: a question, or the slot's own name with nothing else said beside it; a
+        # keyword in a yes/no question that states a value describes the value ("is it located
+        # in the centre?" checks the area, it does not ask for the address)
         question = _is_question(sent)
-        for r, c, key, a in requests:
+        checks = bool(values) and bool(words) and words[0] in YES_NO_OPENERS
+        for r, ev, key, a in requests:
             plain = not (values or dontcares or anys or task_said)
+            if checks and key not in lex.strong_requests:
+                continue
             if question or (key in lex.strong_requests and plain):
-                _keep(found, (REQUEST, r, -1), c, (at, a))
+                _keep(found, (REQUEST, r, -1), ev, (at, a))
 
         # "any value": a don't-care cue with a slot named in the sentence (or right after "any")
-        for c, a in dontcares:
+        for ev, a in dontcares:
             for s in mentioned:
                 if s not in valued and s != d.task_slot:
-                    _keep(found, (INFORM, s, d.dontcare(s)), c, (at, a))
-        for c, b in anys:
+                    _keep(found, (INFORM, s, d.dontcare(s)), ev, (at, a))
+        for ev, b in anys:
             for s, named_at in mentioned.items():
                 if s not in valued and s != d.task_slot and any(b <= j <= b + 3 for j in named_at):
-                    _keep(found, (INFORM, s, d.dontcare(s)), c, (at, b))
+                    _keep(found, (INFORM, s, d.dontcare(s)), ev, (at, b))
 
         negated = any(act == NEGATE for act, _, _ in cues)
-        for act, c, a in cues:
+        for act, ev, a in cues:
             if not (negated and act == AFFIRM):
-                _keep(found, (act, -1, -1), c, (at, a))
+                _keep(found, (act, -1, -1), ev, (at, a))
 
 
-def _keep(found: dict, act: tuple[int, int, int], conf: float, pos: tuple[int, int]) -> None:
-    """Record an act, keeping its best confidence and the place it was first said."""
+def _keep(found: dict, act: tuple[int, int, int], ev: Evidence, pos: tuple[int, int]) -> None:
+    """Record an act, keeping its best evidence and the place it was first said."""
     old = found.get(act)
     if old is None:
-        found[act] = (conf, pos)
-    elif conf > old[0]:
-        found[act] = (conf, old[1])
+        found[act] = (ev, pos)
+    elif ev.raw > old[0].raw:
+        found[act] = (ev, old[1])
 
 
 def _is_question(sent: Sentence) -> bool:
@@ -300,4 +411,4 @@ def _drop_front(sent: Sentence, n: int) -> Sentence:
         n -= cut
         if clause[cut:]:
             clauses.append(clause[cut:])
-    return Sentence(tuple(clauses), sent.question)
+    return Sentence(tuple(clauses), sent.question, sent.text)

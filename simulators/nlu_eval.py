@@ -18,6 +18,8 @@ from dialog_rl.acts import INFORM, N_USER_ACTS, REQUEST, SYS_CONFIRM, SYS_OFFER,
 from dialog_rl.domain import first_match
 from dialog_rl.scenario import Domain
 from simulators import customer
+from simulators.confidence_map import ConfidenceMap
+from simulators.confidence_map import fit as fit_map
 from simulators.customer_state import ONGOING, Customers, as_struct, customers, tables
 from simulators.nlg import UserNLG
 from simulators.nlu import RuleNLU, TextNoise
@@ -164,3 +166,43 @@ def nlu_accuracy(
     rng = np.random.default_rng([seed, 1])
     parsed = [nlu.parse(corrupt(text, rng)) for _, text in turns]
     return score_turns([acts for acts, _ in turns], parsed)
+
+
+def confidence_data(
+    domain: Domain, episodes: int, noise: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows of the acts ``RuleNLU`` reads in generated customer turns through
+    ``TextNoise(noise)``, and whether each act is right (among the turn's true acts): what a
+    confidence map is fitted and checked on. The same turns and noise as ``nlu_accuracy``."""
+    turns = generate_turns(domain, episodes, seed)
+    nlu, corrupt = RuleNLU(domain, confidence=None), TextNoise(noise)
+    rng = np.random.default_rng([seed, 1])
+    rows, right = [], []
+    for true_acts, text in turns:
+        acts, x = nlu.features(corrupt(text, rng))
+        truth = {tuple(a) for a in true_acts}
+        rows.append(x)
+        right.extend(a in truth for a in acts)
+    return np.vstack(rows), np.array(right, dtype=bool)
+
+
+def fit_confidence_map(
+    domains: Sequence[Domain], episodes: int, noises: Sequence[float], seed: int
+) -> ConfidenceMap:
+    """Fit the NLU's confidence map on generated turns of every scenario at every noise rate
+    (``episodes`` conversations each, seeds from ``seed`` on)."""
+    xs, ys = [], []
+    for k, d in enumerate(domains):
+        for j, noise in enumerate(noises):
+            x, y = confidence_data(d, episodes, noise, seed + 100 * k + j)
+            xs.append(x)
+            ys.append(y)
+    fitted_on = {
+        "scenarios": [d.name for d in domains],
+        "noise": list(noises),
+        "conversations": episodes,
+        "seed": seed,
+        "acts": int(sum(len(y) for y in ys)),
+        "source": "simulators.nlu_eval.generate_turns (customers facing an erratic agent)",
+    }
+    return fit_map(np.vstack(xs), np.concatenate(ys), fitted_on)

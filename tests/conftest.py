@@ -10,7 +10,11 @@ from dialog_rl.scenario import load_domain
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
-SHARED_DATA = ROOT.parent / "shared" / "data"
+#: ../shared/data beside the checkout (or beside the folder of a worktree)
+SHARED_DATA = next(
+    (p / "shared" / "data" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared").is_dir()),
+    ROOT.parent / "shared" / "data",
+)
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +25,12 @@ def domains():
 @pytest.fixture(scope="session")
 def restaurant(domains):
     return domains["restaurant"]
+
+
+@pytest.fixture(scope="session")
+def multiwoz() -> Path:
+    """The folder of MultiWOZ's validation dialogues; tests that need real turns skip without."""
+    folder = SHARED_DATA / "multiwoz"
+    if not (folder / "restaurant_val_dialogues.json").is_file():
+        pytest.skip(f"no MultiWOZ validation dialogues in {folder}")
+    return folder

@@ -230,3 +230,86 @@ def test_text_channel_env_runs_full_episodes_with_the_rule_policy(domains, name)
 def test_text_channel_env_passes_gymnasium_check_env(domains, name):
     env = DialogueEnv(domains[name], channel="text")
     check_env(env.unwrapped, skip_render_check=True)
+
+
+TABLE = """\
+name: tables
+slots:
+  informable:
+    - name: area
+      values: [north, south]
+    - name: day
+      values: [monday, tuesday, wednesday, thursday, friday, saturday, sunday]
+    - name: time
+      values: ["12:00", "12:30", "19:00", "19:30", "07:30"]
+      user_templates: ["At {value}.", "We'd like to come at {value}."]
+    - name: people
+      values: ["1", "2", "3", "4", "5", "6", "7", "8"]
+      user_templates: ["A table for {value}, please.", "There will be {value} of us."]
+    - name: nights
+      values: ["1", "2", "3"]
+kb:
+  entities:
+    - {name: the oak, area: north}
+    - {name: the elm, area: south}
+actions:
+  - {act: request, slot: day, templates: ["Which day?"]}
+  - {act: request, slot: time, templates: ["What time?"]}
+  - {act: request, slot: people, templates: ["How many?"]}
+  - {act: offer, templates: ["{name} it is."]}
+  - {act: bye, templates: ["Bye."]}
+goals:
+  constraints: {area: 0.5, day: 0.9, time: 0.9, people: 0.9}
+personas:
+  - name: anyone
+"""
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory) -> Domain:
+    path = tmp_path_factory.mktemp("scenarios") / "tables.yaml"
+    path.write_text(TABLE, encoding="utf-8")
+    return load_domain(str(path))
+
+
+@pytest.mark.parametrize(
+    ("text", "items"),
+    [
+        (
+            "Can I book a table for 4 at half past seven on Tuesday?",
+            [("people", "4"), ("time", "19:30"), ("day", "tuesday")],
+        ),
+        ("7:30pm for a party of seven, please.", [("time", "19:30"), ("people", "7")]),
+        ("At 7:30 in the morning.", [("time", "07:30")]),
+        ("We'll stay 2 nights from Friday.", [("nights", "2"), ("day", "friday")]),
+        ("Somewhere in the north, for two.", [("area", "north"), ("people", "2")]),
+        ("For 12 people.", []),  # not a value of the slot
+        ("It has 4 stars.", []),
+    ],
+)
+def test_booking_values_are_read_as_real_customers_write_them(tables, text, items):
+    d = tables
+    assert acts_of(RuleNLU(d), text) == {inform(d, s, v) for s, v in items}
+
+
+def test_a_misheard_booking_word_is_repaired_before_it_is_read(tables):
+    d = tables
+    assert acts_of(RuleNLU(d), "On tusday for fuor peopel.") == {
+        inform(d, "day", "tuesday"),
+        inform(d, "people", "4"),
+    }
+
+
+def test_booking_slots_round_trip_from_nlg_to_nlu(tables):
+    clean = nlu_accuracy(tables, episodes=40, noise=0.0, seed=3)
+    assert clean.act_type_accuracy >= 0.98 and clean.slot_f1 >= 0.98
+
+
+def test_a_keyword_in_a_yes_no_question_about_a_value_is_no_request(restaurant):
+    d = restaurant
+    assert acts_of(RuleNLU(d), "Is it located in the centre of town?") == {
+        inform(d, "area", "centre")
+    }
+    assert acts_of(RuleNLU(d), "Where is it located?") == {request(d, "address")}
+    # the slot's own name still asks
+    assert request(d, "phone") in acts_of(RuleNLU(d), "Does the cheap one have a phone?")

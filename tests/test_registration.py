@@ -145,7 +145,7 @@ def test_the_pth_line_makes_a_bare_import_gymnasium_know_the_ids():
     assert out.stdout.split() == ["(50,)", "True"]
 
 
-def test_the_wheel_ships_the_pth_file_and_the_scenarios(tmp_path):
+def test_the_wheel_ships_the_pth_file_the_scenarios_and_the_nlu_confidence_map(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(
         ROOT,
@@ -174,6 +174,7 @@ def test_the_wheel_ships_the_pth_file_and_the_scenarios(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "dialog_rl_gymnasium.pth" in names
     assert {f"dialog_rl/scenarios/{p.name}" for p in (ROOT / "scenarios").iterdir()} <= names
+    assert "simulators/nlu_confidence.json" in names  # the text channel's NLU loads it
 
 
 def test_the_declared_entry_point_names_the_registration_function():
