@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dialog_rl.scenario.compiler import LifetimeParams
+from dialog_rl.domain import LifetimeParams
 
 
 @dataclass

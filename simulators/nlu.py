@@ -17,7 +17,7 @@ from difflib import SequenceMatcher
 import numpy as np
 
 from dialog_rl.acts import AFFIRM, BYE, HANGUP, INFORM, NEGATE, REQUEST, ObservedAct
-from dialog_rl.scenario import Domain
+from dialog_rl.domain import Domain
 from simulators.confidence_map import FEATURES, ConfidenceMap, Evidence, feature_row
 from simulators.lexicon import (
     ANY,

@@ -565,7 +565,7 @@ def import_logs(
                 f"{source}: acts-shaped logs are replayed on a scenario: pass --scenario "
                 "(a shipped name such as restaurant, or a YAML file)"
             )
-        from dialog_rl.scenario import load_domain
+        from dialog_rl.domain import load_domain
 
         domain = load_domain(scenario)
     elif scenario is not None:

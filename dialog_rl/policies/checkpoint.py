@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Learner, Policy, PolicyError
-from dialog_rl.scenario import Domain
 
 TENSORS = "policy.safetensors"
 META = "policy.json"

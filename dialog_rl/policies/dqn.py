@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from dialog_rl.acts import SYS_BYE, SYS_HANDOVER
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Episode
 from dialog_rl.policies.deep import (
@@ -37,7 +38,6 @@ from dialog_rl.policies.deep import (
     mlp,
 )
 from dialog_rl.policies.replay import ReplayBuffer, ReplaySample
-from dialog_rl.scenario import Domain
 
 
 @dataclass

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from dialog_rl.counter_rng import KeyedStream
+from dialog_rl.domain import Domain
 from dialog_rl.env import DialogueEnv, LifetimeEnv
 from dialog_rl.env.vector import DialogueVectorEnv
 from dialog_rl.numerics import NumericalError, check_losses
@@ -33,7 +34,6 @@ from dialog_rl.policies.base import Decision, Episode, Learner
 from dialog_rl.rollout.batched import run_batched
 from dialog_rl.rollout.metrics import summarize, summarize_lifetimes
 from dialog_rl.rollout.runner import episode_seed, policy_rng, run_episode
-from dialog_rl.scenario import Domain
 from dialog_rl.seeding import CONVERSATIONS_VERSION
 from dialog_rl.train.callbacks import Callback, CallbackList, ProgressBar
 from dialog_rl.train.demos import load_demos
