@@ -298,14 +298,6 @@ def _read_meta(meta_path: Path) -> dict:
     return meta
 
 
-def load_learner(
-    path: str | Path, domain: Domain, spec: ObservationSpec
-) -> tuple[Learner, Checkpoint]:
-    """Rebuild the learner saved in a checkpoint, with its full state, after verifying it."""
-    ckpt = read_checkpoint(path, domain, spec)
-    return _rebuild(ckpt, domain, spec), ckpt
-
-
 def _rebuild(ckpt: Checkpoint, domain: Domain, spec: ObservationSpec) -> Learner:
     from dialog_rl.policies import make_learner
 

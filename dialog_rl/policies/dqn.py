@@ -184,10 +184,6 @@ class DQNLearner(DeepLearner):
         frac = min(self.episodes / c.exploration_episodes, 1.0)
         return c.epsilon_start + frac * (c.epsilon_end - c.epsilon_start)
 
-    def q_values(self, obs: np.ndarray) -> np.ndarray:
-        """Q-values of every action (masked ones included) at one observation."""
-        return forward_rows(self.q_network, np.asarray(obs)[None])[0].astype(np.float64)
-
     def rows(
         self, obs: np.ndarray, masks: np.ndarray, explore: bool
     ) -> tuple[np.ndarray, np.ndarray]:

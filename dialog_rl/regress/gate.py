@@ -62,7 +62,6 @@ LIFETIME_METRICS: dict[str, tuple[str, bool, bool]] = {
     "visits": ("visits", True, False),
     "success": ("conversation_success", True, True),
 }
-VERDICTS = ("better", "no worse", "inconclusive", "worse")
 MIN_LOOK = 50
 #: salt of the candidate's exploration stream when it must be independent of the baseline's
 CANDIDATE_STREAM = 0x5EED_CA4D
