@@ -1,3 +1,4 @@
+# Whole on purpose: the Engine beside every kernel of its turn (start, act, hear, observe, step).
 """The simulator engine: one implementation of a turn, for one conversation or a hundred thousand.
 
 ``Engine`` holds ``n`` conversations as rows of arrays: the customers (``simulators.customer``),

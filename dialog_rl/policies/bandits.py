@@ -1,3 +1,4 @@
+# Whole on purpose: three bandits are one LinearBandit (state, credit) plus ~40 lines each.
 """Contextual bandits over per-turn features: ε-greedy, LinUCB and linear Thompson sampling.
 
 They are the myopic baselines. Each keeps one ridge regression per action, Li et al.'s (2010)

@@ -1,3 +1,4 @@
+# Whole on purpose: one class, the replayable Session; what it is made of is in records.py.
 """The TUI's session model: a replayable conversation, overrides, demonstrations, history.
 
 The environment is deterministic given the episode seed and the actions taken, so a conversation
