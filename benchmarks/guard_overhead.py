@@ -14,12 +14,12 @@ import time
 
 import dialog_rl.env.dialogue_env as de
 import dialog_rl.env.vector as ve
+from dialog_rl.domain import load_domain
 from dialog_rl.env import DialogueEnv
 from dialog_rl.env.vector import DialogueVectorEnv
 from dialog_rl.policies import RulePolicy
 from dialog_rl.rollout.batched import run_batched
 from dialog_rl.rollout.runner import run_episode
-from dialog_rl.scenario import load_domain
 
 ON = (de.check_features, de.check_reward, ve.check_batch)
 OFF = (lambda *a: None,) * 3

@@ -37,9 +37,9 @@ HELD_OUT_BASE = 100
 
 def run_one(task: dict) -> dict:
     """Train (or not) one policy with one seed and evaluate it; runs in a worker process."""
+    from dialog_rl.domain import load_domain
     from dialog_rl.env import DialogueEnv
     from dialog_rl.policies import make_policy
-    from dialog_rl.scenario import load_domain
     from dialog_rl.train import TrainConfig, evaluate, train
 
     domain = load_domain(task["scenario"])

@@ -202,10 +202,10 @@ def explore_over(task: dict, episodes: int) -> dict:
 def run_one(task: dict) -> dict:
     """Train both policies for one scenario and seed, and play every policy's customers."""
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # 1-customer loop evaluations
+    from dialog_rl.domain import load_domain
     from dialog_rl.env import LifetimeEnv
     from dialog_rl.policies import make_policy
     from dialog_rl.policies.remap import RemappedPolicy, feature_map
-    from dialog_rl.scenario import load_domain
     from dialog_rl.train import TrainConfig, train
 
     domain = load_domain(task["scenario"])
@@ -399,7 +399,7 @@ def main() -> None:
         except json.JSONDecodeError:
             hyper[key] = text
     if args.scenarios is None:
-        from dialog_rl.scenario import load_domain
+        from dialog_rl.domain import load_domain
 
         all_yaml = sorted((ROOT / "scenarios").glob("*.yaml"))
         scenarios = [str(p) for p in all_yaml if load_domain(str(p)).lifetime is not None]

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dialog_rl.domain import Domain, load_domain
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import make_policy
 from dialog_rl.rollout.runner import episode_seed
-from dialog_rl.scenario import Domain, load_domain
 from simulators.nlu import RuleNLU, TextNoise
 from simulators.nlu_eval import NLUScore, generate_turns, nlu_accuracy, score_turns
 

@@ -34,13 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from dialog_rl.acts import INFORM, REQUEST
+from dialog_rl.domain import Domain, load_domain
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import make_policy
 from dialog_rl.realism.corpus import load_corpus
 from dialog_rl.realism.labels import Labels
 from dialog_rl.realism.real_turns import confidence_on_real_turns, turns_about
 from dialog_rl.rollout.runner import policy_rng
-from dialog_rl.scenario import Domain, load_domain
 from dialog_rl.seeding import episode_seed
 from simulators.confidence_map import (
     DEFAULT_PATH,

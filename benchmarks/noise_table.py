@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dialog_rl.domain import load_domain
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import make_policy
 from dialog_rl.rollout.metrics import format_metric, summarize
 from dialog_rl.rollout.runner import run_episodes
-from dialog_rl.scenario import load_domain
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -40,13 +40,13 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench-ope"), help="logs, DQN and ope.csv")
     args = ap.parse_args()
 
+    from dialog_rl.domain import load_domain
     from dialog_rl.env import DialogueEnv
     from dialog_rl.ope.command import logger_distribution
     from dialog_rl.ope.fqe import FQE
     from dialog_rl.ope.logged import load_logged
     from dialog_rl.ope.report import RECOMMENDED, evaluate_logged, online_value
     from dialog_rl.policies import make_policy
-    from dialog_rl.scenario import load_domain
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ def main() -> int:
     ap.add_argument("--work", default=str(ROOT / "runs" / "bench-ope-horizon"), help="logs")
     args = ap.parse_args()
 
+    from dialog_rl.domain import load_domain
     from dialog_rl.env import DialogueEnv
     from dialog_rl.ope import trajectory
     from dialog_rl.ope.fqe import FQE
@@ -54,7 +55,6 @@ def main() -> int:
     from dialog_rl.ope.report import online_value
     from dialog_rl.ope.stationary import StationaryRatio, dialogue_state_keys
     from dialog_rl.policies import make_policy
-    from dialog_rl.scenario import load_domain
 
     ks = [int(k) for k in args.chains.split(",")]
     domain = load_domain(args.scenario)

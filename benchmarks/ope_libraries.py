@@ -77,8 +77,8 @@ def main() -> None:
     import scope_rl
     import scope_rl.ope.discrete as scope
 
+    from dialog_rl.domain import load_domain
     from dialog_rl.ope import bandit, trajectory
-    from dialog_rl.scenario import load_domain
 
     domain = load_domain("restaurant")
     ours_traj = {

@@ -122,6 +122,7 @@ def main() -> int:
     ap.add_argument("--work", default=str(ROOT / "runs" / "bench-ope-lifetime"), help="logs")
     args = ap.parse_args()
 
+    from dialog_rl.domain import load_domain
     from dialog_rl.env import LifetimeEnv
     from dialog_rl.ope import trajectory
     from dialog_rl.ope.diagnostics import effective_sample_size
@@ -132,7 +133,6 @@ def main() -> int:
         dialogue_state_keys,
         lifetime_state_keys,
     )
-    from dialog_rl.scenario import load_domain
 
     # One snapshot of the scenario for logs and truth alike, should the file change meanwhile.
     work = Path(args.work)

@@ -26,9 +26,9 @@ import math
 import time
 from statistics import NormalDist
 
+from dialog_rl.domain import load_domain
 from dialog_rl.regress.gate import GateConfig, run_gate
 from dialog_rl.rollout.metrics import Z95, rate_ci
-from dialog_rl.scenario import load_domain
 
 CASES = (
     # scenario, noise, baseline, candidate (over-confirming: confirms even confident slots)

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import yaml
 
+from dialog_rl.domain import Domain, load_domain
 from dialog_rl.realism.compare import compare, format_comparison, real_side, simulated_side
 from dialog_rl.realism.corpus import CorpusError, Dialogue, dialogues_about, load_corpus
 from dialog_rl.realism.labels import Labels
 from dialog_rl.realism.real_turns import RealNLUScore, real_nlu_score, turns_about
-from dialog_rl.scenario import Domain, load_domain
 from simulators.nlu import RuleNLU
 
 ROOT = Path(__file__).resolve().parent.parent

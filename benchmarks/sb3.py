@@ -69,9 +69,9 @@ def run_maskable_ppo(scenario: str, noise: float, dialogues: int, seed: int, epi
 
 
 def run_dialog_rl(algo: str, scenario: str, noise: float, dialogues: int, seed: int, episodes: int):
+    from dialog_rl.domain import load_domain
     from dialog_rl.env import DialogueEnv
     from dialog_rl.policies import make_policy
-    from dialog_rl.scenario import load_domain
     from dialog_rl.train import TrainConfig, train
 
     domain = load_domain(scenario)

@@ -20,7 +20,7 @@ t0 = time.perf_counter()
 from dialog_rl.env.vector import DialogueVectorEnv
 from dialog_rl.policies import RulePolicy
 from dialog_rl.rollout.batched import run_batched_columns
-from dialog_rl.scenario import load_domain
+from dialog_rl.domain import load_domain
 d = load_domain("{scenario}")
 t1 = time.perf_counter()
 vec = DialogueVectorEnv(d, 64)

@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dialog_rl.domain import load_domain
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import RulePolicy
 from dialog_rl.rollout.runner import run_episode
-from dialog_rl.scenario import load_domain
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dialog_rl.scenario import Domain
+    from dialog_rl.domain import Domain
 
 # user act types
 HELLO, INFORM, REQUEST, AFFIRM, NEGATE, THANK, BYE, HANGUP = range(8)

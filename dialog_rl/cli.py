@@ -319,8 +319,9 @@ class _HelpWithFormat(argparse.Action):
 
 
 def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
+    from dialog_rl.domain import compile_scenario
     from dialog_rl.env.featurizer import observation_spec
-    from dialog_rl.scenario import compile_scenario, load_scenario
+    from dialog_rl.scenario import load_scenario
 
     loaded = load_scenario(args.scenario, args.kb_root)
     d = compile_scenario(loaded)
@@ -374,6 +375,7 @@ def _prepare_simulate(args: argparse.Namespace) -> None:
 def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     from tqdm import tqdm
 
+    from dialog_rl.domain import load_domain
     from dialog_rl.env.featurizer import observation_spec
     from dialog_rl.policies import make_policy
     from dialog_rl.rollout.backends import (
@@ -385,7 +387,6 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     )
     from dialog_rl.rollout.logs import PART_EPISODES
     from dialog_rl.rollout.metrics import format_metric, summarize, summarize_lifetimes
-    from dialog_rl.scenario import load_domain
 
     out = Path(args.out) if args.out else None
     if args.resume and out is None:
@@ -618,7 +619,7 @@ def _check_train_inputs(args: argparse.Namespace, domain, config) -> None:
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
-    from dialog_rl.scenario import load_domain
+    from dialog_rl.domain import load_domain
     from dialog_rl.train import DemoError, TrainConfig, TrainError, train
 
     if args.resume and args.force:
@@ -780,10 +781,10 @@ def _add_compare_parser(sub) -> None:
 
 
 def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
+    from dialog_rl.domain import load_domain
     from dialog_rl.outputs import check_replaceable_file, stamp, write_file
     from dialog_rl.realism.compare import compare, format_comparison, real_side, simulated_side
     from dialog_rl.realism.corpus import CorpusError, dialogues_about, load_corpus
-    from dialog_rl.scenario import load_domain
 
     if args.json:  # before the work: an existing file is replaced only if compare wrote it
         check_replaceable_file(args.json, "compare", "--json")

@@ -1,0 +1,1 @@
+"""The customer side: user simulator, noise channel, NLG and NLU, returning customers."""

@@ -1,3 +1,4 @@
+# Whole on purpose: the customer's kernels call one another; its state is in customer_state.py.
 """The agenda-based customer, for any number of conversations, one row at a time.
 
 The customer (Schatzmann et al. 2007, as in PyDial and ConvLab) holds a hidden goal and a persona.

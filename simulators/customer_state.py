@@ -15,8 +15,8 @@ from numba import config, types
 from numba.experimental import structref
 
 from dialog_rl.acts import AFFIRM, INFORM, NEGATE, REQUEST
+from dialog_rl.domain import Domain
 from dialog_rl.jit import njit
-from dialog_rl.scenario import Domain
 
 # outcomes
 ONGOING, SUCCESS, FAILURE, HANGUP_OUTCOME, HANDOVER_OUTCOME = range(5)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from dialog_rl.acts import AFFIRM, BYE, HANGUP, HELLO, INFORM, NEGATE, REQUEST, THANK
-from dialog_rl.scenario import Domain
-from simulators.nlg import DEFAULT_PHRASES
+from dialog_rl.domain import Domain
+from simulators.customer_nlg import DEFAULT_PHRASES
 from simulators.value_readers import VOCABULARY as READER_WORDS
 
 # kinds of gazetteer entry

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dialog_rl.scenario.compiler import LifetimeParams
+from dialog_rl.domain import LifetimeParams
 
 
 @dataclass
@@ -28,7 +28,6 @@ class CustomerHistory:
     """Conversations so far."""
     value: float = 0.0
     """Lifetime value so far: rewards discounted by the day they happened."""
-    last_satisfaction: float = 0.0
 
 
 def satisfaction(params: LifetimeParams, outcome: dict, annoyances: int, persona: int) -> float:
@@ -50,7 +49,6 @@ def next_visit(
     """Update trust with this conversation's score; return the gap in days to the next visit,
     or None if the customer does not come back."""
     history.trust = (1 - params.memory) * history.trust + params.memory * score
-    history.last_satisfaction = score
     p_return = 1.0 / (1.0 + math.exp(-(params.return_bias + params.return_slope * history.trust)))
     if rng.random() >= p_return:
         return None

@@ -1,12 +1,13 @@
-"""The text-level channel: word noise like a speech recogniser's, and a rule NLU that reads acts back.
+"""The rule NLU of the text channel: reads the customer's acts back out of (noisy) words.
 
-``DialogueEnv(channel="text")`` realises the customer's acts with the NLG, corrupts the words with
-``TextNoise`` and parses what is left with ``RuleNLU``. The NLU knows only the scenario (through
-``simulators.lexicon``): no code changes for a new domain. Days, times and counts of people or
-nights ("half past seven", "for 4", "2 nights") are read by ``simulators.value_readers`` for the
-slots of those kinds. Each act's confidence is the probability that it is right given what the
-parse saw of it (how it was matched, repaired and unknown words, the rest of the turn), by a map
-fitted on generated utterances (``simulators.confidence_map``).
+``DialogueEnv(channel="text")`` realises the customer's acts with ``simulators.customer_nlg``,
+corrupts the words with ``simulators.word_noise.TextNoise`` and parses what is left with
+``RuleNLU``, here. The NLU knows only the scenario (through ``simulators.lexicon``): no code
+changes for a new domain. Days, times and counts of people or nights ("half past seven", "for 4",
+"2 nights") are read by ``simulators.value_readers`` for the slots of those kinds. Each act's
+confidence is the probability that it is right given what the parse saw of it (how it was
+matched, repaired and unknown words, the rest of the turn), by a map fitted on generated
+utterances (``simulators.confidence_map``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from difflib import SequenceMatcher
 import numpy as np
 
 from dialog_rl.acts import AFFIRM, BYE, HANGUP, INFORM, NEGATE, REQUEST, ObservedAct
-from dialog_rl.scenario import Domain
+from dialog_rl.domain import Domain
 from simulators.confidence_map import FEATURES, ConfidenceMap, Evidence, feature_row
 from simulators.lexicon import (
     ANY,

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dialog_rl.acts import INFORM, N_USER_ACTS, REQUEST, SYS_CONFIRM, SYS_OFFER, USER_ACT_NAMES
-from dialog_rl.domain import first_match
-from dialog_rl.scenario import Domain
+from dialog_rl.domain import Domain, first_match
 from simulators import customer
 from simulators.confidence_map import ConfidenceMap
 from simulators.confidence_map import fit as fit_map
+from simulators.customer_nlg import UserNLG
 from simulators.customer_state import ONGOING, Customers, as_struct, customers, tables
-from simulators.nlg import UserNLG
 from simulators.nlu import RuleNLU, TextNoise
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dialog_rl.scenario import load_domain
+from dialog_rl.domain import load_domain
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

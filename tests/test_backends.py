@@ -10,11 +10,11 @@ import pyarrow.dataset as ds
 import pytest
 
 from dialog_rl.cli import main
+from dialog_rl.domain import load_domain
 from dialog_rl.rollout import backends
 from dialog_rl.rollout.backends import VECTOR_ENVS, BackendError, RolloutJob, run_rollouts
 from dialog_rl.rollout.logs import TEXT_COLUMNS, read_log
 from dialog_rl.rollout.metrics import summarize
-from dialog_rl.scenario import load_domain
 from dialog_rl.train import TrainConfig, TrainError, train
 
 SCENARIO = "scenarios/restaurant.yaml"

@@ -141,7 +141,7 @@ def test_checkpoint_for_another_scenario_is_refused(ckpt, domains):
 
 
 def test_checkpoint_for_an_edited_scenario_is_refused(ckpt, tmp_path, restaurant):
-    from dialog_rl.scenario import load_domain
+    from dialog_rl.domain import load_domain
 
     for f in ("restaurant.yaml", "restaurant_kb.csv"):
         shutil.copy(ROOT / "scenarios" / f, tmp_path / f)
@@ -279,7 +279,7 @@ def test_cli_reports_a_bad_checkpoint_in_one_line_with_exit_code_2(ckpt, capsys)
 def test_loading_a_bandit_checkpoint_does_not_import_torch(ckpt):
     code = (
         "import sys\n"
-        "from dialog_rl.scenario import load_domain\n"
+        "from dialog_rl.domain import load_domain\n"
         "from dialog_rl.env import DialogueEnv\n"
         "from dialog_rl.policies.checkpoint import load_policy\n"
         "import dialog_rl.train\n"

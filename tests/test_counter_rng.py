@@ -130,7 +130,7 @@ import json, warnings
 import numpy as np
 warnings.simplefilter("ignore")  # uint64 wrap-around is intended; numpy scalars warn about it
 from dialog_rl.env.engine import Engine
-from dialog_rl.scenario import load_domain
+from dialog_rl.domain import load_domain
 d = load_domain("scenarios/{scenario}.yaml")
 eng = Engine(d, 6, noise=0.3)
 eng.start(np.arange(6), np.arange(100, 106, dtype=np.uint64))

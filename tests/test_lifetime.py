@@ -128,7 +128,7 @@ def _order_support_with(tmp_path, extra: str) -> Path:
 
 
 def test_a_persona_scores_with_its_own_weights_and_the_common_ones_elsewhere(tmp_path):
-    from dialog_rl.scenario import load_domain
+    from dialog_rl.domain import load_domain
 
     extra = "  persona_satisfaction:\n    frustrated: {turn: -0.2, handover: 0.3}\n"
     d = load_domain(str(_order_support_with(tmp_path, extra)))

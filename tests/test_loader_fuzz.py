@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scenario_fuzz
 import yaml
+from hostile_scenarios import ALIAS_BOMB, mutate, scenario_edits, yaml_values
 from hypothesis import strategies as st
-
-from dialog_rl.env import DialogueEnv
-from dialog_rl.scenario import load_scenario
-from dialog_rl.scenario.fuzz import (
+from scenario_fuzz import (
     FuzzFailure,
     FuzzTally,
     check_input,
@@ -28,7 +27,9 @@ from dialog_rl.scenario.fuzz import (
     run_mutants,
     run_special,
 )
-from dialog_rl.scenario.hostile_inputs import ALIAS_BOMB, mutate, scenario_edits, yaml_values
+
+from dialog_rl.env import DialogueEnv
+from dialog_rl.scenario import load_scenario
 from dialog_rl.scenario.loader import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +120,7 @@ def test_check_input_flags_an_exception_that_is_not_a_scenario_error(tmp_path, m
     def boom(_):
         raise KeyError("boom")
 
-    monkeypatch.setattr("dialog_rl.scenario.fuzz.load_scenario", boom)
+    monkeypatch.setattr(scenario_fuzz, "load_scenario", boom)
     with pytest.raises(FuzzFailure, match="KeyError"):
         check_input(path)
 
@@ -132,7 +133,7 @@ def test_check_input_flags_a_hang(tmp_path, monkeypatch):
         while True:
             pass
 
-    monkeypatch.setattr("dialog_rl.scenario.fuzz.load_scenario", hang)
+    monkeypatch.setattr(scenario_fuzz, "load_scenario", hang)
     with pytest.raises(FuzzFailure, match="hung"):
         check_input(path, seconds=0.2)
 

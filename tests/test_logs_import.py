@@ -170,7 +170,7 @@ def test_an_imported_acts_log_is_evaluated_like_the_simulators_own(logs, tmp_pat
 
 
 def make_names():
-    from dialog_rl.scenario import load_domain
+    from dialog_rl.domain import load_domain
 
     return load_domain("restaurant").act_names
 

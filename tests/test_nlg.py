@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from dialog_rl.acts import INFORM
-from dialog_rl.domain import system_text, with_articles
-from dialog_rl.scenario import load_domain
-from simulators.nlg import UserNLG
+from dialog_rl.domain import load_domain, system_text, with_articles
+from simulators.customer_nlg import UserNLG
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 #: "a" before a vowel that is not the sound of "you" or "won"

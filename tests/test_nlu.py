@@ -7,9 +7,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from dialog_rl.acts import AFFIRM, BYE, HANGUP, HELLO, INFORM, NEGATE, REQUEST, THANK
+from dialog_rl.domain import Domain, load_domain
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import make_policy
-from dialog_rl.scenario import Domain, load_domain
 from simulators.nlu import RuleNLU, TextNoise
 from simulators.nlu_eval import nlu_accuracy, score_turns
 

@@ -41,7 +41,7 @@ def test_simulate_names_episode_and_turn_of_an_inf_reward(restaurant, monkeypatc
     """The run stops at the first success it plays (which one comes first depends on how many
     conversations are stepped together) and names that episode and turn."""
     bad = dataclasses.replace(restaurant, r_success=float("inf"))
-    monkeypatch.setattr("dialog_rl.scenario.load_domain", lambda path, *roots: bad)
+    monkeypatch.setattr("dialog_rl.domain.load_domain", lambda path, *roots: bad)
     code = main(
         [
             *("simulate", "--scenario", "x.yaml", "--policy", "rule", "--episodes", "200"),

@@ -209,10 +209,10 @@ def test_scenario_other_than_the_logs_is_refused(logs, capsys):
 
 
 def test_policy_trained_on_another_scenario_is_refused(logs, tmp_path, capsys):
+    from dialog_rl.domain import load_domain
     from dialog_rl.env.featurizer import observation_spec
     from dialog_rl.policies import make_learner
     from dialog_rl.policies.checkpoint import save_checkpoint
-    from dialog_rl.scenario import load_domain
 
     other = load_domain(OTHER)
     spec = observation_spec(other)

@@ -44,10 +44,10 @@ def test_a_trajectory_is_a_customers_whole_lifetime(lifetimes):
 
 def test_target_equal_to_logger_gives_the_logged_lifetime_value(lifetimes):
     # target = the logger itself (rule, exploring with the logged epsilon): every ratio is 1
+    from dialog_rl.domain import load_domain
     from dialog_rl.env import LifetimeEnv
     from dialog_rl.ope.command import logger_distribution
     from dialog_rl.ope.report import evaluate_logged, format_report
-    from dialog_rl.scenario import load_domain
 
     logged = load_logged(lifetimes)
     domain = load_domain(SCENARIO)
@@ -129,12 +129,12 @@ def test_mixed_up_lifetime_rows_are_refused(lifetimes, tmp_path):
 
 
 def test_online_truth_with_max_visits_sums_only_those_visits():
+    from dialog_rl.domain import load_domain
     from dialog_rl.env import LifetimeEnv
     from dialog_rl.ope.report import online_value
     from dialog_rl.policies import make_policy
     from dialog_rl.policies.base import sample
     from dialog_rl.rollout.runner import episode_seed, policy_rng
-    from dialog_rl.scenario import load_domain
 
     domain = load_domain(SCENARIO)
     env = LifetimeEnv(domain)

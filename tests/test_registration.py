@@ -15,10 +15,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dialog_rl.env  # registers the ids
+from dialog_rl.domain import load_domain
 from dialog_rl.env import DialogueEnv, LifetimeEnv
 from dialog_rl.env.registration import env_name, register_envs, registered_ids
 from dialog_rl.env.vector import DialogueVectorEnv
-from dialog_rl.scenario import load_domain
 from dialog_rl.seeding import episode_seed
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dialog_rl.scenario import ScenarioError, load_domain, resolve_scenario, shipped_scenarios
+from dialog_rl.domain import load_domain
+from dialog_rl.scenario import ScenarioError, resolve_scenario, shipped_scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,7 +22,7 @@ from dialog_rl.policies.checkpoint import (
 )
 from dialog_rl.policies.remap import RemappedPolicy, feature_map
 from dialog_rl.train import StopAfter, TrainConfig, play_episode, train
-from dialog_rl.train.loop import LIFETIME_GAMMA
+from dialog_rl.train.state import LIFETIME_GAMMA
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDERS = str(ROOT / "scenarios" / "order_support.yaml")

@@ -17,15 +17,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from dialog_rl.acts import format_user_acts
 from dialog_rl.counter_rng import TEXT, key64
-from dialog_rl.domain import system_text
+from dialog_rl.domain import Domain, system_text
 from dialog_rl.env import featurizer, tracker
 from dialog_rl.env.engine import PAIRINGS, Engine
 from dialog_rl.numerics import check_features, check_reward
-from dialog_rl.scenario import Domain
+from simulators.customer_nlg import UserNLG
 from simulators.customer_state import ONGOING, OUTCOME_NAMES, Goal
-from simulators.nlg import UserNLG
 
 CHANNELS = ("act", "text")
 
@@ -349,6 +347,3 @@ class DialogueEnv(gym.Env):
         ``gymnasium.make`` of it) with the mask and no wrapper.
         """
         return self.engine.masks[0].astype(bool)
-
-    def describe_acts(self, acts: list) -> str:
-        return format_user_acts(self.domain, acts)

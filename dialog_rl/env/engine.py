@@ -1,3 +1,4 @@
+# Whole on purpose: the Engine beside every kernel of its turn (start, act, hear, observe, step).
 """The simulator engine: one implementation of a turn, for one conversation or a hundred thousand.
 
 ``Engine`` holds ``n`` conversations as rows of arrays: the customers (``simulators.customer``),
@@ -22,11 +23,11 @@ from numba.experimental import structref
 
 from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER
 from dialog_rl.counter_rng import mix64
+from dialog_rl.domain import Domain
 from dialog_rl.env import featurizer, tracker
 from dialog_rl.env.featurizer import Layout
 from dialog_rl.env.tracker import Beliefs
 from dialog_rl.jit import njit
-from dialog_rl.scenario import Domain
 from simulators import customer, customer_state, noise
 from simulators.customer_state import (
     ACT_KEYED,

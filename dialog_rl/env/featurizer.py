@@ -23,9 +23,9 @@ from dialog_rl.acts import (
     SYS_REQUEST,
     USER_ACT_NAMES,
 )
+from dialog_rl.domain import Domain
 from dialog_rl.env.tracker import OFFER_ACCEPTED, OFFER_REJECTED, Beliefs, n_matches
 from dialog_rl.jit import njit
-from dialog_rl.scenario import Domain
 from dialog_rl.scenario.schema import ACT_KINDS
 from simulators.customer import mismatch
 from simulators.customer_state import Tables

@@ -21,10 +21,10 @@ import gymnasium as gym
 import numpy as np
 
 from dialog_rl.counter_rng import LIFETIME, categorical, key64
+from dialog_rl.domain import Domain
 from dialog_rl.env.dialogue_env import DialogueEnv
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.numerics import NumericalError, check_reward
-from dialog_rl.scenario import Domain
 from simulators.lifetime import CustomerHistory, next_visit, satisfaction, visit_modifiers
 
 HISTORY_FEATURES = (

@@ -19,7 +19,7 @@ __all__ = [
 
 
 def _domain(scenario: Any):
-    from dialog_rl.scenario import Domain, load_domain
+    from dialog_rl.domain import Domain, load_domain
 
     if scenario is None:
         names = ", ".join(shipped_scenarios())

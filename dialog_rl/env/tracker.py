@@ -26,8 +26,8 @@ from dialog_rl.acts import (
     SYS_PERFORM,
     SYS_REQUEST,
 )
+from dialog_rl.domain import Domain
 from dialog_rl.jit import njit
-from dialog_rl.scenario import Domain
 from simulators.customer_state import Tables
 
 OFFER_NONE, OFFER_PENDING, OFFER_ACCEPTED, OFFER_REJECTED = range(4)

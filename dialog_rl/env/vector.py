@@ -31,10 +31,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from dialog_rl.domain import Domain
 from dialog_rl.env.dialogue_env import DialogueEnv
 from dialog_rl.env.featurizer import observation_spec
 from dialog_rl.numerics import NumericalError, check_batch
-from dialog_rl.scenario import Domain
 from dialog_rl.seeding import episode_seed, episode_seeds
 
 ENGINES = ("auto", "loop", "array")

@@ -25,7 +25,6 @@ import numpy as np
 
 from dialog_rl.outputs import STAMP_KEY
 
-FORMATS = ("obp", "scope-rl")
 #: the stamp kind: every export carries ``made_by = "dialog-rl logs-export"`` (a 0-d array), and
 #: ``--out`` replaces only a file that does
 KIND = "logs-export"

@@ -13,8 +13,7 @@ import re
 import numpy as np
 
 from dialog_rl.acts import INFORM, REQUEST, SYS_CONFIRM, SYS_OFFER, USER_ACT_NAMES
-from dialog_rl.domain import first_match
-from dialog_rl.scenario import Domain
+from dialog_rl.domain import Domain, first_match
 
 _ACT = re.compile(
     r"^\s*([a-z_]+)\s*(?:\(\s*([^)=]*?)\s*(?:=\s*([^)]*?)\s*)?\))?\s*(?:@\s*(\S+))?\s*$"

@@ -374,7 +374,8 @@ def _run_ope_logged_target(args: OPEArgs, logged) -> str:
 
 
 def _domain_for(logged, scenario: str | None):
-    from dialog_rl.scenario import load_domain, resolve_scenario
+    from dialog_rl.domain import load_domain
+    from dialog_rl.scenario import resolve_scenario
 
     s = logged.summary or {}
     path = scenario or s.get("scenario_path")

@@ -1,3 +1,4 @@
+# Whole on purpose: LoggedDialogues and load_logged, its one constructor, check one format.
 """Logged conversations as episode-structured arrays, checked for what off-policy evaluation needs.
 
 ``load_logged`` reads a run directory written by ``dialog-rl simulate --out`` (or its ``log/``

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Decision, Learner, Policy, PolicyError
 from dialog_rl.policies.rule import RandomPolicy, RulePolicy
-from dialog_rl.scenario import Domain
 
 __all__ = [
     "BUILTIN",

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Learner, Policy, PolicyError
-from dialog_rl.scenario import Domain
 
 TENSORS = "policy.safetensors"
 META = "policy.json"
@@ -296,14 +296,6 @@ def _read_meta(meta_path: Path) -> dict:
     if not (isinstance(t.get("bytes"), int) and isinstance(t.get("sha256"), str)):
         raise CheckpointError(f"{meta_path}: field 'tensors' lacks bytes/sha256 (tampered)")
     return meta
-
-
-def load_learner(
-    path: str | Path, domain: Domain, spec: ObservationSpec
-) -> tuple[Learner, Checkpoint]:
-    """Rebuild the learner saved in a checkpoint, with its full state, after verifying it."""
-    ckpt = read_checkpoint(path, domain, spec)
-    return _rebuild(ckpt, domain, spec), ckpt
 
 
 def _rebuild(ckpt: Checkpoint, domain: Domain, spec: ObservationSpec) -> Learner:

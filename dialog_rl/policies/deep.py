@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Learner, sample_rows
-from dialog_rl.scenario import Domain
 
 
 def configure_torch(threads: int = 1) -> None:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from dialog_rl.acts import SYS_BYE, SYS_HANDOVER
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Episode
 from dialog_rl.policies.deep import (
@@ -37,7 +38,6 @@ from dialog_rl.policies.deep import (
     mlp,
 )
 from dialog_rl.policies.replay import ReplayBuffer, ReplaySample
-from dialog_rl.scenario import Domain
 
 
 @dataclass
@@ -183,10 +183,6 @@ class DQNLearner(DeepLearner):
             return c.epsilon_end
         frac = min(self.episodes / c.exploration_episodes, 1.0)
         return c.epsilon_start + frac * (c.epsilon_end - c.epsilon_start)
-
-    def q_values(self, obs: np.ndarray) -> np.ndarray:
-        """Q-values of every action (masked ones included) at one observation."""
-        return forward_rows(self.q_network, np.asarray(obs)[None])[0].astype(np.float64)
 
     def rows(
         self, obs: np.ndarray, masks: np.ndarray, explore: bool

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Episode
 from dialog_rl.policies.deep import (
@@ -49,7 +50,6 @@ from dialog_rl.policies.deep import (
     mask_logits,
     mlp,
 )
-from dialog_rl.scenario import Domain
 
 
 @dataclass

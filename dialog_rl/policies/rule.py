@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.jit import njit
 from dialog_rl.policies.base import Decision, Policy, epsilon_soft, uniform
-from dialog_rl.scenario import Domain
 
 
 @njit(cache=True)

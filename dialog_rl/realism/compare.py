@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from dialog_rl.acts import INFORM, N_USER_ACTS, USER_ACT_NAMES
+from dialog_rl.domain import Domain
 from dialog_rl.realism.corpus import Dialogue
 from dialog_rl.realism.labels import ANNOTATED_TYPES as LABEL_TYPES
 from dialog_rl.realism.labels import Labels
-from dialog_rl.scenario import Domain
 from simulators.nlu import RuleNLU
 from simulators.value_readers import kind_of_slot
 

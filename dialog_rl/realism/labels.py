@@ -15,7 +15,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from dialog_rl.acts import BYE, HELLO, INFORM, REQUEST, THANK
-from dialog_rl.scenario import Domain
+from dialog_rl.domain import Domain
 from simulators.lexicon import tokens
 from simulators.value_readers import canonical, kind_of_slot
 

@@ -229,7 +229,7 @@ def _check_lifetime_options(args: argparse.Namespace, error: type[Exception]):
         )
     if args.pairing in ("act", "turn"):
         raise error(f"--pairing {args.pairing}: a lifetime gate pairs customers (episode or none)")
-    from dialog_rl.scenario import load_domain
+    from dialog_rl.domain import load_domain
 
     domain = load_domain(args.scenario)
     if domain.lifetime is None:

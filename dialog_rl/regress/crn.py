@@ -19,8 +19,8 @@ plain environment's distribution; only the coupling between the two conversation
 
 from __future__ import annotations
 
+from dialog_rl.domain import Domain
 from dialog_rl.env import DialogueEnv
-from dialog_rl.scenario import Domain
 
 PAIRINGS = ("act", "turn", "episode")
 

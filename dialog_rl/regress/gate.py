@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from dialog_rl.counter_rng import KeyedStream
+from dialog_rl.domain import Domain, load_domain
 from dialog_rl.env import LifetimeEnv
 from dialog_rl.regress.crn import PAIRINGS, paired_env
 from dialog_rl.regress.health import HealthReport, check_health
@@ -46,7 +47,6 @@ from dialog_rl.regress.sequential import SPENDING, Look, SequentialTest
 from dialog_rl.regress.variants import resolve_policy
 from dialog_rl.rollout.metrics import Z95
 from dialog_rl.rollout.runner import episode_seed, policy_rng
-from dialog_rl.scenario import Domain, load_domain
 
 #: metric -> (outcome key, higher is better, shown as a percentage)
 METRICS: dict[str, tuple[str, bool, bool]] = {
@@ -62,7 +62,6 @@ LIFETIME_METRICS: dict[str, tuple[str, bool, bool]] = {
     "visits": ("visits", True, False),
     "success": ("conversation_success", True, True),
 }
-VERDICTS = ("better", "no worse", "inconclusive", "worse")
 MIN_LOOK = 50
 #: salt of the candidate's exploration stream when it must be independent of the baseline's
 CANDIDATE_STREAM = 0x5EED_CA4D

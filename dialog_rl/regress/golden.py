@@ -15,10 +15,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dialog_rl.domain import Domain, load_domain
 from dialog_rl.env import DialogueEnv
 from dialog_rl.regress.variants import resolve_policy
 from dialog_rl.rollout.runner import run_episode
-from dialog_rl.scenario import Domain, load_domain
 
 FORMAT = "dialog-rl-golden"
 VERSION = 1

@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dialog_rl.acts import SYS_BYE, SYS_INFORM, SYS_PERFORM, SYS_REQUEST
-from dialog_rl.domain import match_mask, mismatches
+from dialog_rl.domain import Domain, match_mask, mismatches
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import Policy
 from dialog_rl.rollout.runner import episode_seed, policy_rng
-from dialog_rl.scenario import Domain
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 LOOP_REPEATS = 3  # the same action in the same belief state this often in one conversation

@@ -166,9 +166,9 @@ def run_offline(config: OfflineConfig) -> OfflineResult:
     """Evaluate both policies on the logs and decide; bad logs raise ``OPEInputError``."""
     import pyarrow as pa
 
+    from dialog_rl.domain import load_domain
     from dialog_rl.env.featurizer import observation_spec
     from dialog_rl.rollout.logs import read_log
-    from dialog_rl.scenario import load_domain
 
     start = time.perf_counter()
     domain = load_domain(config.scenario)

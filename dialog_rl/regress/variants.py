@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from dialog_rl.acts import SYS_CONFIRM, SYS_HANDOVER, SYS_OFFER
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies import Policy, PolicyError, RulePolicy, make_policy
-from dialog_rl.scenario import Domain
 
 VARIANTS = ("noconfirm", "early-handover")
 PARAMETERS = ("eps", "confirm-below")

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dialog_rl.acts import INFORM, N_USER_ACTS, REQUEST, format_user_act
-from dialog_rl.scenario import Domain
+from dialog_rl.domain import Domain
 
 #: ``f"{c:.2f}"`` of the confidences 0.00 .. 1.00, by hundredths
 _HUNDREDTHS = pa.array([f"{k / 100:.2f}" for k in range(101)])

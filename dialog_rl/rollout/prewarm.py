@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 
+from dialog_rl.domain import load_domain
 from dialog_rl.env.engine import Engine
-from dialog_rl.scenario import load_domain
 from dialog_rl.shipped import shipped_scenarios
 
 

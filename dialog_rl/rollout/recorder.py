@@ -74,7 +74,7 @@ class PartRecorder:
         self._success = np.zeros(0, dtype=bool)
         self._nlg = None
         if text:
-            from simulators.nlg import UserNLG
+            from simulators.customer_nlg import UserNLG
 
             self._nlg = UserNLG(d)
 

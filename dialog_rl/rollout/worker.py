@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from dialog_rl.counter_rng import KeyedStream
+from dialog_rl.domain import Domain
 from dialog_rl.numerics import NumericalError
 from dialog_rl.rollout.logs import PART_EPISODES, EpisodeLogWriter, part_name, write_bytes_atomic
-from dialog_rl.scenario import Domain
 
 #: conversations each worker steps together by default: big enough that the per-step work of
 #: Python (the policy's call, the vector env, the log's columns) is spread over many turns,

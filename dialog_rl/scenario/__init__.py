@@ -1,9 +1,8 @@
-"""Scenario files: schema, loader with located errors, and the compiler to plain data."""
+"""Scenario files: the schema, and the loader whose errors name the file, line and field.
 
-from collections.abc import Sequence
-from pathlib import Path
+The compiler that turns a loaded scenario into plain data is ``dialog_rl.domain.compiler``.
+"""
 
-from dialog_rl.scenario.compiler import Domain, compile_scenario
 from dialog_rl.scenario.loader import (
     LoadedScenario,
     ScenarioError,
@@ -13,18 +12,9 @@ from dialog_rl.scenario.loader import (
 )
 
 __all__ = [
-    "Domain",
     "LoadedScenario",
     "ScenarioError",
-    "compile_scenario",
-    "load_domain",
     "load_scenario",
     "resolve_scenario",
     "shipped_scenarios",
 ]
-
-
-def load_domain(path: str, kb_roots: Sequence[str | Path] = ()) -> Domain:
-    """Load, validate and compile a scenario file (or a shipped scenario's name) in one call
-    (``kb_roots``: see ``load_scenario``)."""
-    return compile_scenario(load_scenario(path, kb_roots))

@@ -1,3 +1,4 @@
+# Whole on purpose: one pipeline, bytes to YAML nodes to pydantic to an error at its line.
 """Load a scenario file: YAML to validated pydantic models, with errors that name file, line, field.
 
 Pydantic's errors carry a ``loc`` (the dotted path to the field) but no line, so the loader keeps

@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from dialog_rl.counter_rng import KeyedStream
+from dialog_rl.domain import Domain
 from dialog_rl.policies.base import Episode, Learner
 from dialog_rl.rollout.backends import (
     MAX_RESTARTS,
@@ -37,7 +38,6 @@ from dialog_rl.rollout.backends import (
     start_method,
 )
 from dialog_rl.run_errors import WorkerLostError
-from dialog_rl.scenario import Domain
 
 
 class LearnerSpec:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
-from dialog_rl.scenario import Domain
 
 
 class DemoError(ValueError):

@@ -25,6 +25,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.outputs import stamp
 from dialog_rl.policies.base import Learner
@@ -36,7 +37,6 @@ from dialog_rl.policies.checkpoint import (
 )
 from dialog_rl.rollout.rundir import older_conversations
 from dialog_rl.rollout.runlock import has_content
-from dialog_rl.scenario import Domain
 from dialog_rl.train.curve import plot_curve, write_atomic, write_curve_csv
 
 #: TrainConfig fields a resumed run must share with the run it continues (they decide what is

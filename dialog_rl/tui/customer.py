@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dialog_rl.acts import BYE, HANGUP, SYS_BYE, SYS_CONFIRM, SYS_HANDOVER, SYS_OFFER, THANK
-from dialog_rl.domain import first_match, system_text
+from dialog_rl.domain import Domain, first_match, system_text
 from dialog_rl.env import DialogueEnv
-from dialog_rl.scenario import Domain
 
 
 def utterance(env: DialogueEnv, action: int) -> tuple[str, int, int]:

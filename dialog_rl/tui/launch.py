@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from dialog_rl.domain import load_domain
 from dialog_rl.policies import make_policy
-from dialog_rl.scenario import load_domain
 from dialog_rl.tui.customer import NLUMissing
 from dialog_rl.tui.session import CUSTOMER_LIFETIME, Session, SessionError
 

@@ -12,8 +12,8 @@ import numpy as np
 from rich.text import Text
 
 from dialog_rl.acts import format_user_acts
+from dialog_rl.domain import Domain
 from dialog_rl.env.tracker import OFFER_ACCEPTED, OFFER_PENDING, OFFER_REJECTED
-from dialog_rl.scenario import Domain
 from dialog_rl.tui.session import DecisionView, Session, Turn
 from dialog_rl.tui.visits import (
     LifeView,

@@ -1,3 +1,4 @@
+# Whole on purpose: one class, the replayable Session; what it is made of is in records.py.
 """The TUI's session model: a replayable conversation, overrides, demonstrations, history.
 
 The environment is deterministic given the episode seed and the actions taken, so a conversation
@@ -19,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dialog_rl.domain import Domain
 from dialog_rl.env import DialogueEnv, LifetimeEnv
 from dialog_rl.policies import Policy
 from dialog_rl.policies.base import sample
 from dialog_rl.rollout.runner import episode_seed
-from dialog_rl.scenario import Domain
 from dialog_rl.tui.customer import TypedCustomer, load_nlu, utterance
 from dialog_rl.tui.records import Choice, Conversation, DecisionView, Demo, Replayed, Turn
 from simulators.lifetime import return_probability

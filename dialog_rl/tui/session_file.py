@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dialog_rl.domain import Domain
 from dialog_rl.outputs import stamp
 from dialog_rl.policies import Policy
-from dialog_rl.scenario import Domain
 from dialog_rl.tui.customer import load_nlu
 from dialog_rl.tui.session import (
     CUSTOMER_LIFETIME,

@@ -43,10 +43,6 @@ class TeachReport:
     rows: tuple[Changed, ...] = ()
     metrics: dict | None = None
 
-    @property
-    def now_agree(self) -> int:
-        return sum(r.after == r.wanted for r in self.rows)
-
 
 def greedy(policy: Policy, obs: np.ndarray, mask: np.ndarray) -> tuple[int, np.ndarray]:
     probs = np.asarray(policy.distribution(obs, mask, explore=False)[1], dtype=np.float64)

@@ -53,7 +53,7 @@ def test_turns_about_what_the_scenario_lacks_are_told_apart(restaurant):
 
 
 def test_dontcare_and_booking_values_are_read_in_canonical_form(tmp_path):
-    from dialog_rl.scenario import load_domain
+    from dialog_rl.domain import load_domain
 
     path = tmp_path / "booking.yaml"
     path.write_text(

@@ -59,7 +59,7 @@ def test_answers_no_action_can_give_make_goals_unsatisfiable(tmp_path):
     path = tmp_path / "restaurant.yaml"
     path.write_text(broken)
     (tmp_path / "restaurant_kb.csv").write_text((ROOT / "scenarios/restaurant_kb.csv").read_text())
-    from dialog_rl.scenario import load_domain
+    from dialog_rl.domain import load_domain
 
     findings = static_checks(load_domain(str(path)))
     errors = [f for f in findings if f.severity == ERROR]

@@ -22,8 +22,7 @@ from dialog_rl.acts import (
     USER_ACT_NAMES,
     UserAct,
 )
-from dialog_rl.domain import with_articles
-from dialog_rl.scenario import Domain
+from dialog_rl.domain import Domain, with_articles
 
 DEFAULT_PHRASES: dict[str, tuple[str, ...]] = {
     "hello": ("Hi.", "Hello.", "Hi there."),

@@ -1,7 +1,7 @@
 """Hostile inputs for the scenario loader: mutations of a shipped scenario, files that are not
 scenarios, hostile KB CSVs, and hypothesis strategies of YAML documents and schema-aware edits.
 
-``dialog_rl.scenario.fuzz`` feeds them to the loader and judges each outcome. Randomness comes from
+``scenario_fuzz`` (beside this file in ``tests/``) feeds them to the loader and judges each outcome. Randomness comes from
 the ``numpy.random.Generator`` the caller hands down (or from hypothesis).
 """
 

@@ -1,53 +1,14 @@
-"""Knowledge-base queries and system-act rendering over a compiled Domain."""
+"""The agent's NLG: a system action realised as an utterance from the scenario's templates.
+
+The customer's words come from ``simulators/customer_nlg.py``.
+"""
 
 from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER
-from dialog_rl.scenario import Domain, load_domain
-
-__all__ = ["Domain", "first_match", "load_domain", "match_mask", "mismatches", "system_text"]
-
-
-def match_mask(domain: Domain, values: list[int] | tuple[int, ...]) -> np.ndarray:
-    """Boolean mask of KB entities consistent with ``values`` (per informable slot; -1 = unknown).
-
-    Unknown and ``dontcare`` values constrain nothing; the task pseudo-slot is not a KB column.
-    """
-    mask = None
-    for s in domain.kb_slots:
-        v = values[s]
-        if 0 <= v < len(domain.inf_values[s]):
-            eq = domain.kb_eq[s][v]
-            mask = eq if mask is None else mask & eq
-    if mask is None:
-        return np.ones(domain.n_entities, dtype=bool)
-    return mask
-
-
-def first_match(
-    domain: Domain, values: list[int] | tuple[int, ...], exclude: tuple[int, ...] = ()
-) -> int:
-    """The first KB entity consistent with ``values``, skipping ``exclude``; -1 if none."""
-    hits = np.flatnonzero(match_mask(domain, values))
-    for e in hits:
-        if int(e) not in exclude:
-            return int(e)
-    return -1
-
-
-def mismatches(domain: Domain, entity: int, constraints: list[int] | tuple[int, ...]) -> list[int]:
-    """Informable KB slots where ``entity`` violates ``constraints`` (-1 / dontcare ignored)."""
-    row = domain.kb_values[entity]
-    out = []
-    for s in domain.kb_slots:
-        v = constraints[s]
-        if 0 <= v < len(domain.inf_values[s]) and row[s] != v:
-            out.append(s)
-    return out
+from dialog_rl.domain.compiled import Domain
 
 
 def system_text(

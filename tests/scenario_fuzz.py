@@ -3,10 +3,11 @@
 The contract under test: every file handed to ``load_scenario`` either loads (and compiles) or
 raises ``ScenarioError`` whose message starts with the file's path (and line where known); never
 another exception, never a hang. ``check_input`` judges one input under a time limit; the
-``run_*`` drivers feed it the inputs of ``dialog_rl.scenario.hostile_inputs`` (mutants of the
+``run_*`` drivers feed it the inputs of ``hostile_scenarios`` (mutants of the
 shipped scenarios and KB CSVs, non-scenario files, hostile KBs) and count what happened.
 ``tests/test_loader_fuzz.py`` and ``benchmarks/fuzz_loader.py`` drive them, with
-hypothesis-generated documents besides.
+hypothesis-generated documents besides. Test-only: it lives in ``tests/`` (imported by name, as
+pytest puts ``tests/`` on ``sys.path``), not in the installed package.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from hostile_scenarios import kb_special_inputs, make_special_inputs, mutate
 
-from dialog_rl.scenario.compiler import Domain, compile_scenario
-from dialog_rl.scenario.hostile_inputs import kb_special_inputs, make_special_inputs, mutate
+from dialog_rl.domain import Domain, compile_scenario
 from dialog_rl.scenario.loader import ScenarioError, load_scenario
 
 
