@@ -37,6 +37,15 @@ SOURCES = sorted((ROOT / "scenarios").glob("*.yaml"))
 SHOPPING = ROOT / "scenarios" / "shopping.yaml"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _compiled_engine():
+    """Compile (or load) the engine's kernels before any timed input: in a fresh checkout the
+    first conversation compiles for ~25 s, which no input's time limit should be charged for."""
+    from dialog_rl.domain import load_domain
+
+    play(load_domain(str(SHOPPING)))
+
+
 def play(domain) -> None:
     """A conversation with random allowed actions and text on: the compiled domain works."""
     env = DialogueEnv(domain, text=True)
