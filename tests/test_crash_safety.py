@@ -28,7 +28,10 @@ RESTAURANT = str(ROOT / "scenarios" / "restaurant.yaml")
 EPISODES, PART = 2000, 80  # 25 parts: many points to die at, each a few ms of work
 SIMULATE = ["simulate", "--scenario", RESTAURANT, "--episodes", str(EPISODES)]
 SIMULATE += ["--part-episodes", str(PART), "--seed", "7", "--noise", "0.2", "--epsilon", "0.1"]
-SIMULATE += ["--no-progress"]
+# vector envs of 10: a chunk is one part (8 batches of 10 = 80 episodes), so parts land one by
+# one and a kill after N of them falls mid-run (at the default 1,024 a chunk holds 6-12 parts and
+# the run could end before the kill)
+SIMULATE += ["--no-progress", "--batch", "10"]
 TRAIN = ["train", "--scenario", RESTAURANT, "--algo", "thompson", "--dialogues", "300"]
 TRAIN += ["--noise", "0.15", "--checkpoint-every", "50", "--eval-every", "75"]
 TRAIN += ["--eval-episodes", "20", "--no-progress"]
