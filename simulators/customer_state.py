@@ -236,14 +236,20 @@ def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
 # (``as_struct``): numba types a struct in one step, a NamedTuple field by field on every call.
 
 
-@structref.register
-class _TablesStruct(types.StructRef):
+class ArrayStruct(types.StructRef):
+    """A numba struct of arrays and numbers (literal types widened): the engine's state types."""
+
     def preprocess_fields(self, fields):
         return tuple((name, types.unliteral(t)) for name, t in fields)
 
 
 @structref.register
-class _CustomersStruct(_TablesStruct):
+class _TablesStruct(ArrayStruct):
+    pass
+
+
+@structref.register
+class _CustomersStruct(ArrayStruct):
     pass
 
 

@@ -18,7 +18,7 @@ reaction to the same move (common random numbers for the regression gate).
 from __future__ import annotations
 
 import numpy as np
-from numba import config, types
+from numba import config
 from numba.experimental import structref
 
 from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER
@@ -44,13 +44,12 @@ from simulators.customer_state import (
 
 
 @structref.register
-class _LayoutStruct(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((name, types.unliteral(t)) for name, t in fields)
+class _LayoutStruct(customer_state.ArrayStruct):
+    pass
 
 
 @structref.register
-class _BeliefsStruct(_LayoutStruct):
+class _BeliefsStruct(customer_state.ArrayStruct):
     pass
 
 

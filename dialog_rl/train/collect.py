@@ -74,13 +74,16 @@ class RolloutPlayer:
         from dialog_rl.policies import make_learner
 
         self.spec = spec
-        env_class = LifetimeEnv if spec.lifetime else DialogueEnv
-        self.env = env_class(spec.domain, **spec.env_args)
-        self.vec = None
+        # one environment: a vector env for rounds of conversations, else one played at a time
+        self.env = self.vec = None
         if not spec.lifetime and spec.rows > 1:
             self.vec = DialogueVectorEnv(spec.domain, spec.rows, **spec.env_args)
+        else:
+            env_class = LifetimeEnv if spec.lifetime else DialogueEnv
+            self.env = env_class(spec.domain, **spec.env_args)
+        obs_spec = (self.vec or self.env).spec_obs
         self.learner = make_learner(
-            spec.algo, spec.domain, self.env.spec_obs, spec.seed, **spec.hyperparameters
+            spec.algo, spec.domain, obs_spec, spec.seed, **spec.hyperparameters
         )
         self.round = -1
         self.rng = KeyedStream(0)  # re-seeded per episode

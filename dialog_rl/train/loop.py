@@ -196,12 +196,12 @@ def train(
     """
     cpu0, wall0 = time.process_time(), time.perf_counter()
     env_args = dict(noise=config.noise, channel=config.channel, max_turns=config.max_turns)
-    env = make_env(domain, config)
     if config.lifetime:
-        eval_env = make_env(domain, config)
-    else:  # held-out conversations played as one batch
+        env, eval_env = make_env(domain, config), make_env(domain, config)
+    else:  # held-out conversations played as one batch; rounds are played by the collector
         eval_env = DialogueVectorEnv(domain, min(config.eval_episodes, EVAL_ROWS), **env_args)
-    spec = env.spec_obs
+        env = make_env(domain, config) if config.rollout_batch == 1 else None
+    spec = eval_env.spec_obs
     learner = make_learner(
         config.algo, domain, spec, config.seed, **config.learner_hyperparameters()
     )
@@ -243,7 +243,7 @@ def train(
     else:
         demos_sha = demos.sha256 if demos is not None else None
 
-    title = f"{domain.name} · {config.algo} · seed {config.seed} · noise {env.noise:.2f}"
+    title = f"{domain.name} · {config.algo} · seed {config.seed} · noise {eval_env.noise:.2f}"
     if config.lifetime:
         title += " · lifetimes"
     trained_on = "lifetimes" if config.lifetime else "conversations"
