@@ -86,3 +86,39 @@ def test_act_batch_of_a_batched_rollout_plays_the_same_conversations(restaurant,
         for n in (1, 16)
     ]
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("eps", [1e-8, 1e-5])
+def test_adam_and_clipping_give_torch_optims_bits(eps):
+    """``deep.Adam`` and ``deep.clip_grad_norm`` stand in for ``torch.optim.Adam`` and
+    ``torch.nn.utils.clip_grad_norm_`` (which import torch._dynamo and sympy at start-up): same
+    parameters and moments, bit for bit, over steps that clip and steps that do not, with a
+    parameter that starts stepping later (its step count differs from the others')."""
+    import torch
+
+    from dialog_rl.policies.deep import Adam, clip_grad_norm, make_generator, mlp
+
+    nets = [mlp([7, 16, 16, 5], make_generator(3, 0)) for _ in range(2)]
+    params = [list(n.parameters()) for n in nets]
+    ours = Adam(params[0], lr=1e-2, eps=eps)
+    theirs = torch.optim.Adam(params[1], lr=1e-2, eps=eps)
+    g = torch.Generator().manual_seed(0)
+    for step in range(40):
+        x = torch.randn(9, 7, generator=g) * (30.0 if step % 3 == 0 else 1.0)  # some clip
+        for net, ps, opt, clip in (
+            (nets[0], params[0], ours, clip_grad_norm),
+            (nets[1], params[1], theirs, torch.nn.utils.clip_grad_norm_),
+        ):
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            if step < 5:  # the last layer's bias waits
+                ps[-1].grad = None
+            clip(ps, 1.0)
+            opt.step()
+    for a, b in zip(*params):
+        assert torch.equal(a, b)
+    ta = theirs.state_dict()["state"]
+    for i, st in ours.state_dict()["state"].items():
+        for k, v in st.items():
+            assert torch.equal(v, ta[i][k]), (i, k)
+    assert float(ours.state[len(params[0]) - 1]["step"]) == 35.0

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dialog_rl.domain import Domain
@@ -45,13 +46,34 @@ def make_generator(seed: int, stream: int) -> torch.Generator:
     return g
 
 
+class MLP(nn.Sequential):
+    """``nn.Sequential`` of ``nn.Linear`` layers and activations whose forward calls the
+    functional ops itself (``F.linear``, ``torch.relu``/``torch.tanh``): the same ops in the same
+    order as the modules' own forwards, so the same bits, without a module call (and its hook
+    checks) per layer. Other modules in the sequence are called as usual. State-dict keys are
+    ``nn.Sequential``'s (``0.weight``, ``0.bias``, ``2.weight``, ...)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for m in self._modules.values():
+            kind = type(m)
+            if kind is nn.Linear:
+                x = F.linear(x, m.weight, m.bias)
+            elif kind is nn.ReLU and not m.inplace:
+                x = torch.relu(x)
+            elif kind is nn.Tanh:
+                x = torch.tanh(x)
+            else:
+                x = m(x)
+        return x
+
+
 def mlp(
     sizes: Sequence[int],
     generator: torch.Generator,
     activation: type[nn.Module] = nn.ReLU,
     hidden_gain: float = math.sqrt(2),
     out_gain: float = 1.0,
-) -> nn.Sequential:
+) -> MLP:
     """Linear layers ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` between them.
 
     Orthogonal weights and zero biases (CleanRL's ``layer_init``), drawn from ``generator``.
@@ -59,15 +81,150 @@ def mlp(
     layers: list[nn.Module] = []
     n = len(sizes) - 1
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        # skip_init: nn.Linear's own init would draw from torch's global RNG.
-        layer = torch.nn.utils.skip_init(nn.Linear, a, b)
+        # Built on the meta device, so nn.Linear's own init draws nothing from torch's global
+        # RNG, then given fresh CPU parameters (torch.nn.utils.skip_init does the same through
+        # ``to_empty``, whose meta-to-CPU copy imports sympy: ~0.5 s of start-up).
+        layer = nn.Linear(a, b, device="meta")
+        layer.weight = nn.Parameter(torch.empty(b, a))
+        layer.bias = nn.Parameter(torch.empty(b))
         with torch.no_grad():
             nn.init.orthogonal_(layer.weight, out_gain if i == n - 1 else hidden_gain, generator)
             layer.bias.zero_()
         layers.append(layer)
         if i < n - 1:
             layers.append(activation())
-    return nn.Sequential(*layers)
+    return MLP(*layers)
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) with ``torch.optim.Adam``'s arithmetic, op for op: its
+    single-tensor path, the one it takes on CPU (no amsgrad, no weight decay, not maximising).
+    The same steps give the same bits.
+
+    Why not ``torch.optim.Adam`` itself: a ``torch.optim.Optimizer`` imports ``torch._dynamo``
+    (and with it sympy) on first use, about 1 s of CPU at every start, and wraps each step in
+    profiler and graph-break hooks that cost as much as the update itself on these small
+    networks. ``state_dict``/``load_state_dict`` keep torch's layout (per-parameter ``step``,
+    ``exp_avg``, ``exp_avg_sq`` by parameter index), so checkpoints are unchanged.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[nn.Parameter],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = list(params)
+        self.lr = float(lr)
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps = float(eps)
+        self.state: dict[int, dict[str, torch.Tensor]] = {}
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def _new_state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
+        step_dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+        return {
+            "step": torch.tensor(0.0, dtype=step_dtype),
+            "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+        }
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update of every parameter that has a gradient.
+
+        Each ``torch._foreach_*`` op below runs, on CPU, the per-tensor op that torch's loop
+        runs for each parameter (torch has no fused multi-tensor CPU kernels), so the bits are
+        the same; it only saves a Python-level call per parameter and op."""
+        beta1, beta2 = self.betas
+        params, grads, avgs, sqs, steps = [], [], [], [], []
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            st = self.state.get(i)
+            if st is None:
+                st = self.state[i] = self._new_state(p)
+            params.append(p)
+            grads.append(p.grad)
+            avgs.append(st["exp_avg"])
+            sqs.append(st["exp_avg_sq"])
+            steps.append(st["step"])
+        if not params:
+            return
+        torch._foreach_add_(steps, 1)
+        torch._foreach_lerp_(avgs, grads, 1 - beta1)
+        torch._foreach_mul_(sqs, beta2)
+        torch._foreach_addcmul_(sqs, grads, grads, value=1 - beta2)
+        counts = [s.item() for s in steps]
+        if all(c == counts[0] for c in counts):  # the usual case: one step size for all
+            step_size, bias_correction2_sqrt = self._corrections(counts[0])
+            denom = torch._foreach_sqrt(sqs)
+            torch._foreach_div_(denom, bias_correction2_sqrt)
+            torch._foreach_add_(denom, self.eps)
+            torch._foreach_addcdiv_(params, avgs, denom, value=-step_size)
+            return
+        for p, exp_avg, exp_avg_sq, count in zip(params, avgs, sqs, counts):
+            step_size, bias_correction2_sqrt = self._corrections(count)
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
+            p.addcdiv_(exp_avg, denom, value=-step_size)
+
+    def _corrections(self, step: float) -> tuple[float, float]:
+        """Step size and the second moment's bias-correction divisor after ``step`` steps."""
+        beta1, beta2 = self.betas
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        return self.lr / bias_correction1, bias_correction2**0.5
+
+    def state_dict(self) -> dict:
+        """``torch.optim.Optimizer.state_dict``'s layout: ``state`` by parameter index."""
+        group = {"lr": self.lr, "betas": self.betas, "eps": self.eps}
+        return {
+            "state": {i: dict(st) for i, st in self.state.items()},
+            "param_groups": [{**group, "params": list(range(len(self.params)))}],
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Inverse of ``state_dict`` (moments cast to their parameter's dtype, ``step`` kept as
+        given, as torch does)."""
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for i, st in state_dict["state"].items():
+            i = int(i)
+            if not 0 <= i < len(self.params):
+                raise ValueError(
+                    f"optimizer state for parameter {i}, the network has {len(self.params)}"
+                )
+            p = self.params[i]
+            loaded = {}
+            for k, v in st.items():
+                if k != "step":
+                    if tuple(v.shape) != tuple(p.shape):
+                        raise ValueError(
+                            f"optimizer state {i}.{k} has shape {tuple(v.shape)}, the parameter "
+                            f"{tuple(p.shape)}"
+                        )
+                    v = v.to(dtype=p.dtype) if p.is_floating_point() else v
+                loaded[k] = v
+            state[i] = loaded
+        self.state = state
+
+
+def clip_grad_norm(params: Sequence[nn.Parameter], max_norm: float) -> None:
+    """``torch.nn.utils.clip_grad_norm_(params, max_norm)`` on CPU, op for op (the same bits):
+    the global L2 norm of the gradients from their per-tensor norms, and every gradient scaled by
+    ``min(max_norm / (norm + 1e-6), 1)``. A scale of exactly 1 leaves the gradients as they are,
+    so that multiplication is skipped (x * 1.0 is x, NaN included)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    with torch.no_grad():
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+        coef = torch.clamp(float(max_norm) / (total + 1e-6), max=1.0)
+        if coef.item() != 1.0:
+            torch._foreach_mul_(grads, coef)
 
 
 #: rows per forward pass when acting: bounds the activations' memory on big batches
@@ -133,7 +290,7 @@ def load_module_arrays(prefix: str, module: nn.Module, arrays: dict[str, np.ndar
     module.load_state_dict(loaded)
 
 
-def optimizer_arrays(prefix: str, optimizer: torch.optim.Optimizer) -> dict[str, np.ndarray]:
+def optimizer_arrays(prefix: str, optimizer: Adam) -> dict[str, np.ndarray]:
     """Per-parameter optimiser state (Adam: step, exp_avg, exp_avg_sq) as ``prefix.<i>.<key>``.
 
     Learning rates are not included: the learners recompute them from their counters.
@@ -145,9 +302,7 @@ def optimizer_arrays(prefix: str, optimizer: torch.optim.Optimizer) -> dict[str,
     return out
 
 
-def load_optimizer_arrays(
-    prefix: str, optimizer: torch.optim.Optimizer, arrays: dict[str, np.ndarray]
-) -> None:
+def load_optimizer_arrays(prefix: str, optimizer: Adam, arrays: dict[str, np.ndarray]) -> None:
     """Inverse of ``optimizer_arrays``. Parameters that never took a step have no state (all of
     them before the first step; the critic's after a behaviour-cloning warm start)."""
     sd = optimizer.state_dict()
@@ -281,7 +436,7 @@ class DeepLearner(Learner):
     label: str
     stochastic = True
     row_streams = True
-    optimizer: torch.optim.Optimizer
+    optimizer: Adam
     generator: torch.Generator
 
     def __init__(self, domain: Domain, spec: ObservationSpec, seed: int, **hyperparams) -> None:
@@ -341,7 +496,7 @@ class DeepLearner(Learner):
         """One optimiser step on ``loss``, the gradient of ``params`` clipped to ``max_grad_norm``."""
         self.optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm)
+        clip_grad_norm(params, self.cfg.max_grad_norm)
         self.optimizer.step()
 
     def fit_demos(

@@ -27,6 +27,7 @@ from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Episode
 from dialog_rl.policies.deep import (
+    Adam,
     DeepConfig,
     DeepLearner,
     check_config,
@@ -165,7 +166,8 @@ class DQNLearner(DeepLearner):
         self.q_network = mlp(sizes, make_generator(self.seed, 0))
         self.target_network = mlp(sizes, make_generator(self.seed, 0))
         self.target_network.load_state_dict(self.q_network.state_dict())
-        self.optimizer = torch.optim.Adam(self.q_network.parameters(), lr=c.learning_rate)
+        self.q_params = list(self.q_network.parameters())
+        self.optimizer = Adam(self.q_params, lr=c.learning_rate)
         self.generator = make_generator(self.seed, 1)
         self.replay = ReplayBuffer(c.buffer_size, self.obs_dim, self.n_actions)
         ends = np.isin(np.asarray(domain.act_kind), (SYS_BYE, SYS_HANDOVER))
@@ -232,7 +234,7 @@ class DQNLearner(DeepLearner):
             loss = F.huber_loss(q, target, delta=c.huber_delta)
         else:
             loss = F.mse_loss(q, target)
-        self.step(loss, list(self.q_network.parameters()))
+        self.step(loss, self.q_params)
         self.updates += 1
         if self.updates % c.target_update_interval == 0:
             self._update_target()

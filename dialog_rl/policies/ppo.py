@@ -39,6 +39,7 @@ from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Episode
 from dialog_rl.policies.deep import (
+    Adam,
     DeepConfig,
     DeepLearner,
     check_config,
@@ -148,7 +149,7 @@ class PPOLearner(DeepLearner):
         # CleanRL's initialisation: tanh, orthogonal, small policy output so it starts near uniform.
         self.actor = mlp([self.obs_dim, *c.hidden, self.n_actions], init, nn.Tanh, out_gain=0.01)
         self.critic = mlp([self.obs_dim, *c.hidden, 1], init, nn.Tanh, out_gain=1.0)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=c.learning_rate, eps=1e-5)
+        self.optimizer = Adam(self.parameters(), lr=c.learning_rate, eps=1e-5)
         self.generator = make_generator(self.seed, 1)
         self.pending: list[Episode] = []
         self.pending_turns = 0

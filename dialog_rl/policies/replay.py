@@ -74,7 +74,7 @@ class ReplayBuffer:
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         idx = torch.randint(self.size, (batch_size,), generator=generator)
-        return ReplaySample(*(x[idx] for x in self._data))
+        return ReplaySample(*(x.index_select(0, idx) for x in self._data))
 
     def state(self, prefix: str = "replay") -> tuple[dict[str, np.ndarray], dict]:
         """The filled rows as arrays (in storage order) and the ring position."""
