@@ -63,7 +63,13 @@ class ReplayBuffer:
         if n > self.capacity:  # only the newest fit
             batch = ReplaySample(*(x[-self.capacity :] for x in batch))
             n = self.capacity
-        idx = (self.pos + torch.arange(n)) % self.capacity
+        end = self.pos + n
+        # a slice while the rows fit before the end of the ring (cheaper than an index)
+        idx = (
+            slice(self.pos, end)
+            if end <= self.capacity
+            else torch.arange(self.pos, end) % self.capacity
+        )
         for store, x in zip(self._data, batch):
             store[idx] = torch.as_tensor(np.asarray(x), dtype=store.dtype)
         self.pos = (self.pos + n) % self.capacity

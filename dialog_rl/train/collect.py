@@ -66,12 +66,14 @@ class LearnerSpec:
 
 
 class RolloutPlayer:
-    """A worker's environment and learner copy; plays episodes with the round's snapshot."""
+    """A worker's environment and learner copy; plays episodes with the round's snapshot.
+
+    In-process (``Collector.collect`` without workers) it plays with the training learner
+    itself (``play_with``) and never makes a copy."""
 
     def __init__(self, spec: LearnerSpec) -> None:
         from dialog_rl.env import DialogueEnv, LifetimeEnv
         from dialog_rl.env.vector import DialogueVectorEnv
-        from dialog_rl.policies import make_learner
 
         self.spec = spec
         # one environment: a vector env for rounds of conversations, else one played at a time
@@ -81,12 +83,22 @@ class RolloutPlayer:
         else:
             env_class = LifetimeEnv if spec.lifetime else DialogueEnv
             self.env = env_class(spec.domain, **spec.env_args)
-        obs_spec = (self.vec or self.env).spec_obs
-        self.learner = make_learner(
-            spec.algo, spec.domain, obs_spec, spec.seed, **spec.hyperparameters
-        )
+        self._learner: Learner | None = None
         self.round = -1
         self.rng = KeyedStream(0)  # re-seeded per episode
+
+    @property
+    def learner(self) -> Learner:
+        """The worker's own learner copy, made when first asked for (``play``)."""
+        if self._learner is None:
+            from dialog_rl.policies import make_learner
+
+            spec = self.spec
+            obs_spec = (self.vec or self.env).spec_obs
+            self._learner = make_learner(
+                spec.algo, spec.domain, obs_spec, spec.seed, **spec.hyperparameters
+            )
+        return self._learner
 
     def play(self, round_id: int, snapshot, episodes: range) -> list[Episode]:
         if round_id != self.round:

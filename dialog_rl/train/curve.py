@@ -78,11 +78,13 @@ def _panels(metrics: list[str]) -> list[list[str]]:
 
 
 def plot_curve(path: Path, rows: list[dict], title: str = "", lifetime: bool = False) -> None:
-    """Small panels of metrics against training dialogues, saved as a PNG."""
-    import matplotlib
+    """Small panels of metrics against training dialogues, saved as a PNG.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a bare ``Figure`` with the Agg canvas (no ``pyplot``: its import and figure
+    manager cost ~0.5 s of CPU) and fixed margins (constrained layout measured every label's
+    extent, ~1 s at every run's end)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     metrics = [c for c in curve_columns(rows) if c not in (*LEADING, *OPTIONAL_LEADING)]
     if not rows or not metrics:
@@ -90,9 +92,24 @@ def plot_curve(path: Path, rows: list[dict], title: str = "", lifetime: bool = F
     panels = _panels(metrics)
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(4.2 * ncols, 2.8 * nrows), squeeze=False, constrained_layout=True
+    width, height = 4.2 * ncols, 2.8 * nrows
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    # fixed margins and gaps, in inches: tick labels left of a panel, tick and axis labels
+    # under it, its title above it (and the figure's title above all)
+    left, right, bottom, top = 0.6, 0.12, 0.5, 0.6 if title else 0.35
+    gap_x, gap_y = 0.6, 0.75
+    panel_w = (width - left - right - (ncols - 1) * gap_x) / ncols
+    panel_h = (height - bottom - top - (nrows - 1) * gap_y) / nrows
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+        wspace=gap_x / panel_w,
+        hspace=gap_y / panel_h,
     )
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, panel in zip(axes.flat, panels):
         for name in panel:
             pts = [
@@ -113,12 +130,11 @@ def plot_curve(path: Path, rows: list[dict], title: str = "", lifetime: bool = F
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=10)
+    if title:  # its top 0.12 in below the figure's
+        fig.suptitle(title, fontsize=10, y=1 - 0.12 / height, va="top")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
     try:
         fig.savefig(tmp, dpi=100)
         os.replace(tmp, path)
     finally:
-        plt.close(fig)
         tmp.unlink(missing_ok=True)
