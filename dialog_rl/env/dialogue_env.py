@@ -16,6 +16,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.utils import seeding
 
 from dialog_rl.counter_rng import TEXT, key64
 from dialog_rl.domain import Domain, system_text
@@ -191,9 +192,12 @@ class DialogueEnv(gym.Env):
         """A new customer. ``options``: ``persona`` (index), ``goal`` (a ``Goal``), ``fixed``
         ({slot: value} a returning customer keeps), ``patience_scale``,
         ``cooperativeness_shift``."""
-        super().reset(seed=seed)
         if seed is None:
             seed = int(self.np_random.integers(1 << 63))
+        else:  # Gymnasium's ``super().reset(seed=seed)``, its generator made when first used
+            if not (isinstance(seed, int) and seed >= 0):
+                seeding.np_random(seed)  # Gymnasium's error for a seed it refuses
+            self._seed_pending = seed
         self.reset_seed = seed  # named by numerical errors: it reproduces the episode
         options = options or {}
         e, c = self.engine, self.engine.customers
@@ -279,6 +283,42 @@ class DialogueEnv(gym.Env):
             return "\n".join(self._transcript) + "\n"
         return None
 
+    # Gymnasium's generator after ``reset(seed=s)`` is ``seeding.np_random(s)``. Making it (a
+    # SeedSequence and a PCG64) cost 10 us of every episode, and nothing here draws from it once
+    # the seed is given, so ``reset`` leaves the seed pending and the generator is made from it
+    # when first asked for (``np_random``, or Gymnasium's checker reading ``_np_random``): the
+    # same generator, made later.
+    _seed_pending: int | None = None
+    _rng: np.random.Generator | None = None
+    _rng_seed: int | None = None
+
+    def _make_pending_rng(self) -> None:
+        seed, self._seed_pending = self._seed_pending, None
+        self._rng, self._rng_seed = seeding.np_random(seed)
+
+    @property
+    def _np_random(self) -> np.random.Generator | None:
+        if self._seed_pending is not None:
+            self._make_pending_rng()
+        return self._rng
+
+    @_np_random.setter
+    def _np_random(self, value: np.random.Generator | None) -> None:
+        self._seed_pending = None
+        self._rng = value
+
+    @property
+    def _np_random_seed(self) -> int | None:
+        if self._seed_pending is not None:
+            self._make_pending_rng()
+        return self._rng_seed
+
+    @_np_random_seed.setter
+    def _np_random_seed(self, value: int | None) -> None:
+        if self._seed_pending is not None:
+            self._make_pending_rng()
+        self._rng_seed = value
+
     # -- helpers -------------------------------------------------------------------------------
 
     def _key(self, turn: int, k: int) -> int:
@@ -288,7 +328,7 @@ class DialogueEnv(gym.Env):
     def _hear(self, turn: int) -> tuple[list, list, str]:
         """The customer's acts of ``turn``, what the agent heard of them, and the utterance."""
         c = self.engine.customers
-        acts = [tuple(a) for a in c.out[0, : c.out_n[0]].tolist()]
+        acts = list(map(tuple, c.out[0, : c.out_n[0]].tolist()))
         text = ""
         if self.text:
             text = customer_text(self.nlg, acts, self.reset_seed, turn, self.user.persona.verbosity)
@@ -303,7 +343,8 @@ class DialogueEnv(gym.Env):
             return acts, observed, text
         n = c.heard_n[0]
         observed = [
-            (*a, conf) for a, conf in zip(c.heard[0, :n].tolist(), c.heard_conf[0, :n].tolist())
+            (k, s, v, conf)
+            for (k, s, v), conf in zip(c.heard[0, :n].tolist(), c.heard_conf[0, :n].tolist())
         ]
         return acts, observed, text
 

@@ -217,9 +217,7 @@ class RulePolicy(Policy):
 
     def rule_action(self, obs: np.ndarray, mask: np.ndarray) -> int:
         """The action the rules pick (always an allowed one)."""
-        out = np.empty(1, dtype=np.int64)
-        _rule_actions(obs[None], np.asarray(mask)[None], *self._kernel_args, out)
-        return int(out[0])
+        return int(_one_rule(obs, np.asarray(mask), *self._kernel_args))
 
     def act_batch(self, obs, masks, *, explore=True, rng=None):
         """The rules on every row at once (compiled); exploring (epsilon > 0), row by row with
