@@ -9,6 +9,7 @@ Cross-references (a slot named in a template, a goal or a KB row) are checked in
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -138,10 +139,30 @@ class NoMatchBehaviour(Strict):
         return self
 
 
+class GoalMix(Strict):
+    """One kind of multi-domain goal: the domains it spans, in the order the customer takes them."""
+
+    domains: list[Name] = Field(min_length=1)
+    """Domain names, in order (each at most once)."""
+    weight: float = Field(gt=0)
+    """Relative frequency of this kind of goal."""
+
+
+class Carry(Strict):
+    """A value a customer carries from one domain to a later one ("a hotel in the same area as
+    the restaurant")."""
+
+    slot: Name
+    """A slot name declared by several domains."""
+    prob: Probability
+    """Probability that a later domain's constraint on it takes the value of the latest earlier
+    domain that constrains it."""
+
+
 class Goals(Strict):
     """How a customer's hidden goal is sampled."""
 
-    constraints: dict[Name, Probability]
+    constraints: dict[Name, Probability] = Field(default_factory=dict)
     """Probability that a customer constrains each informable slot."""
     min_constraints: int = Field(default=1, ge=0)
     """At least this many constraints per goal."""
@@ -155,6 +176,10 @@ class Goals(Strict):
     """Per-turn probability that the customer changes one constraint."""
     on_no_match: NoMatchBehaviour = Field(default_factory=NoMatchBehaviour)
     """What the customer does when nothing matches."""
+    mix: list[GoalMix] = Field(default_factory=list)
+    """Multi-domain scenarios: the kinds of goal (domains, in order) and their frequencies."""
+    carry: list[Carry] = Field(default_factory=list)
+    """Multi-domain scenarios: values a customer carries from one domain to the next."""
 
     @model_validator(mode="after")
     def _task_mass(self) -> Goals:
@@ -304,19 +329,54 @@ class Lifetime(Strict):
     """Informable slots that stay the customer's own across visits (their email, say)."""
 
 
+class DomainGoals(Strict):
+    """How a goal's part in one domain of a multi-domain scenario is drawn."""
+
+    constraints: dict[Name, Probability]
+    """Probability that a customer constrains each informable slot of the domain."""
+    min_constraints: int = Field(default=1, ge=0)
+    """At least this many constraints in the domain."""
+    requests: dict[Name, Probability] = Field(default_factory=dict)
+    """Probability that a customer asks for each requestable slot of the domain."""
+    satisfiable: Probability = 0.9
+    """Probability that the constraints are drawn from a real entity of the domain's KB."""
+
+
+class DomainSpec(Strict):
+    """One domain of a multi-domain scenario: its slots, knowledge base and actions."""
+
+    name: Name
+    """Domain name (restaurant, hotel, ...): goals name it, and its slots are named
+    ``<domain>-<slot>`` in action names, observations and logs."""
+    slots: Slots
+    """The domain's informable and requestable slots. A slot name another domain also lists
+    `values` for must list the same values there (the hotel's and the restaurant's `area`); a
+    slot whose values come from the domain's KB is the domain's own."""
+    kb: KnowledgeBase
+    """The domain's entities."""
+    actions: list[Action] = Field(min_length=1)
+    """The domain's actions (request, confirm, offer, inform); the shared ones (greet, reqmore,
+    repeat, handover, bye) go in the scenario's own `actions`."""
+    goals: DomainGoals
+    """How a goal's part in this domain is drawn."""
+
+
 class Scenario(Strict):
-    """A whole domain, as written in ``scenarios/*.yaml``."""
+    """A whole scenario, as written in ``scenarios/*.yaml``: one domain (``slots``, ``kb``,
+    ``actions``, ``goals``) or several (``domains``, shared ``actions``, ``goals.mix``)."""
 
     name: Name
     """Short name of the scenario."""
     description: str = ""
     """What the scenario models."""
-    slots: Slots
-    """Informable and requestable slots."""
-    kb: KnowledgeBase
-    """Entities the agent queries."""
+    slots: Slots | None = None
+    """Informable and requestable slots (one-domain scenarios)."""
+    kb: KnowledgeBase | None = None
+    """Entities the agent queries (one-domain scenarios)."""
+    domains: list[DomainSpec] | None = Field(default=None, min_length=2)
+    """The domains of a multi-domain scenario (instead of `slots` and `kb`)."""
     actions: list[Action] = Field(min_length=1)
-    """The agent's action catalog."""
+    """The agent's action catalog (in a multi-domain scenario: the actions all domains share)."""
     goals: Goals
     """How customers' goals are drawn."""
     personas: list[Persona] = Field(min_length=1)
@@ -330,19 +390,126 @@ class Scenario(Strict):
     lifetime: Lifetime | None = None
     """Returning customers (optional): how experience drives their next visits."""
 
+    @model_validator(mode="after")
+    def _one_or_several_domains(self) -> Scenario:
+        if self.domains is None:
+            if self.slots is None or self.kb is None:
+                missing = "slots" if self.slots is None else "kb"
+                raise ValueError(f"a scenario needs `{missing}` (or `domains`)")
+            if not self.goals.constraints:
+                raise ValueError("`goals.constraints` is empty: name at least one slot")
+        elif self.slots is not None or self.kb is not None:
+            raise ValueError("a multi-domain scenario declares `slots` and `kb` in each domain")
+        elif not self.goals.mix:
+            raise ValueError("a multi-domain scenario needs `goals.mix`")
+        return self
+
+
+@dataclass(frozen=True)
+class Part:
+    """One domain of a scenario as the checks and the compiler see it (``loc``: where it is)."""
+
+    name: str
+    slots: Slots
+    kb: KnowledgeBase
+    actions: list[Action]
+    goals: Goals | DomainGoals
+    loc: tuple[str | int, ...]
+
+
+def parts(scenario: Scenario) -> list[Part]:
+    """The scenario's domains: itself, or each of its ``domains``."""
+    if scenario.domains is None:
+        assert scenario.slots is not None and scenario.kb is not None
+        s = scenario
+        return [Part(s.name, s.slots, s.kb, s.actions, s.goals, ())]
+    return [
+        Part(d.name, d.slots, d.kb, d.actions, d.goals, ("domains", i))
+        for i, d in enumerate(scenario.domains)
+    ]
+
 
 def check_references(scenario: Scenario) -> None:
-    """Check that every slot and task a scenario names is declared; raise ScenarioRefError."""
-    informable = {s.name for s in scenario.slots.informable}
-    requestable = {s.name for s in scenario.slots.requestable}
-    for i, slot in enumerate(scenario.slots.requestable):
-        if slot.name in informable:
-            _bad(("slots", "requestable", i, "name"), f"{slot.name!r} is also informable")
-    known = informable | requestable
-    tasks = {a.task for a in scenario.actions if a.task}
-    seen: set[tuple[str, str | None]] = set()
+    """Check that every slot, task and domain a scenario names is declared; raise
+    ScenarioRefError."""
+    domains = parts(scenario)
+    for part in domains:
+        _check_part(scenario, part)
+    if scenario.domains is not None:
+        _check_domains(scenario, domains)
+    if scenario.lifetime is not None:
+        informable = {s.name for p in domains for s in _flat_informable(scenario, p)}
+        for i, slot in enumerate(scenario.lifetime.persistent):
+            if slot not in informable:
+                _bad(("lifetime", "persistent", i), f"{slot!r} is not a declared informable slot")
+        personas = {p.name for p in scenario.personas}
+        for name in scenario.lifetime.persona_satisfaction:
+            if name not in personas:
+                where = ("lifetime", "persona_satisfaction", name)
+                _bad(where, f"{name!r} is not a declared persona ({', '.join(sorted(personas))})")
+
+
+def flat_name(scenario: Scenario, domain: str, slot: str) -> str:
+    """A slot's name across the scenario: itself in one domain, ``<domain>-<slot>`` in several."""
+    return slot if scenario.domains is None else f"{domain}-{slot}"
+
+
+def _flat_informable(scenario: Scenario, part: Part):
+    for s in part.slots.informable:
+        yield s.model_copy(update={"name": flat_name(scenario, part.name, s.name)})
+
+
+def _check_domains(scenario: Scenario, domains: list[Part]) -> None:
+    names = [p.name for p in domains]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            _bad(("domains", i, "name"), f"domain {name!r} is declared twice")
+    first: dict[str, tuple[InformableSlot, str]] = {}
+    for p in domains:
+        for j, slot in enumerate(p.slots.informable):
+            if slot.values is None:  # values from the domain's own KB: its own slot
+                continue
+            seen = first.setdefault(slot.name, (slot, p.name))
+            if seen[0].values != slot.values:
+                _bad(
+                    (*p.loc, "slots", "informable", j, "values"),
+                    f"slot {slot.name!r} has other values here than in domain {seen[1]!r}",
+                )
     for i, action in enumerate(scenario.actions):
-        where: tuple[str | int, ...] = ("actions", i)
+        if action.act in ("request", "confirm", "offer", "inform", "perform"):
+            _bad(("actions", i, "act"), f"a `{action.act}` action belongs in a domain's actions")
+        for j, template in enumerate(action.templates):
+            _check_template(template, set(), ("actions", i, "templates", j))
+    for p in domains:
+        for j, action in enumerate(p.actions):
+            if action.act not in ("request", "confirm", "offer", "inform"):
+                _bad((*p.loc, "actions", j, "act"), f"a `{action.act}` action goes in `actions`")
+    for i, mix in enumerate(scenario.goals.mix):
+        for j, name in enumerate(mix.domains):
+            if name not in names:
+                _bad(("goals", "mix", i, "domains", j), f"{name!r} is not a declared domain")
+            if name in mix.domains[:j]:
+                _bad(("goals", "mix", i, "domains", j), f"domain {name!r} appears twice")
+    for i, carry in enumerate(scenario.goals.carry):
+        if sum(carry.slot in {s.name for s in p.slots.informable} for p in domains) < 2:
+            _bad(("goals", "carry", i, "slot"), f"{carry.slot!r} is not a slot of two domains")
+    for key in ("constraints", "requests", "tasks"):
+        if getattr(scenario.goals, key):
+            _bad(("goals", key), "in a multi-domain scenario, each domain's `goals` has these")
+
+
+def _check_part(scenario: Scenario, part: Part) -> None:
+    loc = part.loc
+    informable = {s.name for s in part.slots.informable}
+    requestable = {s.name for s in part.slots.requestable}
+    for i, slot in enumerate(part.slots.requestable):
+        if slot.name in informable:
+            _bad((*loc, "slots", "requestable", i, "name"), f"{slot.name!r} is also informable")
+    known = informable | requestable
+    tasks = {a.task for a in part.actions if a.task}
+    seen: set[tuple[str, str | None]] = set()
+    for i, action in enumerate(part.actions):
+        where: tuple[str | int, ...] = (*loc, "actions", i)
         key = (action.act, action.slot or action.task)
         if key in seen:
             _bad(where, f"the catalog already has this action ({action.act} {key[1] or ''})")
@@ -357,35 +524,27 @@ def check_references(scenario: Scenario) -> None:
         for key in ("templates", "no_match_templates"):
             for j, template in enumerate(getattr(action, key)):
                 _check_template(template, known, (*where, key, j))
-    for slot in scenario.goals.constraints:
+    goals = part.goals
+    for slot in goals.constraints:
         if slot not in informable:
-            _bad(("goals", "constraints", slot), f"{slot!r} is not a declared informable slot")
-    for slot in scenario.goals.requests:
+            _bad((*loc, "goals", "constraints", slot), f"{slot!r} is not a declared informable slot")
+    for slot in goals.requests:
         if slot not in requestable:
-            _bad(("goals", "requests", slot), f"{slot!r} is not a declared requestable slot")
-    for task in scenario.goals.tasks:
+            _bad((*loc, "goals", "requests", slot), f"{slot!r} is not a declared requestable slot")
+    for task in getattr(goals, "tasks", {}):
         if task not in tasks:
-            _bad(("goals", "tasks", task), f"no `perform` action has task {task!r}")
-    for i, slot in enumerate(scenario.slots.informable):
+            _bad((*loc, "goals", "tasks", task), f"no `perform` action has task {task!r}")
+    for i, slot in enumerate(part.slots.informable):
         for j, template in enumerate(slot.user_templates):
-            _check_template(template, known, ("slots", "informable", i, "user_templates", j))
+            _check_template(template, known, (*loc, "slots", "informable", i, "user_templates", j))
         if slot.values is not None:
             for value in slot.synonyms:
                 if value not in slot.values:
-                    where = ("slots", "informable", i, "synonyms", value)
+                    where = (*loc, "slots", "informable", i, "synonyms", value)
                     _bad(where, f"{value!r} is not one of the slot's values")
-    if scenario.lifetime is not None:
-        for i, slot in enumerate(scenario.lifetime.persistent):
-            if slot not in informable:
-                _bad(("lifetime", "persistent", i), f"{slot!r} is not a declared informable slot")
-        personas = {p.name for p in scenario.personas}
-        for name in scenario.lifetime.persona_satisfaction:
-            if name not in personas:
-                where = ("lifetime", "persona_satisfaction", name)
-                _bad(where, f"{name!r} is not a declared persona ({', '.join(sorted(personas))})")
-    for i, slot in enumerate(scenario.slots.requestable):
+    for i, slot in enumerate(part.slots.requestable):
         for j, template in enumerate(slot.user_templates):
-            _check_template(template, known, ("slots", "requestable", i, "user_templates", j))
+            _check_template(template, known, (*loc, "slots", "requestable", i, "user_templates", j))
 
 
 class ScenarioRefError(ValueError):
