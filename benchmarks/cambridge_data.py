@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -84,7 +85,7 @@ def fit(corpus: dict) -> dict:
             constrained[d].update(s for s in goal[d].get("info", {}) if s in SLOTS[d][0])
             requested[d].update(s for s in goal[d].get("reqt", []) if s in SLOTS[d][1])
         areas = [goal[d]["info"]["area"] for d in order if "area" in goal[d].get("info", {})]
-        for earlier, later in zip(areas, areas[1:]):
+        for earlier, later in itertools.pairwise(areas):
             both += 1
             same += earlier == later
     return {

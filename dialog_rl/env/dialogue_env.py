@@ -23,7 +23,7 @@ from dialog_rl.env import featurizer, tracker
 from dialog_rl.env.engine import PAIRINGS, Engine
 from dialog_rl.numerics import check_features, check_reward
 from simulators.customer_nlg import UserNLG
-from simulators.customer_state import ONGOING, OUTCOME_NAMES, Goal
+from simulators.customer_state import ONGOING, OUTCOME_NAMES, Goal, write_goal
 
 CHANNELS = ("act", "text")
 
@@ -64,7 +64,11 @@ class CustomerView:
     def goal(self) -> Goal:
         c = self._c
         return Goal(
-            c.cons[0].tolist(), np.flatnonzero(c.req[0]).tolist(), int(c.task[0]), int(c.entity[0])
+            c.cons[0].tolist(),
+            np.flatnonzero(c.req[0]).tolist(),
+            int(c.task[0]),
+            int(c.entity[0]),
+            c.doms[0, : c.n_doms[0]].tolist(),
         )
 
     @property
@@ -113,6 +117,13 @@ class TrackerView:
 
     def reset(self) -> None:
         tracker.reset(self._engine.refs[3], 0)
+
+    def act_arguments(self, action: int) -> tuple[int, int]:
+        """The value (a confirmation's) and entity (an offer's first match, else the one on
+        offer) ``action`` carries in the current belief, as the engine chooses them."""
+        t, _, _, b = self._engine.refs
+        value, entity = tracker.act_arguments(t, b, 0, action)
+        return int(value), int(entity)
 
     def system_act(self, action: int, value: int, entity: int) -> None:
         t, _, _, b = self._engine.refs
@@ -199,10 +210,7 @@ class DialogueEnv(gym.Env):
         e, c = self.engine, self.engine.customers
         goal = options.get("goal")
         if goal is not None:
-            c.cons[0] = goal.constraints
-            c.req[0] = False
-            c.req[0, list(goal.requests)] = True
-            c.task[0], c.entity[0] = goal.task, goal.entity
+            write_goal(c, 0, goal)
         c.fixed[0] = -1
         for s, v in (options.get("fixed") or {}).items():
             c.fixed[0, s] = v

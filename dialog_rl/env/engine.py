@@ -21,7 +21,6 @@ import numpy as np
 from numba import config
 from numba.experimental import structref
 
-from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER
 from dialog_rl.counter_rng import mix64
 from dialog_rl.domain import Domain
 from dialog_rl.env import featurizer, tracker
@@ -162,14 +161,7 @@ def _act_rows(
             return i
     for i in rows:
         a = actions[i]
-        kind = T.act_kind[a]
-        slot = T.act_slot[a]
-        value, entity = -1, B.offered[i]
-        if kind == SYS_OFFER:
-            entity = tracker.n_matches(T, B.values[i], B.rejected[i], True)
-        elif kind == SYS_CONFIRM:
-            v = B.values[i, slot]
-            value = v if v >= 0 else T.n_vals[slot]
+        value, entity = tracker.act_arguments(T, B, i, a)
         sys_value[i], sys_entity[i] = value, entity
         tracker.system_act(T, B, i, a, value, entity)
         C.turn[i] = turn[i] + 1

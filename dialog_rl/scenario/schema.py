@@ -527,7 +527,9 @@ def _check_part(scenario: Scenario, part: Part) -> None:
     goals = part.goals
     for slot in goals.constraints:
         if slot not in informable:
-            _bad((*loc, "goals", "constraints", slot), f"{slot!r} is not a declared informable slot")
+            _bad(
+                (*loc, "goals", "constraints", slot), f"{slot!r} is not a declared informable slot"
+            )
     for slot in goals.requests:
         if slot not in requestable:
             _bad((*loc, "goals", "requests", slot), f"{slot!r} is not a declared requestable slot")
