@@ -99,6 +99,7 @@ def sample_goal(T: Tables, C: Customers, i: int) -> None:
     C.n_doms[i] = n_doms
     for s in range(n_inf):
         C.cons[i, s] = -1
+    C.req[i, :] = False
     C.entity[i] = -1
     for k in range(n_doms):
         d = C.doms[i, k]

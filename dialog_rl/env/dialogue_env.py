@@ -20,7 +20,7 @@ import numpy as np
 from dialog_rl.counter_rng import TEXT, key64
 from dialog_rl.domain import Domain, system_text
 from dialog_rl.env import featurizer, tracker
-from dialog_rl.env.engine import PAIRINGS, Engine
+from dialog_rl.env.engine import CONVLAB_FIELDS, PAIRINGS, Engine
 from dialog_rl.numerics import check_features, check_reward
 from simulators.customer_nlg import UserNLG
 from simulators.customer_state import ONGOING, OUTCOME_NAMES, Goal, write_goal
@@ -335,6 +335,7 @@ class DialogueEnv(gym.Env):
         """How the conversation ended, judged against the hidden goal (for evaluation only)."""
         o = int(self.engine.customers.outcome[0])
         ended = o != ONGOING
+        counts = CONVLAB_FIELDS
         return {
             "success": OUTCOME_NAMES[o] == "success",
             "outcome": OUTCOME_NAMES[o] if ended else "truncated",
@@ -343,6 +344,7 @@ class DialogueEnv(gym.Env):
             "hangup": OUTCOME_NAMES[o] == "hangup",
             "handover": OUTCOME_NAMES[o] == "handover",
             "truncated": not ended,
+            **{k: int(v[0]) for k, v in self.engine.outcomes(self._rows).items() if k in counts},
         }
 
     def mask_reasons(self) -> list[str]:
