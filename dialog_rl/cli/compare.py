@@ -30,9 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the corpus's domain to compare with (default: the scenario's name); dialogues "
         "about other domains too are left out",
     )
-    EPISODES.add(p, default=1000, detail="simulated")
+    EPISODES.add(p, default=1000)
     SEED.add(p, default=0, detail="the simulation and the bootstrap")
-    NOISE.add(p, detail="of words, on the text channel", shown_default="the scenario's")
+    NOISE.add(p, detail="here the text channel's word error rate", shown_default="the scenario's")
     JSON.add(p)
     KB_ROOT.add(p)
     p.set_defaults(handler=run)

@@ -128,7 +128,6 @@ LIFETIME = Option(
 )
 LOGS = Option(
     "--logs",
-    joiner=": ",
     help="logged conversations: a run directory (simulate --out, logs import)",
 )
 

@@ -59,7 +59,7 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
     SCENARIO.add(p)
     NOISE.add(p, shown_default="the scenario's")
     EPISODES.add(p, detail="paired, at most", shown_default="2000")
-    SEED.add(p, detail="of the customers", shown_default="0")
+    SEED.add(p, shown_default="0")
     p.add_argument("--margin", type=float, default=0.02, help="regression that matters (0.02)")
     p.add_argument("--alpha", type=float, default=0.05, help="false-alarm rate (0.05)")
     p.add_argument(
@@ -98,7 +98,7 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fail-inconclusive", action="store_true", help="an inconclusive verdict fails too"
     )
-    LOGS.add(p, detail="offline, judge on them instead of simulating")
+    LOGS.add(p, detail="offline: judge on them instead of simulating")
     p.add_argument(
         "--estimator",
         choices=("WIS", "IS", "WPDIS", "PDIS"),

@@ -84,11 +84,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="episodes played at once (a vector env) with a snapshot of the learner before it "
         "learns from them (default: 16 for dqn, else 1)",
     )
-    WORKERS.add(p, default=1, detail="each round's, with --rollout-batch > 1")
+    WORKERS.add(p, default=1, detail="they play each round (needs --rollout-batch > 1)")
     BACKEND.add(p)
     ADDRESS.add(p)
     LIFETIME.add(p, detail="learn lifetime value; --dialogues then counts customers")
-    GAMMA.add(p, detail="the learner's", shown_default="the learner's; 0.995 with --lifetime")
+    GAMMA.add(p, shown_default="the learner's; 0.995 with --lifetime")
     p.add_argument(
         "--tensorboard",
         default=None,

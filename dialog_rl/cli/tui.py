@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     SCENARIO.add(p, detail="or --open a session")
     POLICY.add(p, shown_default="rule")
-    SEED.add(p, detail="of the customers", shown_default="0")
+    SEED.add(p, shown_default="0")
     NOISE.add(p, shown_default="the scenario's")
     p.add_argument("--customer", action="store_true", help="start with you playing the customer")
     LIFETIME.add(p, detail="step through a returning customer's successive visits")

@@ -8,8 +8,8 @@
       summary.json              "status": "running" (pid, dialogues checkpointed) while training;
                                 "complete" with the final evaluation, CPU and wall-clock seconds
                                 (not hashed) at the end
-      .lock                     held by the process writing here (``rollout.runlock``; the CLI
-                                takes it through ``locked_run_directory``, so two runs never
+      .lock                     held by the process writing here (``rollout.runlock``, taken
+                                by ``locked_run_directory`` around ``train``, so two runs never
                                 write one directory)
 
 Everything is written under a temporary name and renamed, so a run killed at any instant leaves
