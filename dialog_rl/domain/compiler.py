@@ -18,8 +18,9 @@ from dialog_rl.domain.compiled import (
     LifetimeParams,
     PersonaParams,
 )
+from dialog_rl.scenario.checks import flat_name, parts
 from dialog_rl.scenario.loader import LoadedScenario, load_scenario
-from dialog_rl.scenario.schema import ACT_KINDS, flat_name, parts
+from dialog_rl.scenario.schema import ACT_KINDS
 
 
 def compile_scenario(loaded: LoadedScenario) -> Domain:

@@ -19,7 +19,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from dialog_rl.scenario.schema import Part, Scenario, ScenarioRefError, check_references, parts
+from dialog_rl.scenario.checks import Part, ScenarioRefError, check_references, parts
+from dialog_rl.scenario.schema import Scenario
 from dialog_rl.shipped import shipped_scenarios
 
 #: limits on what is read, each refused with a ScenarioError before the work it would cost:
