@@ -14,6 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+#: a slot across the scenario: its name, or in a multi-domain scenario ``<domain>-<slot>``
+SlotRef = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=129, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z_][A-Za-z0-9_]*)?$"
+    ),
+]
 
 #: Placeholders every template may use besides slot names.
 COMMON_PLACEHOLDERS = frozenset({"name", "value", "slot", "task"})
@@ -323,8 +330,9 @@ class Lifetime(Strict):
     """Next visit's patience is scaled by 1 + patience_slope * trust (clipped to [0.5, 1.5])."""
     cooperativeness_slope: float = 0.1
     """Next visit's cooperativeness shifts by cooperativeness_slope * trust."""
-    persistent: list[Name] = Field(default_factory=list)
-    """Informable slots that stay the customer's own across visits (their email, say)."""
+    persistent: list[SlotRef] = Field(default_factory=list)
+    """Informable slots that stay the customer's own across visits (their email, say); in a
+    multi-domain scenario named ``<domain>-<slot>`` (``hotel-type``)."""
 
 
 class DomainGoals(Strict):

@@ -208,3 +208,19 @@ def test_summary_json_of_a_multi_domain_run_has_the_convlab_block(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     convlab = summary["metrics"]["convlab"]
     assert set(convlab) >= {"inform_f1", "match_rate", "task_success"}
+
+
+def test_a_multi_domain_scenario_with_a_lifetime_section_plays_lifetimes(tmp_path):
+    for kb in ("restaurant_kb.csv", "hotel_kb.csv", "attraction_kb.csv"):
+        (tmp_path / kb).write_text((ROOT / "scenarios" / kb).read_text())
+    path = tmp_path / "camlife.yaml"
+    path.write_text(CAMBRIDGE + "lifetime:\n  horizon_days: 120\n  persistent: [hotel-type]\n")
+    from dialog_rl.domain import load_domain
+    from dialog_rl.env import LifetimeEnv
+
+    d = load_domain(str(path))
+    assert d.lifetime.persistent == (d.inf_names.index("hotel-type"),)
+    env = LifetimeEnv(d)
+    policy = RulePolicy(d, env.spec_obs)
+    outcome = run_episode(env, policy, 0, seed=0).outcome
+    assert outcome["visits"] >= 1
