@@ -237,3 +237,14 @@ def test_every_learner_trains_on_a_multi_domain_scenario_and_reloads(tmp_path, c
     policy = make_policy(str(tmp_path / "run"), cambridge, env.spec_obs)
     obs, info = env.reset(seed=0)
     assert info["action_mask"][policy.act(obs, info["action_mask"], explore=False).action]
+
+
+def test_the_regression_gate_and_ope_run_on_a_multi_domain_scenario(tmp_path, capsys):
+    args = ["--scenario", "cambridge", "--episodes", "200"]
+    assert main(["regress", "--baseline", "rule", "--candidate", "rule", *args]) == 0
+    assert "pass" in capsys.readouterr().out
+    logs = tmp_path / "logs"
+    assert main(["simulate", *args, "--policy", "rule", "--out", str(logs)]) == 0
+    capsys.readouterr()
+    assert main(["ope", "--logs", str(logs), "--policy", "random", "--no-fqe"]) == 0
+    assert "WDR" in capsys.readouterr().out
