@@ -1,9 +1,8 @@
 """Argument types of the command line, shared by every subcommand's parser.
 
-Here rather than in ``dialog_rl.cli`` because the ``ope`` and ``regress`` parsers
-(``dialog_rl/ope/command.py``, ``dialog_rl/regress/command.py``) use them too, and those layers
-sit below the command line: they may not import it (the import-linter contracts in
-``pyproject.toml``). argparse only, so ``--help`` stays instant.
+``dialog_rl/cli/options.py`` gives them to the options it defines once for every subcommand.
+A shared module (it imports no layer), so a layer's own script may parse with them too.
+argparse only, so ``--help`` stays instant.
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ _S30, _S27, _S31, _S32, _S11 = (np.uint64(k) for k in (30, 27, 31, 32, 11))
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
 # purposes: one per kind of draw, so no two parts of the simulator ever share a number
-GOAL, PERSONA, PATIENCE, AGENDA, USER, CHANNEL, CONFIDENCE, TEXT, POLICY, LIFETIME = range(1, 11)
+(GOAL, PERSONA, PATIENCE, AGENDA, USER, CHANNEL, CONFIDENCE, TEXT, POLICY, LIFETIME, DOMAINS) = (
+    range(1, 12)
+)
 
 
 @njit(cache=True, inline="always")

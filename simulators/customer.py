@@ -38,7 +38,17 @@ from dialog_rl.acts import (
     SYS_REQUEST,
     THANK,
 )
-from dialog_rl.counter_rng import AGENDA, GOAL, PATIENCE, PERSONA, USER, below, categorical, uniform
+from dialog_rl.counter_rng import (
+    AGENDA,
+    DOMAINS,
+    GOAL,
+    PATIENCE,
+    PERSONA,
+    USER,
+    below,
+    categorical,
+    uniform,
+)
 from dialog_rl.jit import njit
 from simulators.customer_state import (
     FAILURE,
@@ -70,69 +80,35 @@ def _below(C: Customers, i: int, purpose: int, n: int) -> int:
 
 @njit(cache=True)
 def sample_goal(T: Tables, C: Customers, i: int) -> None:
-    """Draw row ``i``'s goal: constraints (usually from a real entity), requests and a task.
+    """Draw row ``i``'s goal: its domains, then in each its constraints (usually from a real
+    entity) and requests; a task last.
 
-    Values in ``C.fixed[i]`` are kept (a returning customer's own email); the entity is then
-    drawn among those that have them.
+    Values in ``C.fixed[i]`` are kept (a returning customer's own email), and so, as the scenario
+    says, is a value carried from an earlier domain (the hotel in the restaurant's area); the
+    entity is then drawn among those that have them.
     """
     n_inf = C.cons.shape[1]
-    nk = len(T.kb_slots)
-    chosen = np.zeros(n_inf, dtype=np.bool_)
-    n_chosen = 0
-    for s in T.kb_slots:
-        if _u(C, i, GOAL) < T.constraint_prob[s]:
-            chosen[s] = True
-            n_chosen += 1
-    cand = np.empty(nk, dtype=np.int64)
-    n_cand = 0
-    for s in T.kb_slots:
-        if T.constraint_prob[s] > 0 and not chosen[s]:
-            cand[n_cand] = s
-            n_cand += 1
-    while n_chosen < T.min_constraints and n_cand > 0:
-        j = _below(C, i, GOAL, n_cand)
-        chosen[cand[j]] = True
-        n_chosen += 1
-        cand[j : n_cand - 1] = cand[j + 1 : n_cand]
-        n_cand -= 1
-    has_fixed = False
+    m = 0
+    if len(T.mix_cdf) > 1:
+        m = categorical(T.mix_cdf, C.seed[i], DOMAINS, 0, 0)
+    n_doms = 0
+    for k in range(T.mix.shape[1]):
+        C.doms[i, k] = T.mix[m, k]
+        if T.mix[m, k] >= 0:
+            n_doms += 1
+    C.n_doms[i] = n_doms
     for s in range(n_inf):
-        if C.fixed[i, s] >= 0:
-            chosen[s] = True
-            has_fixed = True
         C.cons[i, s] = -1
-    entity = -1
-    n_ent = T.kb_values.shape[0]
-    if _u(C, i, GOAL) < T.satisfiable:
-        if has_fixed:
-            pool = np.empty(n_ent, dtype=np.int64)
-            n_pool = 0
-            for e in range(n_ent):
-                ok = True
-                for s in range(n_inf):
-                    if C.fixed[i, s] >= 0 and T.kb_values[e, s] != C.fixed[i, s]:
-                        ok = False
-                if ok:
-                    pool[n_pool] = e
-                    n_pool += 1
-            if n_pool == 0:
-                entity = _below(C, i, GOAL, n_ent)
-            else:
-                entity = pool[_below(C, i, GOAL, n_pool)]
-        else:
-            entity = _below(C, i, GOAL, n_ent)
-        for s in T.kb_slots:
-            if chosen[s]:
-                C.cons[i, s] = T.kb_values[entity, s]  # -1 when the entity has no value there
-    else:
-        for s in T.kb_slots:
-            if chosen[s]:
-                C.cons[i, s] = _below(C, i, GOAL, T.n_vals[s])
+    C.req[i, :] = False
+    C.entity[i] = -1
+    for k in range(n_doms):
+        d = C.doms[i, k]
+        entity = _sample_domain(T, C, i, d)
+        if k == 0:
+            C.entity[i] = entity
     for s in range(n_inf):
         if C.fixed[i, s] >= 0:
             C.cons[i, s] = C.fixed[i, s]
-    for r in range(len(T.request_prob)):
-        C.req[i, r] = _u(C, i, GOAL) < T.request_prob[r]
     C.task[i] = -1
     if len(T.task_cdf):
         u = _u(C, i, GOAL)
@@ -141,7 +117,99 @@ def sample_goal(T: Tables, C: Customers, i: int) -> None:
                 C.task[i] = t
                 break
         C.cons[i, T.task_slot] = C.task[i]
-    C.entity[i] = entity
+
+
+@njit(cache=True)
+def _sample_domain(T: Tables, C: Customers, i: int, d: int) -> int:
+    """Row ``i``'s constraints and requests in domain ``d``; returns the entity drawn, or -1."""
+    n_inf = C.cons.shape[1]
+    nk = len(T.kb_slots)
+    chosen = np.zeros(n_inf, dtype=np.bool_)
+    keep = np.full(n_inf, -1, dtype=np.int64)  # values kept: the customer's own, carried ones
+    n_chosen = 0
+    for s in T.kb_slots:
+        if T.slot_dom[s] == d and _u(C, i, GOAL) < T.constraint_prob[s]:
+            chosen[s] = True
+            n_chosen += 1
+    cand = np.empty(nk, dtype=np.int64)
+    n_cand = 0
+    for s in T.kb_slots:
+        if T.slot_dom[s] == d and T.constraint_prob[s] > 0 and not chosen[s]:
+            cand[n_cand] = s
+            n_cand += 1
+    while n_chosen < T.dom_min[d] and n_cand > 0:
+        j = _below(C, i, GOAL, n_cand)
+        chosen[cand[j]] = True
+        n_chosen += 1
+        cand[j : n_cand - 1] = cand[j + 1 : n_cand]
+        n_cand -= 1
+    has_keep = False
+    for s in range(n_inf):
+        if C.fixed[i, s] >= 0 and T.slot_dom[s] == d:
+            chosen[s] = True
+            keep[s] = C.fixed[i, s]
+            has_keep = True
+    for c in range(len(T.carry_prob)):
+        s = T.carry_slots[c, d]
+        if s < 0 or not chosen[s] or keep[s] >= 0:
+            continue
+        earlier = -1  # the latest earlier domain's value of the carried slot
+        for k in range(C.n_doms[i]):
+            e = C.doms[i, k]
+            if e == d:
+                break
+            t = T.carry_slots[c, e]
+            if t >= 0 and 0 <= C.cons[i, t] < T.n_vals[t]:
+                earlier = C.cons[i, t]
+        if earlier >= 0 and _u(C, i, GOAL) < T.carry_prob[c]:
+            keep[s] = earlier
+            has_keep = True
+    entity = -1
+    lo, n_own = _entity_range(T, d)
+    if _u(C, i, GOAL) < T.dom_sat[d]:
+        if has_keep:
+            pool = np.empty(n_own, dtype=np.int64)
+            n_pool = 0
+            for e in range(lo, lo + n_own):
+                ok = True
+                for s in range(n_inf):
+                    if keep[s] >= 0 and T.kb_values[e, s] != keep[s]:
+                        ok = False
+                if ok:
+                    pool[n_pool] = e
+                    n_pool += 1
+            if n_pool == 0:
+                entity = lo + _below(C, i, GOAL, n_own)
+            else:
+                entity = pool[_below(C, i, GOAL, n_pool)]
+        else:
+            entity = lo + _below(C, i, GOAL, n_own)
+        for s in T.kb_slots:
+            if chosen[s] and T.slot_dom[s] == d:
+                C.cons[i, s] = T.kb_values[entity, s]  # -1 when the entity has no value there
+    else:
+        for s in T.kb_slots:
+            if chosen[s] and T.slot_dom[s] == d:
+                C.cons[i, s] = _below(C, i, GOAL, T.n_vals[s])
+    for s in range(n_inf):
+        if keep[s] >= 0:
+            C.cons[i, s] = keep[s]
+    for r in range(T.dom_req[d, 0], T.dom_req[d, 1]):
+        C.req[i, r] = _u(C, i, GOAL) < T.request_prob[r]
+    return entity
+
+
+@njit(cache=True, inline="always")
+def _entity_range(T: Tables, d: int) -> tuple[int, int]:
+    """Domain ``d``'s entities: the first one and how many (a domain's are contiguous)."""
+    lo = -1
+    n = 0
+    for e in range(len(T.ent_dom)):
+        if T.ent_dom[e] == d:
+            if lo < 0:
+                lo = e
+            n += 1
+    return lo, n
 
 
 @njit(cache=True)
@@ -175,30 +243,33 @@ def start(
     C.start_patience[i] = C.patience[i]
     C.coop[i] = min(max(T.p_coop[persona] + cooperativeness_shift, 0.0), 1.0)
     C.multi[i] = T.p_multi[persona]
-    C.accepted[i] = -1
+    C.accepted[i, :] = -1
     C.informed[i, :] = False
     C.task_done[i] = False
+    C.cur[i] = C.doms[i, 0]
     C.outcome[i] = ONGOING
     C.annoyances[i] = 0
     C.asked[i, :] = 0
     C.told[i, :] = False
-    # the agenda, bottom first: bye, the questions, the constraints, the task on top
+    # the agenda, bottom first: bye, then per domain (the last first) the questions and the
+    # constraints, the task on top
     ag = C.agenda
-    n = 0
     ag[i, 0, 0], ag[i, 0, 1], ag[i, 0, 2] = BYE, -1, -1
     n = 1
-    first = n
-    for r in range(C.req.shape[1]):
-        if C.req[i, r]:
-            ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = REQUEST, r, -1
-            n += 1
-    _shuffle(C, i, first, n, 0)
-    first = n
-    for s in T.kb_slots:
-        if C.cons[i, s] >= 0:
-            ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, C.cons[i, s]
-            n += 1
-    _shuffle(C, i, first, n, 1)
+    for k in range(C.n_doms[i] - 1, -1, -1):
+        d = C.doms[i, k]
+        first = n
+        for r in range(T.dom_req[d, 0], T.dom_req[d, 1]):
+            if C.req[i, r]:
+                ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = REQUEST, r, -1
+                n += 1
+        _shuffle(C, i, first, n, 2 * k)
+        first = n
+        for s in T.kb_slots:
+            if T.slot_dom[s] == d and C.cons[i, s] >= 0:
+                ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, C.cons[i, s]
+                n += 1
+        _shuffle(C, i, first, n, 2 * k + 1)
     if C.task[i] >= 0:
         ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, T.task_slot, C.task[i]
         n += 1
@@ -222,14 +293,41 @@ def _shuffle(C: Customers, i: int, lo: int, hi: int, which: int) -> None:
 
 
 @njit(cache=True)
-def satisfied(C: Customers, i: int) -> bool:
-    """Whether the agent met row ``i``'s goal: a matching entity, every answer, the task done."""
-    if C.accepted[i] < 0:
-        return False
-    for r in range(C.req.shape[1]):
-        if C.req[i, r] and not C.informed[i, r]:
+def satisfied(T: Tables, C: Customers, i: int) -> bool:
+    """Whether the agent met row ``i``'s goal: in each of its domains a matching entity and
+    every answer; the task done."""
+    for k in range(C.n_doms[i]):
+        if not _domain_met(T, C, i, C.doms[i, k]):
             return False
     return C.task[i] < 0 or C.task_done[i]
+
+
+@njit(cache=True)
+def _domain_met(T: Tables, C: Customers, i: int, d: int) -> bool:
+    """A matching entity of domain ``d`` accepted and every question about it answered."""
+    if C.accepted[i, d] < 0:
+        return False
+    for r in range(C.req.shape[1]):
+        if C.req[i, r] and not C.informed[i, r] and T.req_dom[r] == d:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _current(T: Tables, C: Customers, i: int) -> int:
+    """The domain row ``i``'s customer is on: the first of theirs not yet met (else the last)."""
+    for k in range(C.n_doms[i]):
+        if not _domain_met(T, C, i, C.doms[i, k]):
+            return C.doms[i, k]
+    return C.doms[i, C.n_doms[i] - 1]
+
+
+@njit(cache=True)
+def _in_goal(C: Customers, i: int, d: int) -> bool:
+    for k in range(C.n_doms[i]):  # noqa: SIM110 (numba: no generators)
+        if C.doms[i, k] == d:
+            return True
+    return False
 
 
 @njit(cache=True, inline="always")
@@ -273,12 +371,13 @@ def _drop(C: Customers, i: int, kind: int, slot: int) -> None:
 
 @njit(cache=True)
 def mismatch(T: Tables, entity: int, values: np.ndarray, first: bool) -> int:
-    """How many KB slots ``entity`` violates in ``values`` (-1 / dontcare ignored); with
-    ``first``, the first such slot instead (-1 if none)."""
+    """How many KB slots of its domain ``entity`` violates in ``values`` (-1 / dontcare
+    ignored); with ``first``, the first such slot instead (-1 if none)."""
     count = 0
+    d = T.ent_dom[entity]
     for s in T.kb_slots:
         v = values[s]
-        if 0 <= v < T.n_vals[s] and T.kb_values[entity, s] != v:
+        if T.slot_dom[s] == d and 0 <= v < T.n_vals[s] and T.kb_values[entity, s] != v:
             if first:
                 return s
             count += 1
@@ -306,7 +405,7 @@ def respond(
         C.outcome[i] = HANDOVER_OUTCOME
         return
     if kind == SYS_BYE:
-        C.outcome[i] = SUCCESS if satisfied(C, i) else FAILURE
+        C.outcome[i] = SUCCESS if satisfied(T, C, i) else FAILURE
         _push(C, i, BYE, -1, -1)
         return
     if kind == SYS_REPEAT:
@@ -331,13 +430,14 @@ def respond(
             _push(C, i, INFORM, slot, wanted)
             _drop(C, i, INFORM, slot)
     elif kind == SYS_OFFER:
-        _on_offer(T, C, i, entity, stated)
+        d = T.act_dom[action]
+        _on_offer(T, C, i, entity, stated, C.cur[i] if d < 0 else d)
     elif kind == SYS_INFORM:
-        if entity >= 0 and entity == C.accepted[i] and C.req[i, slot]:
+        if entity >= 0 and entity == C.accepted[i, T.req_dom[slot]] and C.req[i, slot]:
             C.informed[i, slot] = True
             _drop(C, i, REQUEST, slot)
     elif kind == SYS_PERFORM:
-        if T.act_task[action] == C.task[i] and entity >= 0 and entity == C.accepted[i]:
+        if T.act_task[action] == C.task[i] and entity >= 0 and entity == C.accepted[i, 0]:
             C.task_done[i] = True
         else:
             _annoy(C, i, 2.0)
@@ -350,13 +450,14 @@ def respond(
         if not C.task_done[i] and T.change_mind > 0 and _u(C, i, USER) < T.change_mind:
             _change_mind(T, C, i)
         # Out of patience hangs up, unless the agent has just met the goal: then they finish.
-        if C.patience[i] <= 0 and not satisfied(C, i):
+        if C.patience[i] <= 0 and not satisfied(T, C, i):
             C.outcome[i] = HANGUP_OUTCOME
             C.out_n[i] = 0
             _push(C, i, HANGUP, -1, -1)
         else:
             _finish(T, C, i)
     _told(C, i)
+    C.cur[i] = _current(T, C, i)
 
 
 @njit(cache=True)
@@ -367,11 +468,18 @@ def _told(C: Customers, i: int) -> None:
 
 
 @njit(cache=True)
-def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray) -> None:
+def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, d: int) -> None:
+    """An offer in domain ``d`` of ``entity`` (-1: "nothing matches")."""
+    if not _in_goal(C, i, d):  # a domain the customer does not want: "no, I need ..."
+        _annoy(C, i, 1.0)
+        _push(C, i, NEGATE, -1, -1)
+        return
     if entity < 0:
         # "Nothing matches": first check the agent understood; if it did, relax or give up.
         n_wrong = 0
         for s in T.kb_slots:
+            if T.slot_dom[s] != d:
+                continue
             if 0 <= stated[s] < T.n_vals[s] and stated[s] != C.cons[i, s]:
                 if n_wrong == 0:
                     _annoy(C, i, 1.0)
@@ -383,7 +491,7 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray) 
         if n_wrong:
             return
         if _u(C, i, USER) < T.relax:
-            s = _pick_constrained(T, C, i)
+            s = _pick_constrained(T, C, i, d)
             if s < 0:
                 C.outcome[i] = HANGUP_OUTCOME
                 _push(C, i, HANGUP, -1, -1)
@@ -398,30 +506,37 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray) 
     s = mismatch(T, entity, C.cons[i], True)
     if s >= 0:
         _annoy(C, i, 1.0)
-        C.accepted[i] = -1
+        C.accepted[i, d] = -1
         _push(C, i, NEGATE, -1, -1)
         _push(C, i, INFORM, s, _wanted(T, C, i, s))
         _drop(C, i, INFORM, s)
     else:
-        if entity != C.accepted[i]:
-            C.informed[i, :] = False
+        if entity != C.accepted[i, d]:
+            _forget_answers(T, C, i, d)
             C.task_done[i] = False
-        C.accepted[i] = entity
+        C.accepted[i, d] = entity
         _push(C, i, AFFIRM, -1, -1)
 
 
+@njit(cache=True, inline="always")
+def _forget_answers(T: Tables, C: Customers, i: int, d: int) -> None:
+    """Answers about domain ``d``'s entity no longer count (another entity is now the one)."""
+    for r in range(T.dom_req[d, 0], T.dom_req[d, 1]):
+        C.informed[i, r] = False
+
+
 @njit(cache=True)
-def _pick_constrained(T: Tables, C: Customers, i: int) -> int:
-    """A constrained KB slot of row ``i``'s goal, drawn uniformly; -1 if there is none."""
+def _pick_constrained(T: Tables, C: Customers, i: int, d: int) -> int:
+    """A constrained KB slot of row ``i``'s goal in domain ``d``, drawn uniformly; -1 if none."""
     count = 0
     for s in T.kb_slots:
-        if C.cons[i, s] >= 0:
+        if C.cons[i, s] >= 0 and T.slot_dom[s] == d:
             count += 1
     if count == 0:
         return -1
     j = _below(C, i, USER, count)
     for s in T.kb_slots:
-        if C.cons[i, s] >= 0:
+        if C.cons[i, s] >= 0 and T.slot_dom[s] == d:
             if j == 0:
                 return s
             j -= 1
@@ -430,17 +545,21 @@ def _pick_constrained(T: Tables, C: Customers, i: int) -> int:
 
 @njit(cache=True)
 def _change_mind(T: Tables, C: Customers, i: int) -> None:
-    """Switch one constraint to a value some other entity has with the rest of the goal."""
-    s = _pick_constrained(T, C, i)
+    """Switch one constraint of the current domain to a value some other entity has with the
+    rest of the goal."""
+    d = C.cur[i]
+    s = _pick_constrained(T, C, i, d)
     if s < 0:
         return
     current = C.cons[i, s]
     present = np.zeros(T.eq.shape[1], dtype=np.bool_)
     for e in range(T.kb_values.shape[0]):
+        if T.ent_dom[e] != d:
+            continue
         ok = True
         for t in T.kb_slots:
             v = C.cons[i, t]
-            if t != s and 0 <= v < T.n_vals[t] and not T.eq[t, v, e]:
+            if t != s and T.slot_dom[t] == d and 0 <= v < T.n_vals[t] and not T.eq[t, v, e]:
                 ok = False
                 break
         if ok and T.kb_values[e, s] >= 0:
@@ -461,9 +580,9 @@ def _change_mind(T: Tables, C: Customers, i: int) -> None:
     C.cons[i, s] = new
     _drop(C, i, INFORM, s)
     _push(C, i, INFORM, s, new)
-    if C.accepted[i] >= 0 and mismatch(T, C.accepted[i], C.cons[i], False) > 0:
-        C.accepted[i] = -1
-        C.informed[i, :] = False
+    if C.accepted[i, d] >= 0 and mismatch(T, C.accepted[i, d], C.cons[i], False) > 0:
+        C.accepted[i, d] = -1
+        _forget_answers(T, C, i, d)
 
 
 @njit(cache=True)
@@ -474,10 +593,12 @@ def _finish(T: Tables, C: Customers, i: int) -> None:
     while want_more and C.agenda_n[i] > 0:
         top = C.agenda_n[i] - 1
         kind = ag[i, top, 0]
-        if kind == REQUEST and C.accepted[i] < 0:
+        if kind == REQUEST and C.accepted[i, T.req_dom[ag[i, top, 1]]] < 0:
             break  # questions wait until there is something to ask about
+        if kind == INFORM and T.slot_dom[ag[i, top, 1]] != _current(T, C, i):
+            break  # the next domain waits until this one is done
         if kind == BYE:
-            if satisfied(C, i):
+            if satisfied(T, C, i):
                 # Real customers mostly close with thanks alone ("that is all I need"):
                 # in MultiWOZ's restaurant dialogues an explicit good-bye is rare.
                 C.agenda_n[i] = top
@@ -496,17 +617,25 @@ def _finish(T: Tables, C: Customers, i: int) -> None:
 @njit(cache=True)
 def _nudge(T: Tables, C: Customers, i: int) -> None:
     """Nothing left to volunteer: restate what the agent still has to act on."""
-    if C.accepted[i] >= 0:
-        for r in range(C.req.shape[1]):
+    d = _current(T, C, i)
+    if C.accepted[i, d] >= 0:
+        for r in range(T.dom_req[d, 0], T.dom_req[d, 1]):
             if C.req[i, r] and not C.informed[i, r]:
                 _push(C, i, REQUEST, r, -1)
                 return
         if C.task[i] >= 0 and not C.task_done[i]:
             _push(C, i, INFORM, T.task_slot, C.task[i])
             return
-    s = _pick_constrained(T, C, i)
+    s = _pick_constrained(T, C, i, d)
     if s >= 0:
         _push(C, i, INFORM, s, C.cons[i, s])
     else:
-        s = T.kb_slots[_below(C, i, USER, len(T.kb_slots))]
+        lo = 0
+        while T.slot_dom[T.kb_slots[lo]] != d:
+            lo += 1
+        n = 0
+        for t in T.kb_slots:
+            if T.slot_dom[t] == d:
+                n += 1
+        s = T.kb_slots[lo + _below(C, i, USER, n)]
         _push(C, i, INFORM, s, T.n_vals[s])

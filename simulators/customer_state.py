@@ -7,7 +7,7 @@ The kernels that change them are in ``simulators.customer`` and ``simulators.noi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -37,11 +37,17 @@ class Goal:
     task: int
     """Task to get done (index into the domain's tasks), or -1 for information only."""
     entity: int
-    """KB entity the constraints were drawn from, or -1 if they were drawn at random."""
+    """KB entity the constraints were drawn from, or -1 if they were drawn at random (several
+    domains: the first domain's)."""
+    domains: list[int] = field(default_factory=lambda: [0])
+    """The domains the goal spans, in the order the customer takes them."""
 
     def describe(self, domain: Domain) -> dict:
         """The goal in words, for transcripts and the TUI."""
-        return {
+        more = {}
+        if domain.domains.n > 1:
+            more["domains"] = [domain.domains.names[d] for d in self.domains]
+        return more | {
             "constraints": {
                 domain.inf_names[s]: domain.value_name(s, v)
                 for s, v in enumerate(self.constraints)
@@ -50,6 +56,17 @@ class Goal:
             "requests": [domain.req_names[r] for r in self.requests],
             "task": domain.task_names[self.task] if self.task >= 0 else None,
         }
+
+
+def write_goal(C: Customers, i: int, goal: Goal) -> None:
+    """Give row ``i``'s customer ``goal`` (then ``start`` it without drawing one)."""
+    C.cons[i] = goal.constraints
+    C.req[i] = False
+    C.req[i, list(goal.requests)] = True
+    C.task[i], C.entity[i] = goal.task, goal.entity
+    C.doms[i] = -1
+    C.doms[i, : len(goal.domains)] = goal.domains
+    C.n_doms[i] = len(goal.domains)
 
 
 class Tables(NamedTuple):
@@ -84,6 +101,20 @@ class Tables(NamedTuple):
     choices: np.ndarray  # int64 [8, 4]: act types a confused act may become, per true type
     n_choices: np.ndarray
     n_req: int
+    # domains (one-domain scenarios: one domain holding every slot, entity and action)
+    slot_dom: np.ndarray  # int64 [n_inf]
+    req_dom: np.ndarray  # int64 [n_req]
+    ent_dom: np.ndarray  # int64 [n_entities]
+    act_dom: np.ndarray  # int64 [n_actions]: -1 for the actions every domain shares
+    dom_inf: np.ndarray  # int64 [n_dom, 2]: each domain's informable slots, first and end
+    dom_req: np.ndarray  # int64 [n_dom, 2]: its requestable slots
+    dom_bits: np.ndarray  # uint64 [n_dom, words]: its entities as a bit set
+    dom_min: np.ndarray  # int64 [n_dom]: min_constraints
+    dom_sat: np.ndarray  # float64 [n_dom]: satisfiable
+    mix: np.ndarray  # int64 [n_mix, n_dom]: kinds of goal, their domains in order (-1 padded)
+    mix_cdf: np.ndarray  # running sums of their probabilities
+    carry_slots: np.ndarray  # int64 [n_carry, n_dom]
+    carry_prob: np.ndarray
 
 
 def tables(domain: Domain, error_rate: float) -> Tables:
@@ -102,6 +133,25 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         choices[kind, : len(ch)] = ch
         n_choices[kind] = len(ch)
     p = d.personas
+    D = d.domains
+    n_dom = D.n
+    slot_dom = np.array(D.slot, dtype=np.int64)
+    req_dom = np.array(D.req, dtype=np.int64)
+    dom_inf = np.zeros((n_dom, 2), dtype=np.int64)
+    dom_req = np.zeros((n_dom, 2), dtype=np.int64)
+    if n_dom == 1:  # the task pseudo-slot too: the channel may confuse it with the others
+        dom_inf[0] = 0, d.n_inf
+        dom_req[0] = 0, d.n_req
+    else:
+        for k in range(n_dom):
+            own = np.flatnonzero(slot_dom == k)
+            dom_inf[k] = own[0], own[-1] + 1
+            own = np.flatnonzero(req_dom == k)
+            dom_req[k] = (own[0], own[-1] + 1) if len(own) else (0, 0)
+    ent_dom = np.asarray(D.entity, dtype=np.int64)
+    mix = np.full((len(D.mix), n_dom), -1, dtype=np.int64)
+    for m, doms in enumerate(D.mix):
+        mix[m, : len(doms)] = doms
     return Tables(
         kb_slots=np.array(d.kb_slots, dtype=np.int64),
         n_vals=n_vals,
@@ -132,6 +182,19 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         choices=choices,
         n_choices=n_choices,
         n_req=int(d.n_req),
+        slot_dom=slot_dom,
+        req_dom=req_dom,
+        ent_dom=ent_dom,
+        act_dom=np.array(D.act, dtype=np.int64),
+        dom_inf=dom_inf,
+        dom_req=dom_req,
+        dom_bits=_bits(ent_dom[None, None, :] == np.arange(n_dom)[:, None, None])[:, 0],
+        dom_min=np.array(D.min_constraints, dtype=np.int64),
+        dom_sat=np.array(D.satisfiable, dtype=np.float64),
+        mix=mix,
+        mix_cdf=np.cumsum(np.asarray(D.mix_weights, dtype=np.float64)),
+        carry_slots=np.asarray(D.carry_slots, dtype=np.int64).reshape(-1, n_dom),
+        carry_prob=np.array(D.carry_prob, dtype=np.float64),
     )
 
 
@@ -157,13 +220,16 @@ class Customers(NamedTuple):
     fixed: np.ndarray  # int64 [n, n_inf]: values a returning customer keeps, -1 none
     req: np.ndarray  # bool [n, n_req]
     task: np.ndarray
-    entity: np.ndarray  # KB entity the goal was drawn from, or -1
+    entity: np.ndarray  # KB entity the goal was drawn from (its first domain's), or -1
+    doms: np.ndarray  # int64 [n, n_dom]: the goal's domains in order, -1 padded
+    n_doms: np.ndarray
+    cur: np.ndarray  # the domain the customer is on (the first of theirs not yet met)
     persona: np.ndarray
     patience: np.ndarray  # float64
     start_patience: np.ndarray
     coop: np.ndarray
     multi: np.ndarray
-    accepted: np.ndarray
+    accepted: np.ndarray  # int64 [n, n_dom]: the entity accepted in each domain, -1 none
     informed: np.ndarray  # bool [n, n_req]
     task_done: np.ndarray  # bool
     outcome: np.ndarray
@@ -205,12 +271,15 @@ def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
         req=np.zeros((n, d.n_req), dtype=np.bool_),
         task=ints(n, fill=-1),
         entity=ints(n, fill=-1),
+        doms=ints(n, d.domains.n, fill=-1),
+        n_doms=ints(n),
+        cur=ints(n),
         persona=ints(n),
         patience=np.zeros(n),
         start_patience=np.zeros(n),
         coop=np.zeros(n),
         multi=np.zeros(n),
-        accepted=ints(n, fill=-1),
+        accepted=ints(n, d.domains.n, fill=-1),
         informed=np.zeros((n, d.n_req), dtype=np.bool_),
         task_done=np.zeros(n, dtype=np.bool_),
         outcome=ints(n),

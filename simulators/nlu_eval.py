@@ -140,7 +140,7 @@ def _arguments(d: Domain, c: Customers, action: int, rng: np.random.Generator) -
     kind, slot = d.act_kind[action], d.act_slot[action]
     value = -1
     goal = c.cons[0].tolist()
-    accepted = int(c.accepted[0])
+    accepted = int(c.accepted[0, 0])
     entity = accepted if accepted >= 0 else int(rng.integers(d.n_entities))
     if kind == SYS_CONFIRM:
         wanted = goal[slot]

@@ -47,7 +47,7 @@ def hear(T: Tables, C: Customers, i: int, pairing: int) -> None:
         if not intact:
             intact = uniform(seed, CHANNEL, a, b) >= rate
         if not intact:
-            kind, slot, value = _corrupt(T, kind, slot, value, seed, a, b + 1)
+            kind, slot, value = _corrupt(T, kind, slot, value, seed, a, b + 1, C.cur[i])
         C.heard[i, p, 0], C.heard[i, p, 1], C.heard[i, p, 2] = kind, slot, value
         ab = T.conf[1] if intact else T.conf[0]
         C.heard_conf[i, p] = beta(ab[0], ab[1], seed, CONFIDENCE, a, b_conf)
@@ -55,27 +55,35 @@ def hear(T: Tables, C: Customers, i: int, pairing: int) -> None:
 
 @njit(cache=True)
 def _corrupt(
-    T: Tables, kind: int, slot: int, value: int, seed: np.uint64, a: int, b: int
+    T: Tables, kind: int, slot: int, value: int, seed: np.uint64, a: int, b: int, d: int
 ) -> tuple[int, int, int]:
-    """Confuse an act's slot, value or type, in the scenario's proportions."""
-    n_inf = len(T.n_vals)
+    """Confuse an act's slot, value or type, in the scenario's proportions, within the domain of
+    its slot (``d``: the customer's domain, for acts without one)."""
+    if kind == INFORM:
+        d = T.slot_dom[slot]
+    elif kind == REQUEST:
+        d = T.req_dom[slot]
+    s0, n_inf = T.dom_inf[d, 0], T.dom_inf[d, 1] - T.dom_inf[d, 0]
+    r0, n_req = T.dom_req[d, 0], T.dom_req[d, 1] - T.dom_req[d, 0]
     u = uniform(seed, CHANNEL, a, b)
     if T.p_act <= u < T.p_act + T.p_slot:
         if kind == INFORM and n_inf > 1:
             s = below(n_inf - 1, seed, CHANNEL, a, b + 1)
-            s = s + 1 if s >= slot else s
+            s = s0 + (s + 1 if s >= slot - s0 else s)
             return INFORM, s, below(T.n_vals[s] + 1, seed, CHANNEL, a, b + 2)
-        if kind == REQUEST and T.n_req > 1:
-            r = below(T.n_req - 1, seed, CHANNEL, a, b + 1)
-            return REQUEST, r + 1 if r >= slot else r, -1
+        if kind == REQUEST and n_req > 1:
+            r = below(n_req - 1, seed, CHANNEL, a, b + 1)
+            return REQUEST, r0 + (r + 1 if r >= slot - r0 else r), -1
     elif u >= T.p_act + T.p_slot and kind == INFORM and T.n_vals[slot] + 1 > 1:
         v = below(T.n_vals[slot], seed, CHANNEL, a, b + 1)
         return INFORM, slot, v + 1 if v >= value else v
     # an act of another type, with a random slot and value where it needs them
     new = T.choices[kind, below(T.n_choices[kind], seed, CHANNEL, a, b + 3)]
+    if new == REQUEST and n_req == 0:  # a domain without questions: another type
+        new = T.choices[kind, 0] if T.choices[kind, 0] != REQUEST else T.choices[kind, 1]
     if new == INFORM:
-        s = below(n_inf, seed, CHANNEL, a, b + 4)
+        s = s0 + below(n_inf, seed, CHANNEL, a, b + 4)
         return INFORM, s, below(T.n_vals[s] + 1, seed, CHANNEL, a, b + 5)
     if new == REQUEST:
-        return REQUEST, below(T.n_req, seed, CHANNEL, a, b + 4), -1
+        return REQUEST, r0 + below(n_req, seed, CHANNEL, a, b + 4), -1
     return new, -1, -1

@@ -13,7 +13,7 @@ from dialog_rl.acts import AFFIRM, BYE, HANGUP, INFORM, NEGATE, REQUEST, THANK
 from dialog_rl.env import DialogueEnv
 from dialog_rl.env.engine import Engine
 from simulators import customer
-from simulators.customer_state import HANGUP_OUTCOME, SUCCESS, Goal
+from simulators.customer_state import HANGUP_OUTCOME, SUCCESS, Goal, write_goal
 
 
 class _User:
@@ -24,9 +24,7 @@ class _User:
         engine = Engine(d, 1, noise=0.0)
         self.c = c = engine.customers  # the arrays, read here
         self.t, _, self.ref, _ = engine.refs  # the same arrays, as the kernels take them
-        c.cons[0], c.req[0] = goal.constraints, False
-        c.req[0, goal.requests] = True
-        c.task[0], c.entity[0] = goal.task, goal.entity
+        write_goal(c, 0, goal)
         customer.start(self.t, self.ref, 0, np.uint64(seed), False, persona, 1.0, 0.0)
         self.turn = 0
 

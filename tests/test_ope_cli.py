@@ -66,9 +66,10 @@ def test_same_seed_prints_the_same_table(logs, capsys):
         (["--policy", "rule"], "required: --logs"),
         (["--logs", "x", "--policy", "rule", "--bootstrap", "0"], "expected a number >= 1"),
         (["--logs", "{logs}", "--policy", "no-such-policy"], "unknown policy"),
-        (["--logs", "{logs}", "--policy", "rule", "--gamma", "1.5"], "--gamma must be in"),
+        (["--logs", "{logs}", "--policy", "rule", "--gamma", "1.5"], "--gamma: expected a"),
+        (["--logs", "{logs}", "--policy", "rule", "--gamma", "0"], "--gamma must be in"),
     ],
-    ids=["no logs", "bootstrap 0", "unknown policy", "bad gamma"],
+    ids=["no logs", "bootstrap 0", "unknown policy", "bad gamma", "gamma 0"],
 )
 def test_usage_errors_exit_2(logs, capsys, argv, match):
     argv = [a.replace("{logs}", str(logs)) for a in argv]

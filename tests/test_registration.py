@@ -28,6 +28,7 @@ def test_one_id_per_shipped_scenario_and_lifetime_ids_only_where_a_scenario_has_
     assert registered_ids() == [
         "dialog_rl/Dialogue-v0",
         "dialog_rl/Lifetime-v0",
+        "dialog_rl/Cambridge-v0",
         "dialog_rl/OrderSupport-v0",
         "dialog_rl/OrderSupportLifetime-v0",
         "dialog_rl/Restaurant-v0",
@@ -39,7 +40,7 @@ def test_one_id_per_shipped_scenario_and_lifetime_ids_only_where_a_scenario_has_
     assert env_name("order_support") == "OrderSupport"
 
 
-@pytest.mark.parametrize("name", ["restaurant", "order_support", "shopping"])
+@pytest.mark.parametrize("name", ["restaurant", "order_support", "shopping", "cambridge"])
 def test_a_scenario_id_plays_the_same_conversation_as_the_env_built_by_hand(name):
     env = gym.make(f"dialog_rl/{env_name(name)}-v0", noise=0.2)
     by_hand = DialogueEnv(load_domain(str(ROOT / "scenarios" / f"{name}.yaml")), noise=0.2)

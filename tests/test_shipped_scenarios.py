@@ -23,7 +23,11 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_every_top_level_scenario_ships_under_its_name():
     top = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
-    assert sorted(shipped_scenarios()) == top == ["order_support", "restaurant", "shopping"]
+    assert (
+        sorted(shipped_scenarios())
+        == top
+        == ["cambridge", "order_support", "restaurant", "shopping"]
+    )
 
 
 def test_package_data_globs_cover_every_file_a_shipped_scenario_reads():
@@ -58,7 +62,7 @@ def test_an_unknown_name_is_refused_listing_the_shipped_ones(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "dialog-rl: error: restorant: no such file, nor a shipped scenario "
-        "(shipped: order_support, restaurant, shopping)"
+        "(shipped: cambridge, order_support, restaurant, shopping)"
     ]
 
 

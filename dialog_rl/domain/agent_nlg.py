@@ -21,9 +21,15 @@ def system_text(
     """
     kind = domain.act_kind[action]
     templates = domain.act_templates[action]
+    D = domain.domains
+    # placeholders are the slot names of the action's domain (``{area}``, not ``{hotel-area}``)
+    own = D.act[action]
+    if own < 0 and D.n > 1:
+        own = D.entity[entity] if entity >= 0 else -1
     fields: dict[str, str] = {}
-    for s, name in enumerate(domain.inf_names):
-        fields[name] = domain.value_name(s, beliefs[s]) if beliefs[s] >= 0 else "any"
+    for s, name in enumerate(D.inf_local):
+        if own < 0 or D.slot[s] == own or s == domain.task_slot:
+            fields[name] = domain.value_name(s, beliefs[s]) if beliefs[s] >= 0 else "any"
     if kind == SYS_OFFER and entity < 0 and domain.act_no_match[action]:
         templates = domain.act_no_match[action]
     if entity >= 0:
@@ -33,12 +39,12 @@ def system_text(
         fields.setdefault("name", "it")
     slot = domain.act_slot[action]
     if kind == SYS_CONFIRM:
-        fields["slot"] = domain.inf_names[slot]
+        fields["slot"] = D.inf_local[slot]
         fields["value"] = domain.value_name(slot, value)
     task = domain.act_task[action]
     if task >= 0:
         fields["task"] = domain.task_names[task].replace("_", " ")
-    for name in domain.req_names:
+    for name in D.req_local:
         fields.setdefault(name, "unknown")
     template = templates[template_index % len(templates)]
     return with_articles(template.format(**fields))

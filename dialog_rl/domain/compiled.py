@@ -75,6 +75,30 @@ class LifetimeParams:
 
 
 @dataclass(frozen=True)
+class Domains:
+    """Which domain each slot, entity and action belongs to (one domain: every tag 0), and how
+    goals span domains."""
+
+    names: tuple[str, ...]
+    slot: tuple[int, ...]  # per informable slot (the task pseudo-slot: 0)
+    req: tuple[int, ...]  # per requestable slot
+    entity: np.ndarray  # int64 per entity
+    act: tuple[int, ...]  # per action; -1: shared by every domain (greet, bye, ...)
+    inf_local: tuple[str, ...]  # each informable slot's name within its domain (``area``)
+    req_local: tuple[str, ...]
+    mix: tuple[tuple[int, ...], ...]  # kinds of goal: the domains, in order
+    mix_weights: np.ndarray  # their probabilities
+    carry_slots: np.ndarray  # int64 [n_carry, n_domains]: the carried slot in each domain, -1
+    carry_prob: tuple[float, ...]
+    min_constraints: tuple[int, ...]  # per domain
+    satisfiable: tuple[float, ...]  # per domain
+
+    @property
+    def n(self) -> int:
+        return len(self.names)
+
+
+@dataclass(frozen=True)
 class Domain:
     """A compiled scenario: everything the simulator, environment and policies need, as plain data."""
 
@@ -131,6 +155,8 @@ class Domain:
     user_phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # returning customers (None when the scenario has no `lifetime` section)
     lifetime: LifetimeParams | None = None
+    # the domains (one for a one-domain scenario)
+    domains: Domains | None = None
 
     @property
     def n_inf(self) -> int:

@@ -7,27 +7,27 @@ import numpy as np
 from dialog_rl.domain.compiled import Domain
 
 
-def match_mask(domain: Domain, values: list[int] | tuple[int, ...]) -> np.ndarray:
-    """Boolean mask of KB entities consistent with ``values`` (per informable slot; -1 = unknown).
+def match_mask(domain: Domain, values: list[int] | tuple[int, ...], dom: int = 0) -> np.ndarray:
+    """Boolean mask of the KB entities of domain ``dom`` consistent with ``values`` (per
+    informable slot; -1 = unknown).
 
     Unknown and ``dontcare`` values constrain nothing; the task pseudo-slot is not a KB column.
     """
-    mask = None
+    mask = domain.domains.entity == dom
     for s in domain.kb_slots:
         v = values[s]
-        if 0 <= v < len(domain.inf_values[s]):
+        if domain.domains.slot[s] == dom and 0 <= v < len(domain.inf_values[s]):
             eq = domain.kb_eq[s][v]
-            mask = eq if mask is None else mask & eq
-    if mask is None:
-        return np.ones(domain.n_entities, dtype=bool)
+            mask = mask & eq
     return mask
 
 
 def first_match(
-    domain: Domain, values: list[int] | tuple[int, ...], exclude: tuple[int, ...] = ()
+    domain: Domain, values: list[int] | tuple[int, ...], exclude: tuple[int, ...] = (), dom: int = 0
 ) -> int:
-    """The first KB entity consistent with ``values``, skipping ``exclude``; -1 if none."""
-    hits = np.flatnonzero(match_mask(domain, values))
+    """The first entity of domain ``dom`` consistent with ``values``, skipping ``exclude``; -1 if
+    none."""
+    hits = np.flatnonzero(match_mask(domain, values, dom))
     for e in hits:
         if int(e) not in exclude:
             return int(e)
@@ -35,11 +35,13 @@ def first_match(
 
 
 def mismatches(domain: Domain, entity: int, constraints: list[int] | tuple[int, ...]) -> list[int]:
-    """Informable KB slots where ``entity`` violates ``constraints`` (-1 / dontcare ignored)."""
+    """Informable KB slots of its domain where ``entity`` violates ``constraints`` (-1 /
+    dontcare ignored)."""
     row = domain.kb_values[entity]
+    dom = domain.domains.entity[entity]
     out = []
     for s in domain.kb_slots:
         v = constraints[s]
-        if 0 <= v < len(domain.inf_values[s]) and row[s] != v:
+        if domain.domains.slot[s] == dom and 0 <= v < len(domain.inf_values[s]) and row[s] != v:
             out.append(s)
     return out

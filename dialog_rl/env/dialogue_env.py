@@ -21,10 +21,10 @@ from gymnasium.utils import seeding
 from dialog_rl.counter_rng import TEXT, key64
 from dialog_rl.domain import Domain, system_text
 from dialog_rl.env import featurizer, tracker
-from dialog_rl.env.engine import PAIRINGS, Engine
+from dialog_rl.env.engine import CONVLAB_FIELDS, PAIRINGS, Engine
 from dialog_rl.numerics import check_features, check_reward
 from simulators.customer_nlg import UserNLG
-from simulators.customer_state import ONGOING, OUTCOME_NAMES, Goal
+from simulators.customer_state import ONGOING, OUTCOME_NAMES, Goal, write_goal
 
 CHANNELS = ("act", "text")
 
@@ -65,7 +65,11 @@ class CustomerView:
     def goal(self) -> Goal:
         c = self._c
         return Goal(
-            c.cons[0].tolist(), np.flatnonzero(c.req[0]).tolist(), int(c.task[0]), int(c.entity[0])
+            c.cons[0].tolist(),
+            np.flatnonzero(c.req[0]).tolist(),
+            int(c.task[0]),
+            int(c.entity[0]),
+            c.doms[0, : c.n_doms[0]].tolist(),
         )
 
     @property
@@ -114,6 +118,13 @@ class TrackerView:
 
     def reset(self) -> None:
         tracker.reset(self._engine.refs[3], 0)
+
+    def act_arguments(self, action: int) -> tuple[int, int]:
+        """The value (a confirmation's) and entity (an offer's first match, else the one on
+        offer) ``action`` carries in the current belief, as the engine chooses them."""
+        t, _, _, b = self._engine.refs
+        value, entity = tracker.act_arguments(t, b, 0, action)
+        return int(value), int(entity)
 
     def system_act(self, action: int, value: int, entity: int) -> None:
         t, _, _, b = self._engine.refs
@@ -203,10 +214,7 @@ class DialogueEnv(gym.Env):
         e, c = self.engine, self.engine.customers
         goal = options.get("goal")
         if goal is not None:
-            c.cons[0] = goal.constraints
-            c.req[0] = False
-            c.req[0, list(goal.requests)] = True
-            c.task[0], c.entity[0] = goal.task, goal.entity
+            write_goal(c, 0, goal)
         c.fixed[0] = -1
         for s, v in (options.get("fixed") or {}).items():
             c.fixed[0, s] = v
@@ -368,6 +376,7 @@ class DialogueEnv(gym.Env):
         """How the conversation ended, judged against the hidden goal (for evaluation only)."""
         o = int(self.engine.customers.outcome[0])
         ended = o != ONGOING
+        counts = CONVLAB_FIELDS
         return {
             "success": OUTCOME_NAMES[o] == "success",
             "outcome": OUTCOME_NAMES[o] if ended else "truncated",
@@ -376,6 +385,7 @@ class DialogueEnv(gym.Env):
             "hangup": OUTCOME_NAMES[o] == "hangup",
             "handover": OUTCOME_NAMES[o] == "handover",
             "truncated": not ended,
+            **{k: int(v[0]) for k, v in self.engine.outcomes(self._rows).items() if k in counts},
         }
 
     def mask_reasons(self) -> list[str]:

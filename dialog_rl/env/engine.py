@@ -23,7 +23,6 @@ import numpy as np
 from numba import config
 from numba.experimental import structref
 
-from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER
 from dialog_rl.counter_rng import mix64
 from dialog_rl.domain import Domain
 from dialog_rl.env import featurizer, tracker
@@ -200,14 +199,7 @@ def _act_rows(
             return i
     for i in rows:
         a = actions[i]
-        kind = T.act_kind[a]
-        slot = T.act_slot[a]
-        value, entity = -1, B.offered[i]
-        if kind == SYS_OFFER:
-            entity = tracker.n_matches(T, B.values[i], B.rejected[i], True)
-        elif kind == SYS_CONFIRM:
-            v = B.values[i, slot]
-            value = v if v >= 0 else T.n_vals[slot]
+        value, entity = tracker.act_arguments(T, B, i, a)
         sys_value[i], sys_entity[i] = value, entity
         tracker.system_act(T, B, i, a, value, entity)
         C.turn[i] = turn[i] + 1
@@ -362,6 +354,34 @@ def _step_state(
         S.obs,
         S.masks,
     )
+
+
+@njit(cache=True)
+def _convlab_rows(T: Tables, C: Customers, B: Beliefs, rows: np.ndarray, out: np.ndarray) -> None:
+    """ConvLab/MultiWOZ's counts of each row's conversation, into ``out`` [len(rows), 5]: inform
+    TP, FP, FN (requested slots told, told but not requested, requested but not told), goal
+    domains whose entity on offer meets the final goal, and goal domains."""
+    for k in range(len(rows)):
+        i = rows[k]
+        tp = fp = fn = 0
+        for r in range(C.req.shape[1]):
+            if C.req[i, r] and B.informed[i, r]:
+                tp += 1
+            elif B.informed[i, r]:
+                fp += 1
+            elif C.req[i, r]:
+                fn += 1
+        matched = 0
+        for j in range(C.n_doms[i]):
+            e = B.offers[i, C.doms[i, j]]
+            if e >= 0 and customer.mismatch(T, e, C.cons[i], True) < 0:
+                matched += 1
+        out[k, 0], out[k, 1], out[k, 2] = tp, fp, fn
+        out[k, 3], out[k, 4] = matched, C.n_doms[i]
+
+
+#: the outcome fields of ConvLab's evaluation (see ``Engine.outcomes``)
+CONVLAB_FIELDS = ("inform_tp", "inform_fp", "inform_fn", "match_domains", "goal_domains")
 
 
 class Engine:
@@ -563,6 +583,9 @@ class Engine:
         """How each row's conversation ended (or stands), field by field."""
         o = self.customers.outcome[rows]
         ended = o != ONGOING
+        counts = np.zeros((len(rows), len(CONVLAB_FIELDS)), dtype=np.int64)
+        t, _, c, b = self._refs
+        _convlab_rows(t, c, b, np.asarray(rows, dtype=np.int64).reshape(-1), counts)
         return {
             "success": o == SUCCESS,
             "outcome": np.where(ended, _OUTCOME_NAMES[o], "truncated").astype(object),
@@ -571,4 +594,5 @@ class Engine:
             "hangup": o == HANGUP_OUTCOME,
             "handover": o == HANDOVER_OUTCOME,
             "truncated": ~ended,
+            **{name: counts[:, k] for k, name in enumerate(CONVLAB_FIELDS)},
         }

@@ -70,6 +70,8 @@ def observation_spec(domain: Domain) -> ObservationSpec:
     names += list(MATCH_BUCKETS)
     names += [f"user.{a}" for a in USER_ACT_NAMES]
     names += [f"last.{k}" for k in ACT_KINDS]
+    if domain.domains.n > 1:  # which domain the conversation is in
+        names += [f"domain.{name}" for name in domain.domains.names]
     names += ["turn"]
     return ObservationSpec(tuple(names), domain.act_names)
 
@@ -84,6 +86,8 @@ class Layout(NamedTuple):
     match0: int
     user0: int
     last0: int
+    dom0: int  # the active domain's one-hot (several domains only)
+    n_dom: int
     turn: int
     max_turns: int
     act_requires: np.ndarray  # bool [n_actions, n_inf]
@@ -101,10 +105,23 @@ def layout(domain: Domain, max_turns: int) -> Layout:
     for a, slots in enumerate(d.act_requires):
         if d.act_kind[a] in (SYS_PERFORM, SYS_OFFER):
             requires[a, list(slots)] = True
-    turn = last0 + len(ACT_KINDS)
+    dom0 = last0 + len(ACT_KINDS)
+    n_dom = d.domains.n if d.domains.n > 1 else 0
+    turn = dom0 + n_dom
     assert turn + 1 == observation_spec(d).size
     return Layout(
-        req0, task0, len(d.task_names), glob0, match0, user0, last0, turn, max_turns, requires
+        req0,
+        task0,
+        len(d.task_names),
+        glob0,
+        match0,
+        user0,
+        last0,
+        dom0,
+        n_dom,
+        turn,
+        max_turns,
+        requires,
     )
 
 
@@ -140,25 +157,33 @@ def featurize(T: Tables, L: Layout, B: Beliefs, i: int, obs: np.ndarray, mask: n
     obs[g + 4] = 1.0 if B.no_match[i] else 0.0
     if T.task_slot >= 0 and B.performed[i] >= 0 and B.performed[i] == values[T.task_slot]:
         obs[g + 5] = 1.0
-    n = n_matches(T, values, B.rejected[i], False)
+    d = B.dom[i]
+    n = n_matches(T, values, B.rejected[i], False, d)
     obs[L.match0 + (0 if n == 0 else 1 if n == 1 else 2 if n <= 5 else 3)] = 1.0
     for k in range(N_USER_ACTS):
         obs[L.user0 + k] = (B.bits[i] >> k) & 1
     if B.last_kind[i] >= 0:
         obs[L.last0 + B.last_kind[i]] = 1.0
+    if L.n_dom:
+        obs[L.dom0 + d] = 1.0
     obs[L.turn] = min(B.turn[i] / L.max_turns, 1.0)
     # the mask: what makes sense now
     for a in range(len(mask)):
         kind = T.act_kind[a]
         s = T.act_slot[a]
         ok = True
-        if kind == SYS_GREET:
+        ad = T.act_dom[a]
+        if kind == SYS_INFORM and ad >= 0:
+            ok = B.offers[i, ad] >= 0  # answers about any domain's entity on offer
+        elif ad >= 0 and ad != d:
+            ok = False  # the other domains' requests, confirmations and offers wait
+        elif kind == SYS_GREET:
             ok = B.turn[i] <= 1
         elif kind == SYS_REQUEST:
             ok = not B.confirmed[i, s]
         elif kind == SYS_CONFIRM:
             ok = not B.confirmed[i, s] and values[s] >= 0
-        elif kind in (SYS_INFORM, SYS_PERFORM):
+        elif kind == SYS_PERFORM or (kind == SYS_INFORM and ad < 0):
             ok = e >= 0
         if ok and (kind in (SYS_PERFORM, SYS_OFFER)):
             for t in range(len(values)):
@@ -172,10 +197,18 @@ def mask_reasons(domain: Domain, B: Beliefs, i: int) -> list[str]:
     d = domain
     out = []
     turn, values, confirmed = int(B.turn[i]), B.values[i], B.confirmed[i]
+    names = d.domains.names
+    active = int(B.dom[i])
     for a in range(d.n_actions):
         kind, slot = d.act_kind[a], d.act_slot[a]
+        ad = d.domains.act[a]
         reason = ""
-        if kind == SYS_GREET and turn > 1:
+        if kind == SYS_INFORM and ad >= 0:
+            if B.offers[i, ad] < 0:
+                reason = f"no {names[ad]} offered yet"
+        elif ad >= 0 and ad != active:
+            reason = f"the conversation is about the {names[active]}"
+        elif kind == SYS_GREET and turn > 1:
             reason = "greet only opens a conversation"
         elif kind == SYS_REQUEST and confirmed[slot]:
             reason = f"{d.inf_names[slot]} is already confirmed"

@@ -42,8 +42,11 @@ class Beliefs(NamedTuple):
     asked: np.ndarray  # int64 [n, n_inf]: times the agent asked for the slot
     requested: np.ndarray  # bool [n, n_req]: the customer asked for it
     informed: np.ndarray  # bool [n, n_req]: the agent told it
-    offered: np.ndarray  # entity on offer, -1 none
-    offer_state: np.ndarray
+    offered: np.ndarray  # entity on offer in the active domain, -1 none
+    offer_state: np.ndarray  # its state (OFFER_NONE ...)
+    offers: np.ndarray  # int64 [n, n_dom]: the entity on offer in each domain
+    offer_states: np.ndarray  # int64 [n, n_dom]
+    dom: np.ndarray  # the active domain: the one the customer last spoke of, or the agent's
     no_match: np.ndarray  # bool: the agent just said nothing matches
     rejected: np.ndarray  # bool [n, n_entities]: offers the customer turned down
     performed: np.ndarray  # task the agent performed and the customer did not reject, -1
@@ -73,6 +76,9 @@ def beliefs(domain: Domain, n: int) -> Beliefs:
         informed=flags(n, d.n_req),
         offered=ints(n),
         offer_state=ints(n),
+        offers=ints(n, d.domains.n),
+        offer_states=ints(n, d.domains.n),
+        dom=ints(n),
         no_match=flags(n),
         rejected=flags(n, d.n_entities),
         performed=ints(n),
@@ -94,6 +100,9 @@ def reset(B: Beliefs, i: int) -> None:
     B.informed[i, :] = False
     B.offered[i] = -1
     B.offer_state[i] = OFFER_NONE
+    B.offers[i, :] = -1
+    B.offer_states[i, :] = OFFER_NONE
+    B.dom[i] = 0
     B.no_match[i] = False
     B.rejected[i, :] = False
     B.performed[i] = -1
@@ -113,17 +122,17 @@ def _popcount(x: np.uint64) -> int:
 
 
 @njit(cache=True)
-def n_matches(T: Tables, values: np.ndarray, rejected: np.ndarray, first: bool) -> int:
-    """How many KB entities are consistent with ``values``; with ``first``, the first one not
-    ``rejected`` instead (-1 if none). Unknown and dontcare values constrain nothing.
+def n_matches(T: Tables, values: np.ndarray, rejected: np.ndarray, first: bool, d: int) -> int:
+    """How many entities of domain ``d`` are consistent with ``values``; with ``first``, the
+    first one not ``rejected`` instead (-1 if none). Unknown and dontcare values constrain nothing.
 
     Works on bit sets of entities (64 per word), so a 110-row KB costs two words per slot."""
     count = 0
     for w in range(len(T.all_bits)):
-        word = T.all_bits[w]
+        word = T.dom_bits[d, w]
         for s in T.kb_slots:
             v = values[s]
-            if 0 <= v < T.n_vals[s]:
+            if T.slot_dom[s] == d and 0 <= v < T.n_vals[s]:
                 word &= T.eq_bits[s, v, w]
         if not first:
             count += _popcount(word)
@@ -140,23 +149,60 @@ def n_matches(T: Tables, values: np.ndarray, rejected: np.ndarray, first: bool) 
 
 
 @njit(cache=True)
+def act_domain(T: Tables, B: Beliefs, i: int, action: int) -> int:
+    """The domain ``action`` is about: its own, its slot's, or (shared acts) the active one."""
+    if T.act_kind[action] == SYS_INFORM:
+        return T.req_dom[T.act_slot[action]]
+    d = T.act_dom[action]
+    return B.dom[i] if d < 0 else d
+
+
+@njit(cache=True)
+def act_arguments(T: Tables, B: Beliefs, i: int, action: int) -> tuple[int, int]:
+    """What the agent's ``action`` carries in row ``i``'s state: the value a confirmation asks
+    about (or -1) and the entity it is about: for an offer the first matching entity not
+    rejected (-1: nothing matches), else the entity on offer in its domain."""
+    kind = T.act_kind[action]
+    slot = T.act_slot[action]
+    d = act_domain(T, B, i, action)
+    value, entity = -1, B.offers[i, d]
+    if kind == SYS_OFFER:
+        entity = n_matches(T, B.values[i], B.rejected[i], True, d)
+    elif kind == SYS_CONFIRM:
+        v = B.values[i, slot]
+        value = v if v >= 0 else T.n_vals[slot]
+    return value, entity
+
+
+@njit(cache=True)
 def system_act(T: Tables, B: Beliefs, i: int, action: int, value: int, entity: int) -> None:
     """Record the agent's act (and the entity or value it was about)."""
     kind = T.act_kind[action]
     slot = T.act_slot[action]
     B.last_kind[i], B.last_slot[i], B.last_value[i] = kind, slot, value
     B.no_match[i] = False
+    d = act_domain(T, B, i, action)
     if kind == SYS_REQUEST:
         B.asked[i, slot] += 1
     elif kind == SYS_OFFER:
-        B.offered[i] = entity
+        B.offers[i, d] = entity
         B.no_match[i] = entity < 0
-        B.offer_state[i] = OFFER_PENDING if entity >= 0 else OFFER_NONE
-    elif kind == SYS_INFORM and B.offered[i] >= 0:
+        B.offer_states[i, d] = OFFER_PENDING if entity >= 0 else OFFER_NONE
+    elif kind == SYS_INFORM and B.offers[i, d] >= 0:
         B.requested[i, slot] = False
         B.informed[i, slot] = True
-    elif kind == SYS_PERFORM and B.offered[i] >= 0:
+    elif kind == SYS_PERFORM and B.offers[i, d] >= 0:
         B.performed[i] = T.act_task[action]
+    if kind != SYS_INFORM:  # the agent moved the conversation to its act's domain
+        B.dom[i] = d
+    _sync(B, i)
+
+
+@njit(cache=True, inline="always")
+def _sync(B: Beliefs, i: int) -> None:
+    """``offered`` and ``offer_state``: those of the active domain."""
+    B.offered[i] = B.offers[i, B.dom[i]]
+    B.offer_state[i] = B.offer_states[i, B.dom[i]]
 
 
 @njit(cache=True)
@@ -169,21 +215,26 @@ def observe(
     kind = B.last_kind[i]
     ls = B.last_slot[i]
     correcting = False  # "No, it's X": a value after a negation replaces what we had
+    offered = B.offered[i]  # what the agent's act offered (before the customer moves on)
+    d_offer = B.dom[i]
     for p in range(n_heard):
         act_type, slot, value, c = heard[p, 0], heard[p, 1], heard[p, 2], conf[p]
         bits |= 1 << act_type
         confirm = kind == SYS_CONFIRM and B.values[i, ls] == B.last_value[i]
-        offer = kind == SYS_OFFER and B.offered[i] >= 0
+        offer = kind == SYS_OFFER and offered >= 0
         if act_type == INFORM:
             _inform(T, B, i, slot, value, c, correcting)
+            if slot != T.task_slot:
+                B.dom[i] = T.slot_dom[slot]
         elif act_type == REQUEST:
             B.requested[i, slot] = True
+            B.dom[i] = T.req_dom[slot]
         elif act_type == AFFIRM:
             if confirm:
                 B.conf[i, ls] = 1.0 - (1.0 - B.conf[i, ls]) * (1.0 - c)
                 B.confirmed[i, ls] = c >= 0.5
             elif offer:
-                B.offer_state[i] = OFFER_ACCEPTED
+                B.offer_states[i, d_offer] = OFFER_ACCEPTED
         elif act_type == NEGATE:
             correcting = kind in (SYS_CONFIRM, SYS_OFFER)
             if confirm:
@@ -193,11 +244,12 @@ def observe(
                     B.values[i, ls] = -1
                     B.conf[i, ls] = 0.0
             elif offer:
-                B.offer_state[i] = OFFER_REJECTED
-                B.rejected[i, B.offered[i]] = True
+                B.offer_states[i, d_offer] = OFFER_REJECTED
+                B.rejected[i, offered] = True
             elif kind == SYS_PERFORM:
                 B.performed[i] = -1
     B.bits[i] = bits
+    _sync(B, i)
 
 
 @njit(cache=True)
@@ -212,8 +264,11 @@ def _inform(T: Tables, B: Beliefs, i: int, slot: int, value: int, c: float, corr
     else:
         B.conf[i, slot] *= 1.0 - c
     # A changed constraint may invalidate the entity on offer and any task done on it.
-    e = B.offered[i]
-    if e >= 0 and slot != T.task_slot:
+    if slot == T.task_slot:
+        return
+    d = T.slot_dom[slot]
+    e = B.offers[i, d]
+    if e >= 0:
         v = B.values[i, slot]
         if 0 <= v < T.n_vals[slot] and T.kb_values[e, slot] != v:
-            B.offer_state[i] = OFFER_REJECTED
+            B.offer_states[i, d] = OFFER_REJECTED

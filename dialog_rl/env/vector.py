@@ -33,6 +33,7 @@ from gymnasium.vector.utils import batch_space
 
 from dialog_rl.domain import Domain
 from dialog_rl.env.dialogue_env import DialogueEnv
+from dialog_rl.env.engine import CONVLAB_FIELDS
 from dialog_rl.env.featurizer import observation_spec
 from dialog_rl.numerics import NumericalError, check_batch
 from dialog_rl.seeding import episode_seed, episode_seeds
@@ -46,6 +47,7 @@ OUTCOME_FIELDS = (
     ("hangup", bool),
     ("handover", bool),
     ("truncated", bool),
+    *((name, np.int64) for name in CONVLAB_FIELDS),
 )
 
 

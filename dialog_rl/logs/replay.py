@@ -12,8 +12,8 @@ import re
 
 import numpy as np
 
-from dialog_rl.acts import INFORM, REQUEST, SYS_CONFIRM, SYS_OFFER, USER_ACT_NAMES
-from dialog_rl.domain import Domain, first_match
+from dialog_rl.acts import INFORM, REQUEST, USER_ACT_NAMES
+from dialog_rl.domain import Domain
 
 _ACT = re.compile(
     r"^\s*([a-z_]+)\s*(?:\(\s*([^)=]*?)\s*(?:=\s*([^)]*?)\s*)?\))?\s*(?:@\s*(\S+))?\s*$"
@@ -101,14 +101,7 @@ def replay_conversation(
     for t, acts in enumerate(heard):
         if t > 0:
             prev = actions[t - 1]
-            kind = domain.act_kind[prev]
-            value, entity = -1, tracker.offered
-            if kind == SYS_OFFER:
-                entity = first_match(domain, tracker.values, exclude=tracker.rejected)
-            elif kind == SYS_CONFIRM:
-                slot = domain.act_slot[prev]
-                value = tracker.values[slot] if tracker.values[slot] >= 0 else domain.dontcare(slot)
-            tracker.system_act(prev, value, entity)
+            tracker.system_act(prev, *tracker.act_arguments(prev))
         tracker.observe(acts)
         o, m = env.refresh()
         obs.append(o)

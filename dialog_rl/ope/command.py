@@ -1,5 +1,7 @@
 """``dialog-rl ope``: check the inputs, run every estimator, optionally play the target for truth.
 
+The parser is ``dialog_rl/cli/ope.py``'s; this is the work it dispatches to (``run_ope``).
+
 Everything the user can get wrong is checked before any estimator runs, and reported as an
 ``OPEInputError`` (one line, exit code 2): unreadable or propensity-less logs, a scenario or a
 policy that does not match the logs' scenario hash, an observation layout that differs.
@@ -7,109 +9,14 @@ policy that does not match the logs' scenario hash, an observation layout that d
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from dialog_rl.ope.errors import OPEInputError
 
-EXAMPLE = (
-    "example: dialog-rl simulate --scenario scenarios/restaurant.yaml --policy rule --epsilon 0.3 "
-    "--episodes 10000 --out runs/logged\n"
-    "         dialog-rl ope --logs runs/logged --policy rule --truth"
-)
-
-
 #: below this fraction of customers as effective sample size, lifetime estimates get a warning
 LIFETIME_ESS = 0.05
-
-
-def add_ope_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> None:
-    """Register ``ope`` on the CLI's subparsers (argparse only: ``--help`` stays instant).
-
-    ``error`` is the CLI's usage-error class (reported in one line, exit code 2).
-    """
-    from dialog_rl.arg_types import positive_int as _positive_int
-
-    p = sub.add_parser(
-        "ope",
-        help="off-policy evaluation: a policy's value from another policy's logs",
-        description="Estimate the expected return per conversation (per customer lifetime, on "
-        "lifetime logs) of a target policy from conversations logged under another policy (they "
-        "must carry propensities), with 95% "
-        "bootstrap intervals, importance-weight diagnostics and support warnings; --truth also "
-        "plays the target in the simulator and reports each estimator's error.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--logs", required=True, help="run directory of the logged conversations")
-    p.add_argument(
-        "--policy",
-        required=True,
-        help="target: random, rule, a run directory, or `logged` (the target probabilities of "
-        "logs imported in the features shape)",
-    )
-    p.add_argument(
-        "--scenario", default=None, help="scenario file or shipped name (default: the logs' own)"
-    )
-    p.add_argument("--truth", action="store_true", help="also play the target online")
-    p.add_argument(
-        "--episodes-truth",
-        type=_positive_int,
-        default=5000,
-        help="conversations (lifetime logs: customers) for --truth",
-    )
-    p.add_argument(
-        "--gamma",
-        type=float,
-        default=1.0,
-        help="discount per decision (1.0; lifetime logs are already discounted by day)",
-    )
-    p.add_argument(
-        "--max-visits",
-        type=_positive_int,
-        default=None,
-        help="lifetime logs: evaluate each customer's first N visits only (truth likewise)",
-    )
-    p.add_argument("--bootstrap", type=_positive_int, default=1000, help="bootstrap resamples")
-    p.add_argument(
-        "--max-decisions",
-        type=_positive_int,
-        default=None,
-        help="refuse logs of more decisions than this (default 500,000: about 1.7 GB of memory)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of bootstrap, FQE and truth run")
-    p.add_argument(
-        "--explore", action="store_true", help="evaluate the target as it explores (not greedy)"
-    )
-    p.add_argument("--no-fqe", action="store_true", help="skip FQE and the model-based estimators")
-    p.add_argument("--json", default=None, help="also write the results as JSON to this file")
-
-    def handler(args: argparse.Namespace, argv: list[str]) -> int:
-        ope_args = OPEArgs(
-            logs=args.logs,
-            policy=args.policy,
-            scenario=args.scenario,
-            truth=args.truth,
-            episodes_truth=args.episodes_truth,
-            gamma=args.gamma,
-            bootstrap=args.bootstrap,
-            seed=args.seed,
-            explore=args.explore,
-            fqe=not args.no_fqe,
-            json_out=args.json,
-            max_visits=args.max_visits,
-            max_decisions=args.max_decisions,
-        )
-        try:
-            text = run_ope(ope_args)
-        except OPEInputError as err:
-            raise error(str(err)) from None
-        print(text)
-        return 0
-
-    p.set_defaults(handler=handler)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dialog_rl.acts import SYS_OFFER
 from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.jit import njit
@@ -25,6 +26,7 @@ def _rule_actions(
     tasks: np.ndarray,
     required: np.ndarray,
     misc: np.ndarray,
+    offers: np.ndarray,
     confirm_below: float,
     out: np.ndarray,
 ) -> None:
@@ -33,18 +35,21 @@ def _rule_actions(
     ``slots`` [n, 7]: feature indices of known, conf, confirmed, dontcare, asked, then the request
     and confirm actions (-1: none); ``requests`` [n, 2]: feature requested, inform action;
     ``tasks`` [n, 2]: feature is_task, perform action; ``required`` [1 + n_tasks, n_slots]: the
-    slots the offer (row 0) and each task need; ``misc``: offer, reqmore, bye actions, then the
+    slots an offer (row 0) and each task need; ``misc``: -1 (unused), reqmore, bye actions, then the
     features offer.made, offer.matches_belief, offer.rejected, task.performed, matches_0,
-    matches_1, last.reqmore.
+    matches_1, last.reqmore; ``offers``: the offer actions (one per domain; the mask allows the
+    active domain's).
     """
     for r in range(obs.shape[0]):
-        out[r] = _one_rule(obs[r], masks[r], slots, requests, tasks, required, misc, confirm_below)
+        out[r] = _one_rule(
+            obs[r], masks[r], slots, requests, tasks, required, misc, offers, confirm_below
+        )
 
 
 @njit(cache=True)
-def _one_rule(o, m, slots, requests, tasks, required, misc, confirm_below) -> int:
+def _one_rule(o, m, slots, requests, tasks, required, misc, offers, confirm_below) -> int:
     """The rule's action for one observation ``o`` and mask ``m`` (arguments as above)."""
-    offer, reqmore, bye = misc[0], misc[1], misc[2]
+    reqmore, bye = misc[1], misc[2]
     f_made, f_matches, f_rejected, f_performed = misc[3], misc[4], misc[5], misc[6]
     f_few0, f_few1, f_last_reqmore = misc[7], misc[8], misc[9]
     offer_live = o[f_made] > 0 and o[f_rejected] == 0 and o[f_matches] > 0
@@ -82,8 +87,10 @@ def _one_rule(o, m, slots, requests, tasks, required, misc, confirm_below) -> in
         ):
             return a_conf
     # 4. offer (again) if nothing valid is on offer
-    if offer >= 0 and not offer_live and m[offer]:
-        return offer
+    if not offer_live:
+        for offer in offers:
+            if m[offer]:
+                return offer
     # 5. do the task
     if believed >= 0 and o[f_performed] == 0 and m[tasks[believed, 1]]:
         return tasks[believed, 1]
@@ -168,10 +175,8 @@ class RulePolicy(Policy):
             )
             for t in d.task_names
         ]
-        self._offer = act.get("offer", -1)
-        self._offer_requires = (
-            set(d.inf_names[s] for s in d.act_requires[self._offer]) if self._offer >= 0 else set()
-        )
+        self._offers = [a for a in range(d.n_actions) if d.act_kind[a] == SYS_OFFER]
+        self._offer_requires = {d.inf_names[s] for a in self._offers for s in d.act_requires[a]}
         self._reqmore = act.get("reqmore", -1)
         self._bye = act.get("bye", -1)
         self._f_made = ix("offer.made")
@@ -197,7 +202,7 @@ class RulePolicy(Policy):
             required,
             np.array(
                 [
-                    self._offer,
+                    -1,
                     self._reqmore,
                     self._bye,
                     self._f_made,
@@ -209,6 +214,7 @@ class RulePolicy(Policy):
                 ],
                 dtype=np.int64,
             ),
+            np.array(self._offers, dtype=np.int64),
             float(confirm_below),
         )
 

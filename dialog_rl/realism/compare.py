@@ -14,7 +14,7 @@ once as ``none`` if nothing is read, and the counts are normalised to sum to one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -43,7 +43,8 @@ _LABEL = _LABELLED + 1  # ... + 6: labelled turns with each annotated category
 _LABEL_INFORM = _LABEL + len(LABEL_CATEGORIES)
 _LABEL_SLOTS = _LABEL_INFORM + 1
 _BOOKING = _LABEL_SLOTS + 1
-_COLUMNS = _BOOKING + 1
+_DOMAINS = _BOOKING + 1  # domains the conversation spans
+_COLUMNS = _DOMAINS + 1
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class TurnView:
     booking: bool = False
     """The turn is about a booking: a label on day, time, people, nights or reference (real), an
     inform of a slot of those kinds (simulated)."""
+    domains: int = 0
+    """On a conversation's first turn, the number of domains the conversation spans (its
+    labels' domains, real; its goal's, simulated); 0 on the others."""
 
 
 def real_side(
@@ -80,6 +84,8 @@ def real_side(
             turns.append(
                 TurnView(read, slots, bool(turn.labels), types, lt.inform_slots, lt.booking)
             )
+        if turns:
+            turns[0] = replace(turns[0], domains=len(dialogue.domains))
         out.append(turns)
     return out
 
@@ -117,6 +123,8 @@ def simulated_side(
         obs, info = env.reset(seed=s)
         rng = policy_rng(s)
         turns = [view(info)] if info["user_acts"] else []
+        if turns:
+            turns[0] = replace(turns[0], domains=len(env.user.goal.domains))
         while True:
             decision = policy.act(obs, info["action_mask"], explore=False, rng=rng)
             obs, _, terminated, truncated, info = env.step(decision.action)
@@ -197,6 +205,7 @@ def format_comparison(result: dict) -> str:
     lines = [
         f"  {'':<34}{'real [95% CI]':>26}{'simulated [95% CI]':>26}",
         row("user turns per conversation", "user_turns", pct=False),
+        row("domains per conversation", "domains_per_conversation", pct=False),
         "",
         "  NLU-read (the scenario's NLU reads both sides' words; share of user turns with):",
     ]
@@ -260,6 +269,7 @@ def _counts(conversations: list[list[TurnView]]) -> np.ndarray:
                 c[i, _LABEL_INFORM] += 1
                 c[i, _LABEL_SLOTS] += t.inform_slots
             c[i, _BOOKING] += t.booking
+        c[i, _DOMAINS] = turns[0].domains if turns else 0
     return c
 
 
@@ -277,7 +287,10 @@ def _figures(sums: np.ndarray, conversations: int) -> dict[str, np.ndarray]:
         read = sums[:, _READ : _READ + len(READ_CATEGORIES)]
         label = sums[:, _LABEL : _LABEL + len(LABEL_CATEGORIES)]
         labelled = sums[:, _LABELLED]
-        out = {"user_turns": turns / conversations}
+        out = {
+            "user_turns": turns / conversations,
+            "domains_per_conversation": sums[:, _DOMAINS] / conversations,
+        }
         for j, c in enumerate(READ_CATEGORIES):
             out[f"read_share/{c}"] = read[:, j] / turns
         out["read_slots_per_inform"] = sums[:, _READ_SLOTS] / sums[:, _READ_INFORM]

@@ -22,7 +22,13 @@ from simulators.value_readers import canonical, kind_of_slot
 __all__ = ["BOOKING_SLOTS", "GENERAL_ACTS", "LabelledTurn", "Labels"]
 
 #: MultiWOZ's slot names -> the names scenarios use (others are lower-cased)
-SLOT_NAMES = {"Addr": "address", "Post": "postcode", "Price": "pricerange", "Stay": "nights"}
+SLOT_NAMES = {
+    "Addr": "address",
+    "Post": "postcode",
+    "Price": "pricerange",
+    "Stay": "nights",
+    "Fee": "entrance_fee",
+}
 #: the slots of a booking (MultiWOZ's ``book`` goals): day, time, people, nights, reference
 BOOKING_SLOTS = frozenset({"Day", "Time", "People", "Stay", "Ref"})
 GENERAL_ACTS = {"general-thank": THANK, "general-bye": BYE, "general-greet": HELLO}
@@ -56,7 +62,9 @@ class LabelledTurn:
 
 @dataclass
 class Labels:
-    """Reads the labels of one MultiWOZ domain (``restaurant``) in one scenario's terms."""
+    """Reads the labels of one MultiWOZ domain (``restaurant``) in one scenario's terms; of a
+    multi-domain scenario, the labels of each of its domains (``Hotel-Inform`` of ``Area`` is
+    ``hotel-area``), whatever ``corpus_domain`` says."""
 
     domain: Domain
     corpus_domain: str
@@ -84,7 +92,9 @@ class Labels:
         """What one user turn's labels say in the scenario's terms."""
         if not labels:
             return LabelledTurn(UNANNOTATED)
-        prefix = self.corpus_domain.lower() + "-"
+        names = self.domain.domains.names
+        multi = len(names) > 1
+        prefixes = names if multi else (self.corpus_domain.lower(),)
         acts: set[tuple[int, int, int]] = set()
         types: set[int] = set()
         informed: set[str] = set()
@@ -94,22 +104,23 @@ class Labels:
                 acts.add((GENERAL_ACTS[label], -1, -1))
                 types.add(GENERAL_ACTS[label])
                 continue
-            if not label.lower().startswith(prefix):
+            own, _, act = label.lower().partition("-")
+            if own not in prefixes:
                 continue
-            act = label[len(prefix) :].lower()
+            scope = f"{own}-" if multi else ""  # a multi-domain scenario's slot names
             if act not in ("inform", "request"):
                 continue
             types.add(INFORM if act == "inform" else REQUEST)
             for slot, value in pairs:
                 booking |= slot in BOOKING_SLOTS
                 if act == "request":
-                    r = self._request.get(_key(SLOT_NAMES.get(slot, slot)))
+                    r = self._request.get(_key(scope + SLOT_NAMES.get(slot, slot)))
                     if r is not None:
                         acts.add((REQUEST, r, -1))
                     continue
                 if slot.lower() != "none":
                     informed.add(slot)
-                s = self._inform.get(_key(SLOT_NAMES.get(slot, slot)))
+                s = self._inform.get(_key(scope + SLOT_NAMES.get(slot, slot)))
                 if s is None:
                     continue
                 v = self.value(s, value)

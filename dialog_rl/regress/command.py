@@ -1,7 +1,8 @@
-"""The ``dialog-rl regress`` subcommand: the gate, its offline mode, and golden conversations.
+"""The work of ``dialog-rl regress``: the gate, its offline mode, and golden conversations.
 
-Only argparse is imported here at module level, so ``dialog-rl --help`` stays instant; the
-machinery is imported when the subcommand runs. Exit codes: 0 pass, 1 regression (or changed
+The parsers are ``dialog_rl/cli/regress.py``'s; it calls these with the parsed arguments (the gate
+once it has checked that ``--baseline``, ``--candidate`` and ``--scenario`` are there) and its
+usage-error class ``error`` (one line, exit code 2). Exit codes: 0 pass, 1 regression (or changed
 golden conversations), 2 usage error (bad arguments, scenario, policy, logs or golden file, or a
 scenario that fails its health checks).
 """
@@ -13,153 +14,10 @@ import os
 import sys
 from pathlib import Path
 
-GATE_EXAMPLE = (
-    "example: dialog-rl regress --baseline rule --candidate rule:early-handover "
-    "--scenario scenarios/restaurant.yaml --noise 0.15 --episodes 2000 --seed 0"
-)
-
-
-def add_regress_parser(sub: argparse._SubParsersAction, error: type[Exception]) -> None:
-    """Register ``regress`` (and ``regress record`` / ``regress check``) on the CLI's subparsers.
-
-    ``error`` is the CLI's usage-error class (reported in one line, exit code 2).
-    """
-    from dialog_rl.arg_types import positive_int as _positive_int
-    from dialog_rl.arg_types import probability as _probability
-
-    p = sub.add_parser(
-        "regress",
-        help="regression gate: is a candidate policy worse than the baseline? (paired, sequential)",
-        description="Compare a candidate policy with a baseline on the same simulated customers "
-        "(or on logged conversations with --logs) and give a verdict: better, no worse within "
-        "the margin, inconclusive, or worse. Exit code 0 pass, 1 regression, 2 usage error.",
-        epilog=GATE_EXAMPLE + "\npolicies: random, rule, a run directory, or rule variants "
-        "rule:noconfirm, rule:early-handover, rule:eps=0.1, rule:confirm-below=0.8",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--baseline", help="the policy in production: name or run directory")
-    p.add_argument("--candidate", help="the new policy: name or run directory")
-    p.add_argument("--scenario", help="scenario YAML file, or a shipped one by name (restaurant)")
-    p.add_argument("--noise", type=_probability, default=None, help="semantic error rate (0-1)")
-    p.add_argument("--episodes", type=_positive_int, default=None, help="most paired episodes")
-    p.add_argument("--seed", type=int, default=None, help="the one seed of the customers")
-    p.add_argument("--margin", type=float, default=0.02, help="regression that matters (0.02)")
-    p.add_argument("--alpha", type=float, default=0.05, help="false-alarm rate (0.05)")
-    p.add_argument(
-        "--metric",
-        choices=("success", "reward", "turns", "hangup", "value", "retention", "visits"),
-        default=None,
-        help="the metric the verdict is about (default: success; with --lifetime: value; "
-        "value, retention and visits need --lifetime)",
-    )
-    p.add_argument(
-        "--lifetime",
-        action="store_true",
-        help="compare whole customer lifetimes (metrics value, retention, visits, success; "
-        "pairing episode)",
-    )
-    p.add_argument("--looks", type=_positive_int, default=5, help="interim analyses (5)")
-    p.add_argument("--spending", choices=("obf", "pocock"), default="obf", help="error spending")
-    p.add_argument(
-        "--pairing",
-        choices=("act", "turn", "episode", "none"),
-        default=None,
-        help="how random draws are shared (act: tightest, the default; episode: as simulate "
-        "plays them; none: other customers, unpaired)",
-    )
-    p.add_argument("--greedy", action="store_true", help="act greedily (no exploration)")
-    p.add_argument(
-        "--independent-exploration",
-        action="store_true",
-        help="give the candidate its own exploration stream",
-    )
-    p.add_argument("--max-turns", type=_positive_int, default=None, help="override turn limit")
-    p.add_argument(
-        "--health-episodes",
-        type=int,
-        default=None,
-        help="conversations per policy for the health checks (200; 0 skips them)",
-    )
-    p.add_argument(
-        "--fail-inconclusive", action="store_true", help="an inconclusive verdict fails too"
-    )
-    p.add_argument("--logs", default=None, help="offline: judge on these logged conversations")
-    p.add_argument(
-        "--estimator",
-        choices=("WIS", "IS", "WPDIS", "PDIS"),
-        default="WIS",
-        help="offline estimator (WIS)",
-    )
-    p.add_argument("--bootstrap", type=_positive_int, default=2000, help="offline resamples")
-    p.add_argument("--junit", default=None, help="write a JUnit XML report here")
-    p.add_argument("--markdown", default=None, help="write a Markdown report here")
-    p.add_argument("--json", default=None, help="write the result as JSON here")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(handler=_run(cmd_regress, error), regress_cmd=None)
-
-    rsub = p.add_subparsers(title="golden conversations", dest="regress_cmd", metavar="")
-    r = rsub.add_parser(
-        "record",
-        help="save deterministic transcripts of a policy's conversations",
-        description="Play the conversations of each seed and save them as a golden JSON file.",
-    )
-    r.add_argument(
-        "--scenario",
-        required=True,
-        help="scenario YAML file, or a shipped one by name (restaurant)",
-    )
-    r.add_argument("--policy", required=True, help="policy name or run directory")
-    r.add_argument("--seeds", default="0", help="run seeds, e.g. 0,1,2 or 0-4 (default: 0)")
-    r.add_argument("--episodes", type=_positive_int, default=10, help="conversations per seed (10)")
-    r.add_argument("--noise", type=_probability, default=None, help="semantic error rate (0-1)")
-    r.add_argument("--max-turns", type=_positive_int, default=None, help="override turn limit")
-    r.add_argument("--greedy", action="store_true", help="act greedily (no exploration)")
-    r.add_argument("--out", required=True, help="golden file to write (JSON)")
-    r.add_argument("--force", action="store_true", help="replace an existing file")
-    r.set_defaults(handler=_run(cmd_record, error))
-
-    c = rsub.add_parser(
-        "check",
-        help="replay golden conversations and show where they changed",
-        description="Replay a golden file; show the first turn at which each conversation "
-        "changed. Exit code 0 all match, 1 some changed, 2 usage error.",
-    )
-    c.add_argument("golden", help="golden file written by `dialog-rl regress record`")
-    c.add_argument("--policy", default=None, help="replay with this policy instead")
-    c.add_argument("--scenario", default=None, help="replay on this scenario file instead")
-    c.add_argument("--limit", type=_positive_int, default=10, help="changes to show (10)")
-    c.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto", help="colour the diff"
-    )
-    c.set_defaults(handler=_run(cmd_check, error))
-
-
-def _run(fn, error: type[Exception]):
-    """Bind the CLI's usage-error class, and turn this package's input errors into it."""
-
-    def handler(args: argparse.Namespace, argv: list[str]) -> int:
-        from dialog_rl.ope.validation import OPEInputError
-        from dialog_rl.regress.gate import HealthError
-        from dialog_rl.regress.golden import GoldenError
-
-        try:
-            return fn(args, argv, error)
-        except (OPEInputError, GoldenError, HealthError) as err:
-            raise error(str(err)) from None
-
-    return handler
-
-
 # -- the gate ----------------------------------------------------------------------------------
 
 
 def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception]) -> int:
-    missing = [f"--{k}" for k in ("baseline", "candidate", "scenario") if not getattr(args, k)]
-    if missing:
-        raise error(
-            f"regress needs {', '.join(missing)} (or use `regress record` / `regress check`); "
-            + GATE_EXAMPLE
-        )
     if not 0.0 < args.alpha < 0.5:
         raise error(f"--alpha must be between 0 and 0.5, got {args.alpha}")
     if not args.margin > 0:
@@ -192,7 +50,7 @@ def cmd_regress(args: argparse.Namespace, argv: list[str], error: type[Exception
         looks=args.looks,
         spending=args.spending,
         pairing=args.pairing,
-        explore=not args.greedy,
+        explore=args.explore,
         independent_exploration=args.independent_exploration,
         max_turns=args.max_turns,
         health_episodes=200 if args.health_episodes is None else max(0, args.health_episodes),
@@ -273,7 +131,7 @@ def _offline(args: argparse.Namespace, error: type[Exception]) -> int:
         metric=args.metric,
         estimator=args.estimator,
         n_bootstrap=args.bootstrap,
-        explore=not args.greedy,
+        explore=args.explore,
     )
     result = run_offline(config)
     sys.stdout.write(offline_text(result))
@@ -352,7 +210,7 @@ def cmd_record(args: argparse.Namespace, argv: list[str], error: type[Exception]
         episodes=args.episodes,
         noise=args.noise,
         max_turns=args.max_turns,
-        explore=not args.greedy,
+        explore=args.explore,
     )
     doc = record(config)
     save(doc, out)

@@ -136,8 +136,10 @@ def static_checks(domain: Domain) -> list[Finding]:
 def goal_met(domain: Domain, user) -> bool:
     """Whether the customer's (final) goal was met, re-derived from the goal and what happened."""
     g = user.goal
-    if user.accepted < 0 or mismatches(domain, user.accepted, g.constraints):
-        return False
+    for d in g.domains:
+        e = user.accepted[d]
+        if e < 0 or mismatches(domain, e, g.constraints):
+            return False
     if any(r not in user.informed for r in g.requests):
         return False
     return g.task < 0 or bool(user.task_done)
@@ -169,7 +171,7 @@ class EpisodeWatcher:
         s = episode  # findings name the episode index: `dialog-rl tui --seed` replays it
         self.episodes += 1
         goal = env.user.goal
-        if not match_mask(d, goal.constraints).any():
+        if not all(match_mask(d, goal.constraints, k).any() for k in goal.domains):
             self.unsatisfiable.append(s)
         seen: Counter = Counter()
         looped = empty = empty_text = False

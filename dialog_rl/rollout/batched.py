@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dialog_rl.counter_rng import POLICY, uniforms
+from dialog_rl.env.engine import CONVLAB_FIELDS
 from dialog_rl.env.vector import DialogueVectorEnv
 from dialog_rl.policies.base import Episode, Policy
 from dialog_rl.rollout.runner import policy_rng
@@ -224,7 +225,16 @@ def _reseed(
             policy_rng(episode_seed(seed, int(episode[i])), rngs[i])
 
 
-_OUTCOME_KEYS = ("success", "outcome", "turns", "reward", "hangup", "handover", "truncated")
+_OUTCOME_KEYS = (
+    "success",
+    "outcome",
+    "turns",
+    "reward",
+    "hangup",
+    "handover",
+    "truncated",
+    *CONVLAB_FIELDS,
+)
 
 
 def _outcomes(fin: dict, rows: np.ndarray) -> list[dict]:
@@ -243,6 +253,7 @@ def _outcome(fin: dict, i: int) -> dict:
         "hangup": bool(fin["hangup"][i]),
         "handover": bool(fin["handover"][i]),
         "truncated": bool(fin["truncated"][i]),
+        **{name: int(fin[name][i]) for name in CONVLAB_FIELDS},
     }
 
 

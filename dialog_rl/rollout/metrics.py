@@ -32,8 +32,9 @@ def rate_ci(hits: np.ndarray) -> dict:
 
 
 def summarize(outcomes: list[dict]) -> dict:
-    """Success, reward, turns, hang-ups, hand-overs and truncations over episodes."""
-    return {
+    """Success, reward, turns, hang-ups, hand-overs and truncations over episodes, and
+    ConvLab/MultiWOZ's metrics of the same conversations (``convlab``)."""
+    out = {
         "episodes": len(outcomes),
         "success": rate_ci(np.array([o["success"] for o in outcomes])),
         "reward": mean_ci(np.array([o["reward"] for o in outcomes])),
@@ -41,6 +42,44 @@ def summarize(outcomes: list[dict]) -> dict:
         "hangup": rate_ci(np.array([o["hangup"] for o in outcomes])),
         "handover": rate_ci(np.array([o["handover"] for o in outcomes])),
         "truncated": rate_ci(np.array([o["truncated"] for o in outcomes])),
+    }
+    if outcomes and all("inform_tp" in o for o in outcomes):
+        out["convlab"] = convlab_metrics(outcomes)
+    return out
+
+
+def convlab_metrics(outcomes: list[dict]) -> dict:
+    """ConvLab-2's evaluation of conversations (``MultiWozEvaluator`` in
+    ``convlab2/evaluator/multiwoz_eval.py``), from each one's counts.
+
+    Per conversation, as ConvLab-2 computes them: inform recall TP / (TP + FN), undefined when
+    the customer asked nothing; precision TP / (TP + FP) (0 when nothing was told); F1 their
+    harmonic mean; the match rate, the share of the goal's domains whose entity on offer meets
+    the final goal. Each is averaged over the conversations where it is defined. Task success:
+    every domain matched and recall 1, where an undefined recall counts as met (ConvLab-2 counts
+    such a conversation as failed unless it has a booking; dialog-rl has no booking yet, so its
+    book rate is not reported).
+    """
+    tp, fp, fn, matched, domains = (
+        np.array([o[k] for o in outcomes], dtype=np.float64)
+        for k in ("inform_tp", "inform_fp", "inform_fn", "match_domains", "goal_domains")
+    )
+    asked = tp + fn > 0
+    recall = tp[asked] / (tp + fn)[asked]
+    told = tp[asked] + fp[asked] > 0
+    precision = np.where(told, tp[asked] / np.maximum(tp + fp, 1)[asked], 0.0)
+    both = precision + recall > 0
+    f1 = np.where(both, 2 * precision * recall / np.where(both, precision + recall, 1), 0.0)
+    match = matched / np.maximum(domains, 1)
+    full_recall = np.ones(len(outcomes), dtype=bool)
+    full_recall[asked] = recall >= 1.0
+    return {
+        "inform_precision": mean_ci(precision),
+        "inform_recall": mean_ci(recall),
+        "inform_f1": mean_ci(f1),
+        "match_rate": mean_ci(match),
+        "task_success": rate_ci((match >= 1.0) & full_recall),
+        "dialogues_with_requests": int(asked.sum()),
     }
 
 

@@ -1,3 +1,4 @@
+# Whole on purpose: one run directory's life, opened under its lock to its final summary.
 """A ``simulate --out`` run directory, written as it goes so a killed run keeps what it played.
 
     DIR/
@@ -39,7 +40,7 @@ from dialog_rl.outputs import (
     clear_directory,
     stamp,
 )
-from dialog_rl.rollout.logs import part_name, write_bytes_atomic
+from dialog_rl.rollout.logs import PART_EPISODES, part_name, write_bytes_atomic
 from dialog_rl.rollout.runlock import RunLock, check_not_locked, has_content, pid_alive, run_status
 from dialog_rl.seeding import CONVERSATIONS_VERSION
 
@@ -130,6 +131,80 @@ def stored_part_episodes(path: Path) -> int | None:
         return None
     value = (summary or {}).get("run", {}).get("part_episodes")
     return value if isinstance(value, int) and value > 0 else None
+
+
+def policy_sha256(name: str) -> str | None:
+    """sha256 of a trained policy's metadata (it holds its weights' hash); None for built-ins."""
+    if name in ("random", "rule"):
+        return None
+    import hashlib
+
+    from dialog_rl.policies.checkpoint import META, resolve_checkpoint
+
+    return hashlib.sha256((resolve_checkpoint(name) / META).read_bytes()).hexdigest()
+
+
+def open_simulation_run(
+    out: str | Path,
+    *,
+    domain,
+    scenario_path: str,
+    command: list[str],
+    policy_name: str,
+    policy_config: dict,
+    seed: int,
+    noise: float,
+    channel: str,
+    text: bool,
+    epsilon: float,
+    explore: bool,
+    max_turns: int | None,
+    lifetime: bool,
+    episodes: int,
+    part_episodes: int | None = None,
+    force: bool = False,
+    resume: bool = False,
+) -> SimulationRun:
+    """Open ``out`` for ``simulate``, under its lock: a fresh run (``force`` replaces one that
+    simulate made, nothing else) or the interrupted one ``resume`` finishes.
+
+    ``part_episodes`` None: the stored run's when resuming, else ``PART_EPISODES``. Raises what
+    ``SimulationRun.open`` raises.
+    """
+    import dialog_rl
+
+    path = Path(out)
+    part = part_episodes or (resume and stored_part_episodes(path)) or PART_EPISODES
+    policy = {"name": policy_name, **policy_config}
+    header = {
+        "scenario": domain.name,
+        "scenario_path": scenario_path,
+        "scenario_hash": domain.content_hash,
+        "dialog_rl_version": dialog_rl.__version__,
+        "command": command,
+        "seed": seed,
+        "policy": policy,
+        "noise": noise,
+        "channel": channel,
+        "explore": explore,
+    }
+    identity = {
+        "conversations": CONVERSATIONS_VERSION,
+        "scenario_hash": domain.content_hash,
+        "policy": policy,
+        "policy_sha256": policy_sha256(policy_name),
+        "seed": seed,
+        "noise": noise,
+        "channel": channel,
+        "text": text or channel == "text",
+        "epsilon": epsilon,
+        "explore": explore,
+        "max_turns": max_turns,
+        "lifetime": lifetime,
+        "episodes": episodes,
+        "part_episodes": part,
+    }
+    return SimulationRun(path, header, identity).open(force=force, resume=resume)
 
 
 class SimulationRun:
@@ -331,6 +406,23 @@ class SimulationRun:
         return [o for p in range(self.n_parts) for o in self._done[p]]
 
     # -- ending --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def playing(self, cannot_start: tuple[type[BaseException], ...] = ()):
+        """Around the play: a failure (Ctrl-C, a dying worker, a full disk) marks the run
+        interrupted and keeps what is on disk for ``--resume``; one of ``cannot_start`` (no
+        backend) before any part was recorded removes the run, as if it had never started."""
+        try:
+            yield self
+        except cannot_start:
+            if self.episodes_done == 0:
+                self.discard()
+            else:
+                self.interrupt()
+            raise
+        except BaseException:
+            self.interrupt()
+            raise
 
     def complete(self, metrics: dict) -> dict:
         """Write the final summary (status complete) and drop the progress files."""

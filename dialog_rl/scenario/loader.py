@@ -19,7 +19,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from dialog_rl.scenario.schema import Scenario, ScenarioRefError, check_references
+from dialog_rl.scenario.checks import Part, ScenarioRefError, check_references, parts
+from dialog_rl.scenario.schema import Scenario
 from dialog_rl.shipped import shipped_scenarios
 
 #: limits on what is read, each refused with a ScenarioError before the work it would cost:
@@ -56,6 +57,8 @@ class LoadedScenario:
     kb_rows: list[dict[str, str]]
     path: Path
     content_hash: str
+    part_rows: tuple[list[dict[str, str]], ...] = ()
+    """Each domain's rows (``kb_rows`` is them all, domain after domain)."""
 
 
 def resolve_scenario(name_or_path: str | Path) -> Path:
@@ -109,28 +112,37 @@ def load_scenario(path: str | Path, kb_roots: Sequence[str | Path] = ()) -> Load
         raise ScenarioError(path, _line_of(node, err.loc), _dotted(err.loc), err.message) from None
 
     digest = hashlib.sha256(raw)
-    if scenario.kb.file is not None:
-        kb_line = _line_of(node, ("kb", "file")) or _line_of(node, ("kb",))
-        kb_path = _contained(path, kb_line, "kb.file", scenario.kb.file, kb_roots)
+    part_rows = tuple(_load_kb(path, node, part, kb_roots, digest) for part in parts(scenario))
+    rows = [row for rs in part_rows for row in rs]
+    return LoadedScenario(scenario, rows, path, digest.hexdigest(), part_rows)
+
+
+def _load_kb(path: Path, node, part: Part, kb_roots, digest) -> list[dict[str, str]]:
+    """One domain's KB rows, checked against its slots (its file's bytes go into ``digest``)."""
+    loc = part.loc
+    if part.kb.file is not None:
+        kb_line = _line_of(node, (*loc, "kb", "file")) or _line_of(node, (*loc, "kb"))
+        field = _dotted((*loc, "kb", "file"))
+        kb_path = _contained(path, kb_line, field, part.kb.file, kb_roots)
         kb_raw = _read_bytes(kb_path, MAX_KB_BYTES, referenced_by=(path, kb_line))
         digest.update(kb_raw)
         rows, lines = _read_csv(kb_path, _decode(kb_path, kb_raw))
         kb_file: Path = kb_path
     else:
-        rows = [_entity_text(path, node, i, row) for i, row in enumerate(scenario.kb.entities)]
-        lines = [_line_of(node, ("kb", "entities", i)) for i in range(len(rows))]
+        rows = [_entity_text(path, node, i, row, loc) for i, row in enumerate(part.kb.entities)]
+        lines = [_line_of(node, (*loc, "kb", "entities", i)) for i in range(len(rows))]
         kb_file = path
-    _check_kb(scenario, rows, lines, kb_file, inline=scenario.kb.file is None)
-    for i, slot in enumerate(scenario.slots.informable):
+    _check_kb(part, rows, lines, kb_file, inline=part.kb.file is None)
+    for i, slot in enumerate(part.slots.informable):
         if slot.values is None and not any(row.get(slot.name) for row in rows):
-            loc = ("slots", "informable", i, "name")
+            where = (*loc, "slots", "informable", i, "name")
             raise ScenarioError(
                 path,
-                _line_of(node, loc),
-                _dotted(loc),
+                _line_of(node, where),
+                _dotted(where),
                 f"slot {slot.name!r} has no values: list `values` or fill its KB column",
             )
-    return LoadedScenario(scenario, rows, path, digest.hexdigest())
+    return rows
 
 
 def _contained(
@@ -385,14 +397,16 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _entity_text(path: Path, node: yaml.Node, i: int, row: dict) -> dict[str, str]:
+def _entity_text(
+    path: Path, node: yaml.Node, i: int, row: dict, at: tuple[str | int, ...] = ()
+) -> dict[str, str]:
     """An inline KB row as text (values may be YAML numbers)."""
     out = {}
     for key, value in row.items():
         try:
             out[key] = str(value)
         except ValueError:  # an int past Python's 4300-digit str() limit
-            loc = ("kb", "entities", i, key)
+            loc = (*at, "kb", "entities", i, key)
             raise ScenarioError(
                 path, _line_of(node, loc), _dotted(loc), "number too long to be a value"
             ) from None
@@ -482,14 +496,12 @@ def _read_csv(path: Path, text: str) -> tuple[list[dict[str, str]], list[int]]:
 
 
 def _check_kb(
-    scenario: Scenario, rows: list[dict[str, str]], lines: list, kb_file: Path, inline: bool
+    part: Part, rows: list[dict[str, str]], lines: list, kb_file: Path, inline: bool
 ) -> None:
-    informable = {s.name: s for s in scenario.slots.informable}
-    known = (
-        set(informable) | {s.name for s in scenario.slots.requestable} | {scenario.kb.name_field}
-    )
+    informable = {s.name: s for s in part.slots.informable}
+    known = set(informable) | {s.name for s in part.slots.requestable} | {part.kb.name_field}
     for i, (row, line) in enumerate(zip(rows, lines)):
-        where = f"kb.entities[{i}]" if inline else f"row {i + 1}"
+        where = f"{_dotted((*part.loc, 'kb', 'entities', i))}" if inline else f"row {i + 1}"
         for key, value in row.items():
             if key not in known:
                 raise ScenarioError(kb_file, line, where + _key(key), "not a declared slot")
@@ -498,5 +510,5 @@ def _check_kb(
                 raise ScenarioError(
                     kb_file, line, where + _key(key), f"{value!r} is not one of the slot's values"
                 )
-        if scenario.kb.name_field not in row:
-            raise ScenarioError(kb_file, line, where, f"no {scenario.kb.name_field!r} column")
+        if part.kb.name_field not in row:
+            raise ScenarioError(kb_file, line, where, f"no {part.kb.name_field!r} column")

@@ -8,13 +8,19 @@ Cross-references (a slot named in a template, a goal or a KB row) are checked in
 
 from __future__ import annotations
 
-import string
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+#: a slot across the scenario: its name, or in a multi-domain scenario ``<domain>-<slot>``
+SlotRef = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=129, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z_][A-Za-z0-9_]*)?$"
+    ),
+]
 
 #: Placeholders every template may use besides slot names.
 COMMON_PLACEHOLDERS = frozenset({"name", "value", "slot", "task"})
@@ -138,10 +144,30 @@ class NoMatchBehaviour(Strict):
         return self
 
 
+class GoalMix(Strict):
+    """One kind of multi-domain goal: the domains it spans, in the order the customer takes them."""
+
+    domains: list[Name] = Field(min_length=1)
+    """Domain names, in order (each at most once)."""
+    weight: float = Field(gt=0)
+    """Relative frequency of this kind of goal."""
+
+
+class Carry(Strict):
+    """A value a customer carries from one domain to a later one ("a hotel in the same area as
+    the restaurant")."""
+
+    slot: Name
+    """A slot name declared by several domains."""
+    prob: Probability
+    """Probability that a later domain's constraint on it takes the value of the latest earlier
+    domain that constrains it."""
+
+
 class Goals(Strict):
     """How a customer's hidden goal is sampled."""
 
-    constraints: dict[Name, Probability]
+    constraints: dict[Name, Probability] = Field(default_factory=dict)
     """Probability that a customer constrains each informable slot."""
     min_constraints: int = Field(default=1, ge=0)
     """At least this many constraints per goal."""
@@ -155,6 +181,10 @@ class Goals(Strict):
     """Per-turn probability that the customer changes one constraint."""
     on_no_match: NoMatchBehaviour = Field(default_factory=NoMatchBehaviour)
     """What the customer does when nothing matches."""
+    mix: list[GoalMix] = Field(default_factory=list)
+    """Multi-domain scenarios: the kinds of goal (domains, in order) and their frequencies."""
+    carry: list[Carry] = Field(default_factory=list)
+    """Multi-domain scenarios: values a customer carries from one domain to the next."""
 
     @model_validator(mode="after")
     def _task_mass(self) -> Goals:
@@ -300,23 +330,59 @@ class Lifetime(Strict):
     """Next visit's patience is scaled by 1 + patience_slope * trust (clipped to [0.5, 1.5])."""
     cooperativeness_slope: float = 0.1
     """Next visit's cooperativeness shifts by cooperativeness_slope * trust."""
-    persistent: list[Name] = Field(default_factory=list)
-    """Informable slots that stay the customer's own across visits (their email, say)."""
+    persistent: list[SlotRef] = Field(default_factory=list)
+    """Informable slots that stay the customer's own across visits (their email, say); in a
+    multi-domain scenario named ``<domain>-<slot>`` (``hotel-type``)."""
+
+
+class DomainGoals(Strict):
+    """How a goal's part in one domain of a multi-domain scenario is drawn."""
+
+    constraints: dict[Name, Probability]
+    """Probability that a customer constrains each informable slot of the domain."""
+    min_constraints: int = Field(default=1, ge=0)
+    """At least this many constraints in the domain."""
+    requests: dict[Name, Probability] = Field(default_factory=dict)
+    """Probability that a customer asks for each requestable slot of the domain."""
+    satisfiable: Probability = 0.9
+    """Probability that the constraints are drawn from a real entity of the domain's KB."""
+
+
+class DomainSpec(Strict):
+    """One domain of a multi-domain scenario: its slots, knowledge base and actions."""
+
+    name: Name
+    """Domain name (restaurant, hotel, ...): goals name it, and its slots are named
+    ``<domain>-<slot>`` in action names, observations and logs."""
+    slots: Slots
+    """The domain's informable and requestable slots. A slot name another domain also lists
+    `values` for must list the same values there (the hotel's and the restaurant's `area`); a
+    slot whose values come from the domain's KB is the domain's own."""
+    kb: KnowledgeBase
+    """The domain's entities."""
+    actions: list[Action] = Field(min_length=1)
+    """The domain's actions (request, confirm, offer, inform); the shared ones (greet, reqmore,
+    repeat, handover, bye) go in the scenario's own `actions`."""
+    goals: DomainGoals
+    """How a goal's part in this domain is drawn."""
 
 
 class Scenario(Strict):
-    """A whole domain, as written in ``scenarios/*.yaml``."""
+    """A whole scenario, as written in ``scenarios/*.yaml``: one domain (``slots``, ``kb``,
+    ``actions``, ``goals``) or several (``domains``, shared ``actions``, ``goals.mix``)."""
 
     name: Name
     """Short name of the scenario."""
     description: str = ""
     """What the scenario models."""
-    slots: Slots
-    """Informable and requestable slots."""
-    kb: KnowledgeBase
-    """Entities the agent queries."""
+    slots: Slots | None = None
+    """Informable and requestable slots (one-domain scenarios)."""
+    kb: KnowledgeBase | None = None
+    """Entities the agent queries (one-domain scenarios)."""
+    domains: list[DomainSpec] | None = Field(default=None, min_length=2)
+    """The domains of a multi-domain scenario (instead of `slots` and `kb`)."""
     actions: list[Action] = Field(min_length=1)
-    """The agent's action catalog."""
+    """The agent's action catalog (in a multi-domain scenario: the actions all domains share)."""
     goals: Goals
     """How customers' goals are drawn."""
     personas: list[Persona] = Field(min_length=1)
@@ -330,82 +396,16 @@ class Scenario(Strict):
     lifetime: Lifetime | None = None
     """Returning customers (optional): how experience drives their next visits."""
 
-
-def check_references(scenario: Scenario) -> None:
-    """Check that every slot and task a scenario names is declared; raise ScenarioRefError."""
-    informable = {s.name for s in scenario.slots.informable}
-    requestable = {s.name for s in scenario.slots.requestable}
-    for i, slot in enumerate(scenario.slots.requestable):
-        if slot.name in informable:
-            _bad(("slots", "requestable", i, "name"), f"{slot.name!r} is also informable")
-    known = informable | requestable
-    tasks = {a.task for a in scenario.actions if a.task}
-    seen: set[tuple[str, str | None]] = set()
-    for i, action in enumerate(scenario.actions):
-        where: tuple[str | int, ...] = ("actions", i)
-        key = (action.act, action.slot or action.task)
-        if key in seen:
-            _bad(where, f"the catalog already has this action ({action.act} {key[1] or ''})")
-        seen.add(key)
-        if action.act in ("request", "confirm") and action.slot not in informable:
-            _bad((*where, "slot"), f"{action.slot!r} is not a declared informable slot")
-        if action.act == "inform" and action.slot not in requestable:
-            _bad((*where, "slot"), f"{action.slot!r} is not a declared requestable slot")
-        for j, slot in enumerate(action.requires):
-            if slot not in informable:
-                _bad((*where, "requires", j), f"{slot!r} is not a declared informable slot")
-        for key in ("templates", "no_match_templates"):
-            for j, template in enumerate(getattr(action, key)):
-                _check_template(template, known, (*where, key, j))
-    for slot in scenario.goals.constraints:
-        if slot not in informable:
-            _bad(("goals", "constraints", slot), f"{slot!r} is not a declared informable slot")
-    for slot in scenario.goals.requests:
-        if slot not in requestable:
-            _bad(("goals", "requests", slot), f"{slot!r} is not a declared requestable slot")
-    for task in scenario.goals.tasks:
-        if task not in tasks:
-            _bad(("goals", "tasks", task), f"no `perform` action has task {task!r}")
-    for i, slot in enumerate(scenario.slots.informable):
-        for j, template in enumerate(slot.user_templates):
-            _check_template(template, known, ("slots", "informable", i, "user_templates", j))
-        if slot.values is not None:
-            for value in slot.synonyms:
-                if value not in slot.values:
-                    where = ("slots", "informable", i, "synonyms", value)
-                    _bad(where, f"{value!r} is not one of the slot's values")
-    if scenario.lifetime is not None:
-        for i, slot in enumerate(scenario.lifetime.persistent):
-            if slot not in informable:
-                _bad(("lifetime", "persistent", i), f"{slot!r} is not a declared informable slot")
-        personas = {p.name for p in scenario.personas}
-        for name in scenario.lifetime.persona_satisfaction:
-            if name not in personas:
-                where = ("lifetime", "persona_satisfaction", name)
-                _bad(where, f"{name!r} is not a declared persona ({', '.join(sorted(personas))})")
-    for i, slot in enumerate(scenario.slots.requestable):
-        for j, template in enumerate(slot.user_templates):
-            _check_template(template, known, ("slots", "requestable", i, "user_templates", j))
-
-
-class ScenarioRefError(ValueError):
-    """A cross-reference error with the dotted location of the offending field."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
-
-
-def _bad(loc: tuple[str | int, ...], message: str) -> None:
-    raise ScenarioRefError(loc, message)
-
-
-def _check_template(template: str, known: set[str], loc: tuple[str | int, ...]) -> None:
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as err:
-        _bad(loc, f"template {template!r} is malformed: {err}")
-    for field in fields:
-        if field not in known and field not in COMMON_PLACEHOLDERS:
-            _bad(loc, f"template names {{{field}}}, which is not a declared slot")
+    @model_validator(mode="after")
+    def _one_or_several_domains(self) -> Scenario:
+        if self.domains is None:
+            if self.slots is None or self.kb is None:
+                missing = "slots" if self.slots is None else "kb"
+                raise ValueError(f"a scenario needs `{missing}` (or `domains`)")
+            if not self.goals.constraints:
+                raise ValueError("`goals.constraints` is empty: name at least one slot")
+        elif self.slots is not None or self.kb is not None:
+            raise ValueError("a multi-domain scenario declares `slots` and `kb` in each domain")
+        elif not self.goals.mix:
+            raise ValueError("a multi-domain scenario needs `goals.mix`")
+        return self

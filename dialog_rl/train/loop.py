@@ -179,6 +179,15 @@ def _eval_row(
     return row
 
 
+def check_inputs(domain: Domain, config: TrainConfig) -> None:
+    """Raise what ``train`` would raise about its inputs (learner, hyperparameters,
+    demonstrations), without training: ``--force`` asks before it deletes the run it replaces."""
+    spec = make_env(domain, config).spec_obs
+    make_learner(config.algo, domain, spec, config.seed, **config.learner_hyperparameters())
+    if config.demos:
+        load_demos(config.demos, domain, spec, config.override_weight)
+
+
 def train(
     domain: Domain,
     config: TrainConfig,

@@ -8,8 +8,9 @@
       summary.json              "status": "running" (pid, dialogues checkpointed) while training;
                                 "complete" with the final evaluation, CPU and wall-clock seconds
                                 (not hashed) at the end
-      .lock                     held by the process writing here (``rollout.runlock``; the CLI
-                                takes it, so two runs never write one directory)
+      .lock                     held by the process writing here (``rollout.runlock``, taken
+                                by ``locked_run_directory`` around ``train``, so two runs never
+                                write one directory)
 
 Everything is written under a temporary name and renamed, so a run killed at any instant leaves
 only whole files: a readable curve, its checkpoints, and a summary still saying ``running``, which
@@ -19,15 +20,17 @@ continues from the newest checkpoint that verifies.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
-from dialog_rl.outputs import stamp
+from dialog_rl.outputs import TRAIN, check_replaceable_directory, clear_directory, stamp
 from dialog_rl.policies.base import Learner
 from dialog_rl.policies.checkpoint import (
     Checkpoint,
@@ -36,7 +39,7 @@ from dialog_rl.policies.checkpoint import (
     save_checkpoint,
 )
 from dialog_rl.rollout.rundir import older_conversations
-from dialog_rl.rollout.runlock import has_content
+from dialog_rl.rollout.runlock import RunLock, check_not_locked, has_content
 from dialog_rl.train.curve import plot_curve, write_atomic, write_curve_csv
 
 #: TrainConfig fields a resumed run must share with the run it continues (they decide what is
@@ -63,6 +66,42 @@ IDENTITY_DEFAULTS = {"lifetime": False, "gamma": None}
 
 class TrainError(ValueError):
     """A training run that cannot start or resume as asked (reported in one line)."""
+
+
+def check_replaceable(out: str | Path, force: bool) -> None:
+    """Before anything is loaded: with ``force``, an ``out`` that holds something must be a run
+    that ``train`` made (``OutputError``) and that no live process writes (``RunLockedError``)."""
+    out = Path(out)
+    if force and os.path.lexists(out) and (not out.is_dir() or has_content(out)):
+        check_not_locked(out)  # first name the live run, if one writes there
+        check_replaceable_directory(out, TRAIN)
+
+
+@contextlib.contextmanager
+def locked_run_directory(
+    out: str | Path, *, force: bool = False, before_clearing: Callable[[], object] = lambda: None
+):
+    """Hold ``out``'s lock while a run writes it (one run at a time, ``force`` included).
+
+    With ``force``, what an earlier run left is cleared once ``before_clearing`` (which raises
+    what training would raise about its inputs) has passed: a refused run deletes nothing. On
+    the way out, a directory made here that nothing was written to is removed again. A file at
+    ``out`` is not locked (training refuses it, writing nothing).
+    """
+    out = Path(out)
+    created = not out.exists()
+    lock = RunLock(out)
+    try:
+        if not out.exists() or out.is_dir():
+            lock.acquire()  # held until the run ends, however it ends
+        if force and lock.held and has_content(out):
+            before_clearing()
+            clear_directory(out, TRAIN)
+        yield
+    finally:
+        if created and lock.held and out.is_dir() and not has_content(out):
+            shutil.rmtree(out, ignore_errors=True)  # refused before writing: leave nothing
+        lock.release()
 
 
 class RunDirectory:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dialog_rl.acts import BYE, HANGUP, SYS_BYE, SYS_CONFIRM, SYS_HANDOVER, SYS_OFFER, THANK
-from dialog_rl.domain import Domain, first_match, system_text
+from dialog_rl.acts import BYE, HANGUP, SYS_BYE, SYS_HANDOVER, THANK
+from dialog_rl.domain import Domain, system_text
 from dialog_rl.env import DialogueEnv
 
 
@@ -24,16 +24,9 @@ def utterance(env: DialogueEnv, action: int) -> tuple[str, int, int]:
     Pure: it changes nothing. The template is picked by turn number (not drawn), so a replayed
     conversation with a typed customer reads word for word the same.
     """
-    d = env.domain
-    tr = env.tracker
-    kind = d.act_kind[action]
-    value, entity = -1, tr.offered
-    if kind == SYS_OFFER:
-        entity = first_match(d, tr.values, exclude=tr.rejected)
-    elif kind == SYS_CONFIRM:
-        slot = d.act_slot[action]
-        value = tr.values[slot] if tr.values[slot] >= 0 else d.dontcare(slot)
-    return system_text(d, action, value, entity, env.turn, tr.values), value, entity
+    value, entity = env.tracker.act_arguments(action)
+    text = system_text(env.domain, action, value, entity, env.turn, env.tracker.values)
+    return text, value, entity
 
 
 class NLUMissing(RuntimeError):

@@ -80,6 +80,10 @@ class StateView:
     mode: str
     demos: int
     life: LifeView | None = None
+    domain: str = ""
+    """The active domain (several domains only)."""
+    offers: tuple[tuple[str, str], ...] = ()
+    """Each domain and what is on offer in it (several domains only)."""
 
 
 def transcript_view(session: Session) -> TranscriptView:
@@ -146,6 +150,19 @@ def state_view(session: Session) -> StateView:
         offered = f"{d.kb_names[tr.offered]} ({OFFER_STATES.get(tr.offer_state, 'made')})"
     elif tr.no_match:
         offered = "nothing matches"
+    domain, offers = "", ()
+    if d.domains.n > 1:
+        active = int(tr.dom)
+        domain = d.domains.names[active]
+        offers = tuple(
+            (
+                name,
+                f"{d.kb_names[e]} ({OFFER_STATES.get(int(tr.offer_states[k]), 'made')})"
+                if (e := int(tr.offers[k])) >= 0
+                else ("nothing matches" if k == active and tr.no_match else ""),
+            )
+            for k, name in enumerate(d.domains.names)
+        )
     user = session.conv_env.user
     simulated = session.mode == "simulate"
     said, total = session.agenda_progress() if simulated else (0, 0)
@@ -169,6 +186,8 @@ def state_view(session: Session) -> StateView:
         mode=session.mode,
         demos=len(session.demos),
         life=life_view(session),
+        domain=domain,
+        offers=offers,
     )
 
 
@@ -326,7 +345,12 @@ def render_state(view: StateView, reveal: bool) -> Text:
         lines.append(f"asked for: {', '.join(view.requested)}\n")
     if view.informed:
         lines.append(f"told: {', '.join(view.informed)}\n")
-    lines.append(f"offer: {view.offered or '-'}\n")
+    if view.domain:
+        lines.append(f"domain: {view.domain}\n", style="bold")
+        for name, offered in view.offers:
+            lines.append(f"offer ({name}): {offered or '-'}\n")
+    else:
+        lines.append(f"offer: {view.offered or '-'}\n")
     lines.append(f"turn {view.turn}/{view.max_turns}   reward {view.reward:+g}\n", style="bold")
     if view.outcome is not None and view.life is None:
         o = view.outcome

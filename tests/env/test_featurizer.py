@@ -62,6 +62,7 @@ def test_the_vector_has_the_specs_size_and_every_name_once(domains):
             + len(MATCH_BUCKETS)
             + len(USER_ACT_NAMES)
             + len(ACT_KINDS)  # the agent's last act kind
+            + (d.domains.n if d.domains.n > 1 else 0)  # the active domain
             + 1  # turn
         )
         env = DialogueEnv(d)

@@ -189,13 +189,13 @@ def test_n_matches_counts_consistent_entities_and_finds_the_first_not_rejected(r
     row = Row(restaurant)
     values = np.full(restaurant.n_inf, -1, dtype=np.int64)
     rejected = np.zeros(restaurant.n_entities, dtype=np.bool_)
-    assert tracker.n_matches(row.t, values, rejected, False) == restaurant.n_entities
+    assert tracker.n_matches(row.t, values, rejected, False, 0) == restaurant.n_entities
     foods = restaurant.kb_values[:, FOOD]
     values[FOOD] = int(np.bincount(foods[foods >= 0]).argmax())  # the commonest food
     expected = np.flatnonzero(restaurant.kb_values[:, FOOD] == values[FOOD])
-    assert tracker.n_matches(row.t, values, rejected, False) == len(expected) > 1
-    assert tracker.n_matches(row.t, values, rejected, True) == expected[0]
+    assert tracker.n_matches(row.t, values, rejected, False, 0) == len(expected) > 1
+    assert tracker.n_matches(row.t, values, rejected, True, 0) == expected[0]
     rejected[expected[0]] = True
-    assert tracker.n_matches(row.t, values, rejected, True) == expected[1]
+    assert tracker.n_matches(row.t, values, rejected, True, 0) == expected[1]
     values[FOOD] = restaurant.dontcare(FOOD)  # dontcare constrains nothing
-    assert tracker.n_matches(row.t, values, rejected, False) == restaurant.n_entities
+    assert tracker.n_matches(row.t, values, rejected, False, 0) == restaurant.n_entities

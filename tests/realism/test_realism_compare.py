@@ -131,3 +131,18 @@ def test_compare_command_refuses_a_corpus_about_other_domains_and_a_foreign_json
     assert main(args) == 2
     assert "was not written by dialog-rl compare" in capsys.readouterr().err
     assert foreign.read_text() == "{}"
+
+
+def test_compare_on_a_multi_domain_scenario_counts_domains_per_conversation(
+    tmp_path, capsys, multiwoz
+):
+    out = tmp_path / "compare.json"
+    corpus = multiwoz / "val_search_dialogues.json"
+    args = ["compare", "--scenario", "cambridge", "--corpus", str(corpus), "--episodes", "40"]
+    assert main([*args, "--json", str(out)]) == 0
+    assert "domains per conversation" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    real = result["figures"]["domains_per_conversation"]["real"]["mean"]
+    simulated = result["figures"]["domains_per_conversation"]["simulated"]["mean"]
+    assert 1.4 < real < 1.8 and 1.0 <= simulated <= 2.0
+    assert result["real"]["dialogues"] > 300

@@ -86,3 +86,22 @@ personas: [{name: anyone}]
     lt = labels.turn({"Restaurant-Inform": [["Time", "19:30"], ["People", "7"]]})
     assert lt.category == SCORED and lt.booking
     assert set(lt.acts) == {(INFORM, time, 0), (INFORM, people, 2)}
+
+
+def test_a_multi_domain_scenario_reads_each_domains_labels_as_its_own_slots(domains):
+    d = domains["cambridge"]
+    labels = Labels(d, "ignored")
+    lt = labels.turn(
+        {
+            "Hotel-Inform": [["Area", "north"], ["Stars", "4"]],
+            "Attraction-Request": [["Fee", "?"]],
+            "Taxi-Inform": [["Dest", "the station"]],
+        }
+    )
+    hotel_area, stars = d.inf_names.index("hotel-area"), d.inf_names.index("hotel-stars")
+    fee = d.req_names.index("attraction-entrance_fee")
+    assert set(lt.acts) == {
+        (INFORM, hotel_area, d.inf_values[hotel_area].index("north")),
+        (INFORM, stars, d.inf_values[stars].index("4")),
+        (REQUEST, fee, -1),
+    }

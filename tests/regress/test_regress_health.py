@@ -81,12 +81,12 @@ def _without_action(text: str, kind: str, slot: str) -> str:
 
 
 def test_goal_met_needs_a_matching_entity_every_answer_and_the_task(restaurant):
-    goal = SimpleNamespace(constraints=[-1] * restaurant.n_inf, requests=[0], task=-1)
-    user = SimpleNamespace(goal=goal, accepted=0, informed={0}, task_done=False)
+    goal = SimpleNamespace(constraints=[-1] * restaurant.n_inf, requests=[0], task=-1, domains=[0])
+    user = SimpleNamespace(goal=goal, accepted=[0], informed={0}, task_done=False)
     assert goal_met(restaurant, user)
     user.informed = set()
     assert not goal_met(restaurant, user)
-    user.informed, user.accepted = {0}, -1
+    user.informed, user.accepted = {0}, [-1]
     assert not goal_met(restaurant, user)
 
 
@@ -97,8 +97,8 @@ class LyingEnv:
         self.domain = domain
         self.text = False
         self.spec_obs = DialogueEnv(domain).spec_obs
-        goal = SimpleNamespace(constraints=[0] * domain.n_inf, requests=[], task=-1)
-        self.user = SimpleNamespace(goal=goal, accepted=-1, informed=set(), task_done=False)
+        goal = SimpleNamespace(constraints=[0] * domain.n_inf, requests=[], task=-1, domains=[0])
+        self.user = SimpleNamespace(goal=goal, accepted=[-1], informed=set(), task_done=False)
 
     def reset(self, seed=None):
         mask = np.ones(self.domain.n_actions, dtype=np.int8)

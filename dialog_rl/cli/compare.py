@@ -1,0 +1,101 @@
+"""``dialog-rl compare``: simulated customers against the real ones of an annotated corpus."""
+
+from __future__ import annotations
+
+import argparse
+
+from dialog_rl.cli.errors import UsageError
+from dialog_rl.cli.options import EPISODES, JSON, KB_ROOT, NOISE, SCENARIO, SEED
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="simulated customers against real ones (an annotated corpus), side by side",
+        description="Simulated customers (rule policy, text channel) against the real ones of an "
+        "annotated corpus in MultiWOZ's JSON format: user turns per conversation, act-type "
+        "shares, slots per inform, booking share, each with a 95% bootstrap interval, and "
+        "act_tv, the total-variation distance between the act-type distributions the "
+        "scenario's NLU reads on both sides.",
+    )
+    SCENARIO.add(p, required=True)
+    p.add_argument(
+        "--corpus",
+        required=True,
+        help="annotated dialogues: id -> {goal, turns: [{speaker, text, dialog_act}]} (JSON)",
+    )
+    p.add_argument(
+        "--domain",
+        default=None,
+        help="the corpus's domain to compare with (default: the scenario's name); dialogues "
+        "about other domains too are left out",
+    )
+    EPISODES.add(p, default=1000)
+    SEED.add(p, default=0, detail="the simulation and the bootstrap")
+    NOISE.add(p, detail="here the text channel's word error rate", shown_default="the scenario's")
+    JSON.add(p)
+    KB_ROOT.add(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from dialog_rl.domain import load_domain
+    from dialog_rl.outputs import check_replaceable_file
+    from dialog_rl.realism.compare import compare, format_comparison, real_side, simulated_side
+    from dialog_rl.realism.corpus import CorpusError, dialogues_about, load_corpus
+
+    if args.json:  # before the work: an existing file is replaced only if compare wrote it
+        check_replaceable_file(args.json, "compare", "--json")
+    domain = load_domain(args.scenario, args.kb_root)
+    try:
+        corpus = load_corpus(args.corpus)
+    except CorpusError as err:
+        raise UsageError(str(err)) from None
+    name = (args.domain or domain.name).lower()
+    names = domain.domains.names
+    if len(names) > 1:  # every dialogue within the scenario's domains
+        name = "+".join(names)
+        dialogues = [d for d in corpus.values() if d.domains and d.domains <= set(names)]
+    else:
+        dialogues = dialogues_about(corpus, name)
+    if not dialogues:
+        found = sorted({x for d in corpus.values() for x in d.domains}) or ["none labelled"]
+        raise UsageError(
+            f"{args.corpus}: no dialogue is about {name!r} alone (its domains: "
+            f"{', '.join(found)}); name one with --domain"
+        )
+    real = real_side(domain, dialogues, name)
+    simulated, outcomes = simulated_side(domain, args.episodes, args.seed, args.noise)
+    result = compare(real, simulated, seed=args.seed)
+    noise = domain.error_rate if args.noise is None else args.noise
+    print(
+        f"scenario {domain.name} (rule policy, text channel, word noise {noise:.2f}, "
+        f"{args.episodes} conversations, seed {args.seed}) against {len(dialogues)} real "
+        f"dialogues about {name} in {args.corpus} ({len(corpus) - len(dialogues)} about other "
+        "domains, left out)"
+    )
+    print(format_comparison(result))
+    if args.json:
+        _write_json(args, result, domain, name, noise, outcomes)
+    return 0
+
+
+def _write_json(args, result: dict, domain, name: str, noise: float, outcomes) -> None:
+    import json
+
+    from dialog_rl.outputs import stamp, write_file
+
+    result.update(
+        scenario=domain.name,
+        scenario_hash=domain.content_hash,
+        corpus=str(args.corpus),
+        domain=name,
+        episodes=args.episodes,
+        seed=args.seed,
+        noise=noise,
+        outcomes=outcomes,
+    )
+    result.update(stamp("compare"))
+    text = json.dumps(result, indent=2, sort_keys=True) + "\n"
+    write_file(args.json, text.encode(), "compare", "--json")
+    print(f"  wrote {args.json}")

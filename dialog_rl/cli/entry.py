@@ -1,0 +1,82 @@
+"""``dialog-rl``: build the parser of every subcommand, run the one asked for, report its errors.
+
+Errors a user can fix (arguments, scenario, policy, outputs) are one line and exit code 2; a run
+whose inputs were fine but which failed (NaN, dying workers, a full disk) is one line and exit
+code 1; nothing prints a traceback for those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sys
+
+from dialog_rl.cli import compare, logs, ope, regress, simulate, train, tui, validate
+from dialog_rl.cli.errors import UsageError
+
+#: errors of a disk that cannot take more (full, over quota, file too big): one line, exit 1
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+#: the subcommands, in the order ``--help`` lists them
+SUBCOMMANDS = (validate, simulate, train, tui, compare, regress, ope, logs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dialog-rl",
+        description="Simulate, train and evaluate the decision policies of conversational agents.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for command in SUBCOMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    if getattr(args, "prepare", None):
+        args.prepare(args)  # what may start before the imports below (simulate's fork server)
+    from dialog_rl.numerics import NumericalError
+    from dialog_rl.outputs import OutputError
+    from dialog_rl.policies.base import PolicyError
+    from dialog_rl.run_errors import RunFailedError
+    from dialog_rl.scenario import ScenarioError
+
+    try:
+        return int(args.handler(args, argv) or 0)
+    except (UsageError, ScenarioError, PolicyError, OutputError) as err:
+        print(f"dialog-rl: error: {err}", file=sys.stderr)
+        return 2
+    except NumericalError as err:
+        # exit 1, not 2: every input was valid (NaN/inf in a scenario is refused at load, exit 2);
+        # the run itself produced a NaN or inf, and the message says where it entered
+        print(f"dialog-rl: numerical error: {err}", file=sys.stderr)
+        return 1
+    except RunFailedError as err:
+        print(f"dialog-rl: run failed: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        if err.errno not in _DISK_ERRORS:
+            raise
+        # exit 1: the inputs were fine, the disk was not; every file is written whole (temporary
+        # name, then rename), so what is there is whole and a run's --resume continues it
+        where = f" {err.filename}" if err.filename else ""
+        print(
+            f"dialog-rl: cannot write{where}: {err.strerror or err}; nothing half-written was "
+            "left: make room, then run the same command again (simulate/train: with --resume)",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("dialog-rl: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`dialog-rl ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
