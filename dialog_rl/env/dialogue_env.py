@@ -376,7 +376,7 @@ class DialogueEnv(gym.Env):
         """How the conversation ended, judged against the hidden goal (for evaluation only)."""
         o = int(self.engine.customers.outcome[0])
         ended = o != ONGOING
-        counts = CONVLAB_FIELDS
+        counts = self.engine.convlab_counts(self._rows)[0].tolist()
         return {
             "success": OUTCOME_NAMES[o] == "success",
             "outcome": OUTCOME_NAMES[o] if ended else "truncated",
@@ -385,7 +385,7 @@ class DialogueEnv(gym.Env):
             "hangup": OUTCOME_NAMES[o] == "hangup",
             "handover": OUTCOME_NAMES[o] == "handover",
             "truncated": not ended,
-            **{k: int(v[0]) for k, v in self.engine.outcomes(self._rows).items() if k in counts},
+            **dict(zip(CONVLAB_FIELDS, counts)),
         }
 
     def mask_reasons(self) -> list[str]:

@@ -380,6 +380,12 @@ def _convlab_rows(T: Tables, C: Customers, B: Beliefs, rows: np.ndarray, out: np
         out[k, 3], out[k, 4] = matched, C.n_doms[i]
 
 
+@njit(cache=True)
+def _convlab_state(S: EngineState, rows: np.ndarray, out: np.ndarray) -> None:
+    """``_convlab_rows`` on an ``EngineState``."""
+    _convlab_rows(S.tables, S.customers, S.beliefs, rows, out)
+
+
 #: the outcome fields of ConvLab's evaluation (see ``Engine.outcomes``)
 CONVLAB_FIELDS = ("inform_tp", "inform_fp", "inform_fn", "match_domains", "goal_domains")
 
@@ -579,13 +585,19 @@ class Engine:
         owner = self if group is None else getattr(self, group)
         return getattr(owner, field)[rows]
 
+    def convlab_counts(self, rows: np.ndarray) -> np.ndarray:
+        """ConvLab's counts of each row's conversation (``CONVLAB_FIELDS``): int64
+        [len(rows), 5]."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        counts = np.zeros((len(rows), len(CONVLAB_FIELDS)), dtype=np.int64)
+        _convlab_state(self._state, rows, counts)
+        return counts
+
     def outcomes(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """How each row's conversation ended (or stands), field by field."""
         o = self.customers.outcome[rows]
         ended = o != ONGOING
-        counts = np.zeros((len(rows), len(CONVLAB_FIELDS)), dtype=np.int64)
-        t, _, c, b = self._refs
-        _convlab_rows(t, c, b, np.asarray(rows, dtype=np.int64).reshape(-1), counts)
+        counts = self.convlab_counts(rows)
         return {
             "success": o == SUCCESS,
             "outcome": np.where(ended, _OUTCOME_NAMES[o], "truncated").astype(object),
