@@ -251,6 +251,8 @@ def forward_rows(network: nn.Module, obs: np.ndarray) -> np.ndarray:
     n = len(x)
     out: list[torch.Tensor] = []
     with torch.inference_mode():
+        if FORWARD_MIN_ROWS <= n <= FORWARD_BLOCK:  # one block as it is: no slicing, no cat
+            return network(x).numpy()
         for start in range(0, max(n, 1), FORWARD_BLOCK):
             block = x[start : start + FORWARD_BLOCK]
             rows = len(block)

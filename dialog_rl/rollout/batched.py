@@ -115,35 +115,27 @@ def run_batched(
     todo = episodes if isinstance(episodes, range) else range(episodes)
     obs, infos, rngs = _start(vec, policy, todo, seed, explore)
     masks = infos["action_mask"]
-    trace: list[list[list]] | None = (
-        [[[] for _ in range(5)] for _ in range(n)] if keep_data else None
-    )
+    trace = _Trace(n, vec.engine.max_turns, obs, masks) if keep_data else None
     pending: dict[int, BatchedEpisode] = {}
     next_out = todo.start
     while next_out < todo.stop:
-        actions, props = _act(policy, obs, masks, infos["active"], explore, rngs)
+        active = infos["active"]
+        actions, props = _act(policy, obs, masks, active, explore, rngs)
         next_obs, rewards, _, _, infos = vec.step(actions)
         if trace is not None:
-            for i in range(n):
-                t = trace[i]
-                t[0].append(obs[i])
-                t[1].append(masks[i])
-                t[2].append(actions[i])
-                t[3].append(rewards[i])
-                t[4].append(props[i])
+            trace.add(np.flatnonzero(active), obs, masks, actions, rewards, props)
         if "final_info" in infos:
             fin = infos["final_info"]
             done = np.flatnonzero(infos["_final_info"])
             outcomes = _outcomes(fin, done)
             for i, k, outcome in zip(done.tolist(), fin["episode"][done].tolist(), outcomes):
+                data = trace.take(i) if trace is not None else None
                 if k < todo.stop:
                     pending[k] = BatchedEpisode(
                         k,
                         outcome,
-                        _episode(trace[i], infos["final_obs"][i], fin, i) if trace else None,
+                        _episode(data, infos["final_obs"][i], fin, i) if data else None,
                     )
-                if trace is not None:
-                    trace[i] = [[] for _ in range(5)]
             _reseed(rngs, done, infos["episode"], seed)
         obs, masks = next_obs, infos["action_mask"]
         while next_out in pending:
@@ -257,14 +249,45 @@ def _outcome(fin: dict, i: int) -> dict:
     }
 
 
-def _episode(trace: list[list], final_obs: np.ndarray, fin: dict, i: int) -> Episode:
-    obs, masks, actions, rewards, props = trace
+class _Trace:
+    """Each slot's conversation so far (``run_batched(keep_data=True)``): per-slot buffers as
+    long as the turn limit, filled by one array write per step for all slots at once."""
+
+    def __init__(self, n: int, max_turns: int, obs: np.ndarray, masks: np.ndarray) -> None:
+        self.obs = np.zeros((n, max_turns, obs.shape[1]), dtype=np.float32)
+        self.masks = np.zeros((n, max_turns, masks.shape[1]), dtype=np.int8)
+        self.actions = np.zeros((n, max_turns), dtype=np.int64)
+        self.rewards = np.zeros((n, max_turns), dtype=np.float64)
+        self.props = np.zeros((n, max_turns), dtype=np.float64)
+        self.length = np.zeros(n, dtype=np.int64)
+
+    def add(self, rows: np.ndarray, obs, masks, actions, rewards, props) -> None:
+        """The turn just played in ``rows`` (the slots that were playing)."""
+        t = self.length[rows]
+        self.obs[rows, t] = obs[rows]
+        self.masks[rows, t] = masks[rows]
+        self.actions[rows, t] = actions[rows]
+        self.rewards[rows, t] = rewards[rows]
+        self.props[rows, t] = props[rows]
+        self.length[rows] = t + 1
+
+    def take(self, i: int) -> tuple[np.ndarray, ...]:
+        """Slot ``i``'s finished conversation (copies); the slot starts empty again."""
+        T = self.length[i]
+        self.length[i] = 0
+        return tuple(
+            x[i, :T].copy() for x in (self.obs, self.masks, self.actions, self.rewards, self.props)
+        )
+
+
+def _episode(data: tuple[np.ndarray, ...], final_obs: np.ndarray, fin: dict, i: int) -> Episode:
+    obs, masks, actions, rewards, props = data
     return Episode(
-        obs=np.stack(obs).astype(np.float32, copy=False),
-        masks=np.stack(masks).astype(np.int8, copy=False),
-        actions=np.asarray(actions, dtype=np.int64),
-        rewards=np.asarray(rewards, dtype=np.float64),
-        propensities=np.asarray(props, dtype=np.float64),
+        obs=obs,
+        masks=masks,
+        actions=actions,
+        rewards=rewards,
+        propensities=props,
         final_obs=final_obs.copy(),
         final_mask=fin["action_mask"][i].copy(),
         terminated=not bool(fin["truncated"][i]),
