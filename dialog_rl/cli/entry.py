@@ -8,7 +8,9 @@ code 1; nothing prints a traceback for those.
 from __future__ import annotations
 
 import argparse
+import atexit
 import errno
+import gc
 import os
 import sys
 
@@ -20,6 +22,16 @@ _DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 #: the subcommands, in the order ``--help`` lists them
 SUBCOMMANDS = (validate, simulate, train, tui, compare, regress, ope, logs)
+
+
+def _skip_final_gc() -> None:
+    """At interpreter exit, leave every object out of the garbage collector's final passes
+    (``gc.freeze`` in an ``atexit`` handler): with torch, numba and numpy loaded they traverse
+    ~350k objects several times, 0.6 s of CPU at the end of every command. Files are closed and
+    outputs renamed into place before that; only unreachable cycles go unfinalized."""
+    if not getattr(_skip_final_gc, "done", False):
+        atexit.register(gc.freeze)
+        _skip_final_gc.done = True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _skip_final_gc()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
