@@ -193,15 +193,19 @@ class DQNLearner(DeepLearner):
         of Q (greedy if not exploring), ε spread over the allowed actions in proportion to
         ``explore_weights`` (uniformly if the row allows only weight-0 actions)."""
         allowed = check_masks(masks)
-        q = forward_rows(self.q_network, obs).astype(np.float64)
-        greedy = np.where(allowed, q, -np.inf).argmax(axis=1)
+        q = forward_rows(self.q_network, obs)
+        # float32 -> float64 is exact and keeps the order, so the argmax is the same either way
+        greedy = np.where(allowed, q, np.float32(-np.inf)).argmax(axis=1)
         eps = self.epsilon() if explore else 0.0
         w = allowed * self.explore_weights
-        # a row that allows only weight-0 actions explores uniformly over what it allows
-        w = np.where(w.sum(axis=1, keepdims=True) > 0, w, allowed.astype(np.float64))
-        probs = w / w.sum(axis=1, keepdims=True) * eps
+        total = w.sum(axis=1, keepdims=True)
+        if not (total > 0).all():
+            # a row that allows only weight-0 actions explores uniformly over what it allows
+            w = np.where(total > 0, w, allowed.astype(np.float64))
+            total = w.sum(axis=1, keepdims=True)
+        probs = w / total * eps
         probs[np.arange(len(q)), greedy] += 1.0 - eps
-        return q, probs
+        return q.astype(np.float64), probs
 
     # -- learning ------------------------------------------------------------------------------
 
