@@ -2,7 +2,8 @@
 code once, so the workers it forks start playing at once.
 
 A worker's first engine costs about 0.4 s of CPU: numba's own start-up and loading the cached
-kernels that build the engine's structs (``customer_state.as_struct`` and the engine's own).
+kernels that build the engine's structs (``customer_state.as_struct`` and the engine's own),
+then those of a turn (start, step, outcomes, the rule policy).
 Their compiled code depends only on the types of the engine's arrays, the same for every
 scenario, so one engine of a shipped scenario, built here before any fork, serves every worker
 whatever its scenario. Importing this anywhere else only costs that time once.
@@ -12,8 +13,11 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
+
 from dialog_rl.domain import load_domain
 from dialog_rl.env.engine import Engine
+from dialog_rl.policies.rule import RulePolicy
 from dialog_rl.shipped import shipped_scenarios
 
 
@@ -24,7 +28,15 @@ def _prewarm() -> None:
     # A warm-up only: whatever fails here fails again in the workers, which report it; a fork
     # server that died of it would take every pool with it.
     with contextlib.suppress(Exception):
-        Engine(load_domain(str(scenarios["restaurant"])), 1)
+        domain = load_domain(str(scenarios["restaurant"]))
+        engine = Engine(domain, 1)
+        # one turn, so the kernels of a turn (start, step, outcomes, the rule policy's) are
+        # loaded here once rather than in every worker
+        rows = np.zeros(1, dtype=np.int64)
+        engine.start(rows, np.zeros(1, dtype=np.uint64))
+        RulePolicy(domain, engine.spec).act_batch(engine.obs, engine.masks, explore=False)
+        engine.step(rows, rows)
+        engine.outcomes(rows)
 
 
 _prewarm()
