@@ -96,7 +96,8 @@ def test_adam_and_clipping_give_torch_optims_bits(eps):
     parameter that starts stepping later (its step count differs from the others')."""
     import torch
 
-    from dialog_rl.policies.deep import Adam, clip_grad_norm, make_generator, mlp
+    from dialog_rl.policies.deep import make_generator, mlp
+    from dialog_rl.policies.optim import Adam, clip_grad_norm
 
     nets = [mlp([7, 16, 16, 5], make_generator(3, 0)) for _ in range(2)]
     params = [list(n.parameters()) for n in nets]

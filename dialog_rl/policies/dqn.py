@@ -27,7 +27,6 @@ from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Episode
 from dialog_rl.policies.deep import (
-    Adam,
     DeepConfig,
     DeepLearner,
     check_config,
@@ -38,6 +37,7 @@ from dialog_rl.policies.deep import (
     mask_logits,
     mlp,
 )
+from dialog_rl.policies.optim import Adam
 from dialog_rl.policies.replay import ReplayBuffer, ReplaySample
 
 

@@ -39,7 +39,6 @@ from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Episode
 from dialog_rl.policies.deep import (
-    Adam,
     DeepConfig,
     DeepLearner,
     check_config,
@@ -51,6 +50,7 @@ from dialog_rl.policies.deep import (
     mask_logits,
     mlp,
 )
+from dialog_rl.policies.optim import Adam
 
 
 @dataclass

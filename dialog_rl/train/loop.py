@@ -204,7 +204,8 @@ def train(
     has none); a resumed run ends with the same bytes as one never interrupted. ``run_info`` is
     extra JSON stored in ``run.json`` (scenario path, command line).
     """
-    with _FrozenHeap() as heap:
+    frozen: list[bool] = []  # set by _train once it froze the objects it set up
+    try:
         return _train(
             domain,
             config,
@@ -213,32 +214,11 @@ def train(
             callbacks=callbacks,
             progress=progress,
             run_info=run_info,
-            heap=heap,
+            frozen=frozen,
         )
-
-
-class _FrozenHeap:
-    """Keeps what training set up (torch, numpy, the scenario, the learner: ~350k objects) out
-    of the garbage collector's full passes until training ends: none of it is garbage, and each
-    pass over it cost ~80 ms (five in a 4000-dialogue DQN run). ``freeze`` once set up; leaving
-    the ``with`` block hands the objects back to the collector (``gc.unfreeze``). Nothing is
-    frozen if the caller froze objects of its own."""
-
-    def __init__(self) -> None:
-        self.frozen = False
-
-    def __enter__(self) -> _FrozenHeap:
-        return self
-
-    def freeze(self) -> None:
-        if not self.frozen and gc.get_freeze_count() == 0:
-            gc.freeze()
-            self.frozen = True
-
-    def __exit__(self, *exc) -> None:
-        if self.frozen:
+    finally:
+        if frozen:
             gc.unfreeze()
-            self.frozen = False
 
 
 def _train(
@@ -250,7 +230,7 @@ def _train(
     callbacks: Sequence[Callback],
     progress: bool,
     run_info: dict | None,
-    heap: _FrozenHeap,
+    frozen: list[bool],
 ) -> TrainResult:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     env_args = dict(noise=config.noise, channel=config.channel, max_turns=config.max_turns)
@@ -334,7 +314,13 @@ def _train(
     stopped = False
     rng = KeyedStream(0)  # re-seeded per episode
     collector, queue = _collector(domain, config, env_args), []
-    heap.freeze()
+    # What is set up (torch, numpy, the scenario, the learner: ~350k objects) stays out of the
+    # collector's full passes while training runs (none of it is garbage; each pass over it
+    # cost ~80 ms, five in a 4000-dialogue DQN run); ``train`` unfreezes it at the end. Not if
+    # the caller froze objects of its own.
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        frozen.append(True)
     while loop.episode < config.dialogues:
         if collector is not None:  # rounds played by rollout workers (train.collect)
             if not queue:
