@@ -150,7 +150,7 @@ def batched_rate(
 #: where the batched DQN path spends its time: (label, function, file suffix(es), caller or None).
 #: The engine's turn is one compiled call (numba), so cProfile sees it whole.
 _PARTS = (
-    ("policy: forward pass (torch)", "forward", "container.py", None),
+    ("policy: forward pass (torch)", "forward", ("container.py", "deep.py"), None),
     (
         "policy: act_batch all (forward, mask, eps-greedy, sampling)",
         "act_batch",
