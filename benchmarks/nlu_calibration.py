@@ -49,8 +49,8 @@ from simulators.confidence_map import (
     ranking_auc,
     reliability,
 )
-from simulators.nlu import RuleNLU, TextNoise
-from simulators.nlu_eval import fit_confidence_map, generate_turns
+from simulators.nlu import RuleNLU
+from simulators.nlu_eval import conversation_turns, fit_confidence_map, read_turns
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -68,13 +68,13 @@ FIT_SEED = 1000
 
 
 def erratic_acts(nlu: RuleNLU, d: Domain, episodes: int, noise: float, seed: int) -> tuple:
-    """(confidence, right) of every act parsed in generated turns (``nlu_accuracy``'s turns)."""
-    turns = generate_turns(d, episodes, seed)
-    corrupt, rng = TextNoise(noise), np.random.default_rng([seed, 1])
+    """(confidence, right) of every act parsed in generated turns (``nlu_accuracy``'s turns, with
+    its domain hints)."""
+    turns = conversation_turns(d, episodes, seed)
     conf, right = [], []
-    for true_acts, text in turns:
+    for (true_acts, _, _), acts in zip(turns, read_turns(d, turns, noise, seed, nlu.parse)):
         truth = {tuple(a) for a in true_acts}
-        for t, s, v, c in nlu.parse(corrupt(text, rng)):
+        for t, s, v, c in acts:
             conf.append(c)
             right.append((t, s, v) in truth)
     return np.array(conf), np.array(right, dtype=bool)

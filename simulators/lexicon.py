@@ -426,8 +426,8 @@ def _domain_cues(
 ) -> None:
     """Each domain's cue words: its name, and the words that its slots' phrasings (templates,
     keywords, own names), values and synonyms use and no other domain's do; not stop words, not
-    numbers. A domain's name stays its cue even if another domain uses the word ("a hotel" is a
-    value of the hotel's ``type``)."""
+    one-word generic cues ("yep"), not numbers. A domain's name stays its cue whatever else uses
+    the word. The agent's phrasings are left out: the customer's words are what is read."""
     ds = d.domains
     vocab: list[set[str]] = [set() for _ in ds.names]
     for s, words in enumerate(slot_template_words):
@@ -447,9 +447,12 @@ def _domain_cues(
             mine.update(tokens(kw))
         for t in d.req_templates[r]:
             mine.update(tokens(t.replace("{slot}", " ")))
+    cue_lists = (*GENERIC_CUES.values(), DONTCARE_CUES, ANY_CUES)
+    # a one-word cue says its act, not the domain ("yep", a synonym of the hotel's parking "yes")
+    generic = {p for cues in cue_lists for p, _ in cues if len(tokens(p)) == 1}
     for k, words in enumerate(vocab):
         others = set().union(*(w for o, w in enumerate(vocab) if o != k))
-        for w in words - others - STOPWORDS:
+        for w in words - others - STOPWORDS - generic:
             if len(w) > 1 and not w.isdigit():
                 lex.domain_cues[w] = k
     lex.slot_domain = ds.slot

@@ -176,8 +176,8 @@ class ActiveDomain:
     """The domain a conversation is in, kept the way the agent's tracker keeps it
     (``dialog_rl.env.tracker``: ``system_act`` and ``observe``): the domain of the agent's last
     act that has one (an inform of a requestable does not move it), or of the customer's last
-    inform or request as the NLU read it. The hint for the NLU (``RuleNLU.parse``); None before
-    the customer's first words. One-domain scenarios: always 0."""
+    inform or request as the NLU read it. ``hint`` is the hint for the NLU (``RuleNLU.parse``):
+    None before the customer's first words, as in ``DialogueEnv``."""
 
     def __init__(self, domain: Domain) -> None:
         self.domain = domain
@@ -200,14 +200,13 @@ class ActiveDomain:
 
     def heard(self, acts: Iterable[Sequence[int]]) -> None:
         """The customer's acts as the NLU read them."""
-        d = self.domain
-        if d.domains is None:
-            return
-        for a in acts:
-            if a[0] == INFORM and a[1] != d.task_slot:
-                self.dom = d.domains.slot[a[1]]
+        ds = self.domain.domains
+        for a in acts if ds is not None else ():
+            if a[0] == INFORM and a[1] != self.domain.task_slot:
+                self.dom = ds.slot[a[1]]
             elif a[0] == REQUEST:
-                self.dom = d.domains.req[a[1]]
+                self.dom = ds.req[a[1]]
+        self.hint = self.dom
 
 
 def read_turns(
