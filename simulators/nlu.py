@@ -43,6 +43,7 @@ from simulators.lexicon import (
     REQ,
     STOPWORDS,
     VALUE,
+    Entry,
     Sentence,
     build_lexicon,
     sentences,
@@ -210,6 +211,20 @@ class RuleNLU:
         if len(doms) > 1 and scope.hint in doms:
             return {scope.hint}, True
         return doms, False
+
+    def _shared_value(self, vals: list[Entry], named: list[Entry], scope: _Scope) -> list[Entry]:
+        """A value phrase several slots have: the slots named in the sentence, then (several
+        domains) the cued or hinted domain's; what is still several slots is a weak guess."""
+        vals = named or vals
+        if self.lex.domain_cues:
+            dom = self.lex.slot_domain
+            doms, hinted = self._pick({dom[e.slot] for e in vals}, scope)
+            vals = [e for e in vals if dom[e.slot] in doms]
+            if hinted:
+                return [e._replace(conf=min(e.conf, CONF_HINTED)) for e in vals]
+        if not named and len({e.slot for e in vals}) > 1:
+            vals = [e._replace(conf=min(e.conf, CONF_SHARED)) for e in vals]
+        return vals
 
     def _one_domain(self, acts: list, scope: _Scope) -> list:
         """A known phrasing's acts, of one domain if they name several and the scope says which."""
@@ -381,19 +396,9 @@ class RuleNLU:
                     if CUE not in kinds:
                         used[a:b] = [False] * (b - a)
                     entries = [e for e in entries if e.kind == CUE]
-                elif len({e.slot for e in vals}) > 1:
-                    vals = named or vals
-                    hinted = False
-                    if multi:
-                        doms, hinted = self._pick({lex.slot_domain[e.slot] for e in vals}, scope)
-                        vals = [e for e in vals if lex.slot_domain[e.slot] in doms]
-                    if hinted:
-                        vals = [e._replace(conf=min(e.conf, CONF_HINTED)) for e in vals]
-                    elif not named and len({e.slot for e in vals}) > 1:
-                        vals = [e._replace(conf=min(e.conf, CONF_SHARED)) for e in vals]
-                    values.extend((e.slot, e.value, evidence(e.conf, a, b), a, b) for e in vals)
-                    continue
                 else:
+                    if len({e.slot for e in vals}) > 1:
+                        vals = self._shared_value(vals, named, scope)
                     values.extend((e.slot, e.value, evidence(e.conf, a, b), a, b) for e in vals)
                     continue
             reqs = [e for e in entries if e.kind == REQ]

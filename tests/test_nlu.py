@@ -449,3 +449,17 @@ def test_text_channel_on_several_domains_matches_the_act_channel(cambridge):
             won += info["outcome"]["success"]
         successes[channel] = won / 60
     assert successes["text"] >= 0.8 and successes["text"] >= successes["act"] - 0.1, successes
+
+
+def test_a_typed_customer_is_read_in_the_domain_the_agent_asked_about(cambridge):
+    from dialog_rl.tui.customer import TypedCustomer
+
+    d = cambridge
+    env = DialogueEnv(d, channel="text")
+    env.reset(seed=0)
+    typed = TypedCustomer(env, RuleNLU(d))
+    typed.open("Hi, I'm visiting Cambridge.")
+    for name in ("hotel", "attraction", "restaurant"):
+        typed.say(d.action_index(f"request({name}-area)"))
+        heard, *_ = typed.hear("In the north, please.")
+        assert {a[:3] for a in heard.observed} == {inform(d, f"{name}-area", "north")}
