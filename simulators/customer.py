@@ -24,6 +24,7 @@ from dialog_rl.acts import (
     AFFIRM,
     BYE,
     HANGUP,
+    HELLO,
     INFORM,
     NEGATE,
     REQUEST,
@@ -73,6 +74,16 @@ def _u(C: Customers, i: int, purpose: int) -> float:
 @njit(cache=True, inline="always")
 def _below(C: Customers, i: int, purpose: int, n: int) -> int:
     return min(int(_u(C, i, purpose) * n), n - 1)
+
+
+@njit(cache=True, inline="always")
+def _index(cdf: np.ndarray, u: float) -> int:
+    """The index that uniform ``u`` picks with running sums ``cdf`` (the last is the total)."""
+    u *= cdf[-1]
+    for k in range(len(cdf)):
+        if u < cdf[k]:
+            return k
+    return len(cdf) - 1
 
 
 # -- goals and new customers ------------------------------------------------------------------
@@ -244,6 +255,8 @@ def start(
     C.coop[i] = min(max(T.p_coop[persona] + cooperativeness_shift, 0.0), 1.0)
     C.multi[i] = T.p_multi[persona]
     C.accepted[i, :] = -1
+    C.alt[i, :] = False
+    C.sys_kind[i] = -1
     C.informed[i, :] = False
     C.task_done[i] = False
     C.cur[i] = C.doms[i, 0]
@@ -269,6 +282,10 @@ def start(
             if T.slot_dom[s] == d and C.cons[i, s] >= 0:
                 ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, C.cons[i, s]
                 n += 1
+            elif T.dontcare > 0 and T.slot_dom[s] == d and T.constraint_prob[s] > 0:
+                if _u(C, i, AGENDA) < T.dontcare:  # "any area is fine", unprompted
+                    ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, T.n_vals[s]
+                    n += 1
         _shuffle(C, i, first, n, 2 * k + 1)
     if C.task[i] >= 0:
         ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, T.task_slot, C.task[i]
@@ -277,6 +294,8 @@ def start(
     C.out_n[i] = 0
     C.prev_n[i] = 0
     _finish(T, C, i)
+    if T.hello > 0 and _u(C, i, USER) < T.hello:
+        _prepend(C, i, HELLO)
 
 
 @njit(cache=True)
@@ -400,6 +419,7 @@ def respond(
     _copy_acts(C.out, C.prev, i, n_prev)
     C.prev_n[i] = n_prev
     C.out_n[i] = 0
+    C.sys_kind[i] = kind
     C.patience[i] -= 1.0
     if kind == SYS_HANDOVER:
         C.outcome[i] = HANDOVER_OUTCOME
@@ -447,6 +467,8 @@ def respond(
     elif kind == SYS_GREET and C.asked[i].sum() + C.informed[i].sum() > 0:
         _annoy(C, i, 0.5)
     if C.outcome[i] == ONGOING:
+        if T.correct > 0:
+            _correct(T, C, i, stated)
         if not C.task_done[i] and T.change_mind > 0 and _u(C, i, USER) < T.change_mind:
             _change_mind(T, C, i)
         # Out of patience hangs up, unless the agent has just met the goal: then they finish.
@@ -458,6 +480,46 @@ def respond(
             _finish(T, C, i)
     _told(C, i)
     C.cur[i] = _current(T, C, i)
+
+
+@njit(cache=True)
+def _correct(T: Tables, C: Customers, i: int, stated: np.ndarray) -> None:
+    """Unprompted correction ("no, I said cheap"): when the agent believes a wrong value for a
+    slot of the current domain that the customer has spoken of, and nothing said this turn
+    already corrects it, say so with probability ``T.correct`` (one slot a turn)."""
+    for p in range(C.out_n[i]):
+        if C.out[i, p, 0] == NEGATE:
+            return
+    d = C.cur[i]
+    for s in T.kb_slots:
+        v = stated[s]
+        if T.slot_dom[s] != d or not C.told[i, s] or not 0 <= v < T.n_vals[s]:
+            continue
+        if v == C.cons[i, s] or _says(C, i, INFORM, s):
+            continue
+        if _u(C, i, USER) < T.correct:
+            _push(C, i, NEGATE, -1, -1)
+            _push(C, i, INFORM, s, _wanted(T, C, i, s))
+            _drop(C, i, INFORM, s)
+        return
+
+
+@njit(cache=True, inline="always")
+def _says(C: Customers, i: int, kind: int, slot: int) -> bool:
+    for p in range(C.out_n[i]):  # noqa: SIM110 (numba: no generators)
+        if C.out[i, p, 0] == kind and C.out[i, p, 1] == slot:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _prepend(C: Customers, i: int, kind: int) -> None:
+    """Put act ``kind`` first in what row ``i`` says this turn (a greeting)."""
+    for p in range(C.out_n[i], 0, -1):
+        for f in range(3):
+            C.out[i, p, f] = C.out[i, p - 1, f]
+    C.out[i, 0, 0], C.out[i, 0, 1], C.out[i, 0, 2] = kind, -1, -1
+    C.out_n[i] += 1
 
 
 @njit(cache=True)
@@ -490,7 +552,8 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, 
                 n_wrong += 1
         if n_wrong:
             return
-        if _u(C, i, USER) < T.relax:
+        u = _u(C, i, USER)
+        if u < T.relax or (u < T.relax + T.change and not _change_constraint(T, C, i, d)):
             s = _pick_constrained(T, C, i, d)
             if s < 0:
                 C.outcome[i] = HANGUP_OUTCOME
@@ -499,7 +562,7 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, 
                 C.cons[i, s] = -1
                 _push(C, i, INFORM, s, T.n_vals[s])
                 _drop(C, i, INFORM, s)
-        else:
+        elif u >= T.relax + T.change:
             C.outcome[i] = HANGUP_OUTCOME
             _push(C, i, HANGUP, -1, -1)
         return
@@ -510,12 +573,31 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, 
         _push(C, i, NEGATE, -1, -1)
         _push(C, i, INFORM, s, _wanted(T, C, i, s))
         _drop(C, i, INFORM, s)
+    elif (
+        T.alternative > 0
+        and not C.alt[i, d]
+        and entity != C.accepted[i, d]
+        and _another_match(T, C, i, entity, d)
+        and _u(C, i, USER) < T.alternative
+    ):  # "no, is there anything else?": the agent is to offer another
+        C.alt[i, d] = True
+        _push(C, i, NEGATE, -1, -1)
     else:
         if entity != C.accepted[i, d]:
             _forget_answers(T, C, i, d)
             C.task_done[i] = False
         C.accepted[i, d] = entity
-        _push(C, i, AFFIRM, -1, -1)
+        if T.affirm_offer >= 1.0 or _u(C, i, USER) < T.affirm_offer:
+            _push(C, i, AFFIRM, -1, -1)
+
+
+@njit(cache=True)
+def _another_match(T: Tables, C: Customers, i: int, entity: int, d: int) -> bool:
+    """Whether an entity of domain ``d`` other than ``entity`` meets row ``i``'s goal."""
+    for e in range(len(T.ent_dom)):
+        if e != entity and T.ent_dom[e] == d and mismatch(T, e, C.cons[i], False) == 0:
+            return True
+    return False
 
 
 @njit(cache=True, inline="always")
@@ -547,10 +629,16 @@ def _pick_constrained(T: Tables, C: Customers, i: int, d: int) -> int:
 def _change_mind(T: Tables, C: Customers, i: int) -> None:
     """Switch one constraint of the current domain to a value some other entity has with the
     rest of the goal."""
-    d = C.cur[i]
+    _change_constraint(T, C, i, C.cur[i])
+
+
+@njit(cache=True)
+def _change_constraint(T: Tables, C: Customers, i: int, d: int) -> bool:
+    """Switch one constraint of domain ``d`` to a value some entity has with the rest of the
+    goal, and say it; False (nothing changed) if there is no such value."""
     s = _pick_constrained(T, C, i, d)
     if s < 0:
-        return
+        return False
     current = C.cons[i, s]
     present = np.zeros(T.eq.shape[1], dtype=np.bool_)
     for e in range(T.kb_values.shape[0]):
@@ -568,7 +656,7 @@ def _change_mind(T: Tables, C: Customers, i: int) -> None:
         present[current] = False
     size = present.sum()
     if size == 0:
-        return
+        return False
     j = _below(C, i, USER, size)
     new = -1
     for v in range(len(present)):
@@ -583,13 +671,19 @@ def _change_mind(T: Tables, C: Customers, i: int) -> None:
     if C.accepted[i, d] >= 0 and mismatch(T, C.accepted[i, d], C.cons[i], False) > 0:
         C.accepted[i, d] = -1
         _forget_answers(T, C, i, d)
+    return True
 
 
 @njit(cache=True)
 def _finish(T: Tables, C: Customers, i: int) -> None:
     """Add agenda items to the reactive acts, as the persona's talkativeness allows."""
     ag = C.agenda
-    want_more = C.out_n[i] == 0 or _u(C, i, USER) < C.multi[i]
+    budget = -1  # pieces still to say, when the scenario gives how many a turn holds
+    if len(T.turn_cdf):
+        budget = 1 + _index(T.turn_cdf, _u(C, i, USER)) - _pieces(C, i)
+        want_more = budget > 0 or C.out_n[i] == 0
+    else:
+        want_more = C.out_n[i] == 0 or _u(C, i, USER) < C.multi[i]
     while want_more and C.agenda_n[i] > 0:
         top = C.agenda_n[i] - 1
         kind = ag[i, top, 0]
@@ -602,16 +696,33 @@ def _finish(T: Tables, C: Customers, i: int) -> None:
                 # Real customers mostly close with thanks alone ("that is all I need"):
                 # in MultiWOZ's restaurant dialogues an explicit good-bye is rare.
                 C.agenda_n[i] = top
+                alone = C.out_n[i] == 0 and C.sys_kind[i] >= 0
+                if T.closing_negate > 0 and alone and _u(C, i, USER) < T.closing_negate:
+                    _push(C, i, NEGATE, -1, -1)  # "no, that's all"
                 _push(C, i, THANK, -1, -1)
-                if _u(C, i, USER) < 0.3:
+                if _u(C, i, USER) < T.bye:
                     _push(C, i, BYE, -1, -1)
                 C.outcome[i] = SUCCESS
             break
         _push(C, i, kind, ag[i, top, 1], ag[i, top, 2])
         C.agenda_n[i] = top
-        want_more = _u(C, i, USER) < C.multi[i]
+        if budget >= 0:
+            budget -= 1
+            want_more = budget > 0
+        else:
+            want_more = _u(C, i, USER) < C.multi[i]
     if C.out_n[i] == 0:
         _nudge(T, C, i)
+
+
+@njit(cache=True, inline="always")
+def _pieces(C: Customers, i: int) -> int:
+    """Constraints and questions row ``i`` says this turn so far."""
+    n = 0
+    for p in range(C.out_n[i]):
+        if C.out[i, p, 0] == INFORM or C.out[i, p, 0] == REQUEST:
+            n += 1
+    return n
 
 
 @njit(cache=True)
