@@ -282,10 +282,14 @@ def start(
             if T.slot_dom[s] == d and C.cons[i, s] >= 0:
                 ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, C.cons[i, s]
                 n += 1
-            elif T.dontcare > 0 and T.slot_dom[s] == d and T.constraint_prob[s] > 0:
-                if _u(C, i, AGENDA) < T.dontcare:  # "any area is fine", unprompted
-                    ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, T.n_vals[s]
-                    n += 1
+            elif (
+                T.dontcare > 0
+                and T.slot_dom[s] == d
+                and T.constraint_prob[s] > 0
+                and _u(C, i, AGENDA) < T.dontcare
+            ):  # "any area is fine", unprompted
+                ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, T.n_vals[s]
+                n += 1
         _shuffle(C, i, first, n, 2 * k + 1)
     if C.task[i] >= 0:
         ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, T.task_slot, C.task[i]
