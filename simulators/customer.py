@@ -264,6 +264,7 @@ def start(
     C.annoyances[i] = 0
     C.asked[i, :] = 0
     C.told[i, :] = False
+    C.spoken[i, :] = False
     # the agenda, bottom first: bye, then per domain (the last first) the questions and the
     # constraints, the task on top
     ag = C.agenda
@@ -298,6 +299,9 @@ def start(
     C.out_n[i] = 0
     C.prev_n[i] = 0
     _finish(T, C, i)
+    for p in range(C.out_n[i]):
+        if C.out[i, p, 0] == INFORM:
+            C.spoken[i, C.out[i, p, 1]] = True
     if T.hello > 0 and _u(C, i, USER) < T.hello:
         _prepend(C, i, HELLO)
 
@@ -497,7 +501,7 @@ def _correct(T: Tables, C: Customers, i: int, stated: np.ndarray) -> None:
     d = C.cur[i]
     for s in T.kb_slots:
         v = stated[s]
-        if T.slot_dom[s] != d or not C.told[i, s] or not 0 <= v < T.n_vals[s]:
+        if T.slot_dom[s] != d or not C.spoken[i, s] or not 0 <= v < T.n_vals[s]:
             continue
         if v == C.cons[i, s] or _says(C, i, INFORM, s):
             continue
@@ -531,6 +535,7 @@ def _told(C: Customers, i: int) -> None:
     for p in range(C.out_n[i]):
         if C.out[i, p, 0] == INFORM:
             C.told[i, C.out[i, p, 1]] = True
+            C.spoken[i, C.out[i, p, 1]] = True
 
 
 @njit(cache=True)
@@ -557,7 +562,7 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, 
         if n_wrong:
             return
         u = _u(C, i, USER)
-        if u < T.relax or (u < T.relax + T.change and not _change_constraint(T, C, i, d)):
+        if u < T.relax or (u < T.relax + T.change and not _change_for_match(T, C, i, d)):
             s = _pick_constrained(T, C, i, d)
             if s < 0:
                 C.outcome[i] = HANGUP_OUTCOME
@@ -633,17 +638,61 @@ def _pick_constrained(T: Tables, C: Customers, i: int, d: int) -> int:
 def _change_mind(T: Tables, C: Customers, i: int) -> None:
     """Switch one constraint of the current domain to a value some other entity has with the
     rest of the goal."""
-    _change_constraint(T, C, i, C.cur[i])
+    d = C.cur[i]
+    s = _pick_constrained(T, C, i, d)
+    if s < 0:
+        return
+    present = _values_with_the_rest(T, C, i, d, s)
+    size = present.sum()
+    if size == 0:
+        return
+    j = _below(C, i, USER, size)
+    new = -1
+    for v in range(len(present)):
+        if present[v]:
+            if j == 0:
+                new = v
+                break
+            j -= 1
+    _say_changed(T, C, i, d, s, new)
 
 
 @njit(cache=True)
-def _change_constraint(T: Tables, C: Customers, i: int, d: int) -> bool:
-    """Switch one constraint of domain ``d`` to a value some entity has with the rest of the
-    goal, and say it; False (nothing changed) if there is no such value."""
-    s = _pick_constrained(T, C, i, d)
-    if s < 0:
+def _change_for_match(T: Tables, C: Customers, i: int, d: int) -> bool:
+    """Nothing matches: switch one constraint of domain ``d`` to another value that some entity
+    has with the rest of the goal (a slot drawn among those that have one, then the value), and
+    say it; False if no single change would match."""
+    n_inf = C.cons.shape[1]
+    options = np.zeros(n_inf, dtype=np.int64)
+    n_slots = 0
+    for s in T.kb_slots:
+        if C.cons[i, s] >= 0 and T.slot_dom[s] == d:
+            options[s] = _values_with_the_rest(T, C, i, d, s).sum()
+            if options[s] > 0:
+                n_slots += 1
+    if n_slots == 0:
         return False
-    current = C.cons[i, s]
+    j = _below(C, i, USER, n_slots)
+    s = 0
+    while options[s] == 0 or j > 0:
+        if options[s] > 0:
+            j -= 1
+        s += 1
+    present = _values_with_the_rest(T, C, i, d, s)
+    k = _below(C, i, USER, options[s])
+    for v in range(len(present)):
+        if present[v]:
+            if k == 0:
+                _say_changed(T, C, i, d, s, v)
+                return True
+            k -= 1
+    return False
+
+
+@njit(cache=True)
+def _values_with_the_rest(T: Tables, C: Customers, i: int, d: int, s: int) -> np.ndarray:
+    """The values of slot ``s`` other than the wanted one that some entity of domain ``d`` has
+    along with the rest of row ``i``'s goal."""
     present = np.zeros(T.eq.shape[1], dtype=np.bool_)
     for e in range(T.kb_values.shape[0]):
         if T.ent_dom[e] != d:
@@ -656,35 +705,32 @@ def _change_constraint(T: Tables, C: Customers, i: int, d: int) -> bool:
                 break
         if ok and T.kb_values[e, s] >= 0:
             present[T.kb_values[e, s]] = True
+    current = C.cons[i, s]
     if 0 <= current < len(present):
         present[current] = False
-    size = present.sum()
-    if size == 0:
-        return False
-    j = _below(C, i, USER, size)
-    new = -1
-    for v in range(len(present)):
-        if present[v]:
-            if j == 0:
-                new = v
-                break
-            j -= 1
+    return present
+
+
+@njit(cache=True)
+def _say_changed(T: Tables, C: Customers, i: int, d: int, s: int, new: int) -> None:
+    """Row ``i`` now wants ``new`` for slot ``s`` of domain ``d``, and says so."""
     C.cons[i, s] = new
     _drop(C, i, INFORM, s)
     _push(C, i, INFORM, s, new)
     if C.accepted[i, d] >= 0 and mismatch(T, C.accepted[i, d], C.cons[i], False) > 0:
         C.accepted[i, d] = -1
         _forget_answers(T, C, i, d)
-    return True
 
 
 @njit(cache=True)
 def _finish(T: Tables, C: Customers, i: int) -> None:
     """Add agenda items to the reactive acts, as the persona's talkativeness allows."""
     ag = C.agenda
-    budget = -1  # pieces still to say, when the scenario gives how many a turn holds
+    # pieces still to say, when the scenario gives how many a turn holds (what the customer
+    # has said already, in answer to the agent, counts: "yes" and a question make two)
+    budget = -1
     if len(T.turn_cdf):
-        budget = 1 + _index(T.turn_cdf, _u(C, i, USER)) - _pieces(C, i)
+        budget = 1 + _index(T.turn_cdf, _u(C, i, USER)) - C.out_n[i]
         want_more = budget > 0 or C.out_n[i] == 0
     else:
         want_more = C.out_n[i] == 0 or _u(C, i, USER) < C.multi[i]
@@ -717,16 +763,6 @@ def _finish(T: Tables, C: Customers, i: int) -> None:
             want_more = _u(C, i, USER) < C.multi[i]
     if C.out_n[i] == 0:
         _nudge(T, C, i)
-
-
-@njit(cache=True, inline="always")
-def _pieces(C: Customers, i: int) -> int:
-    """Constraints and questions row ``i`` says this turn so far."""
-    n = 0
-    for p in range(C.out_n[i]):
-        if C.out[i, p, 0] == INFORM or C.out[i, p, 0] == REQUEST:
-            n += 1
-    return n
 
 
 @njit(cache=True)

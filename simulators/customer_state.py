@@ -257,7 +257,8 @@ class Customers(NamedTuple):
     outcome: np.ndarray
     annoyances: np.ndarray
     asked: np.ndarray  # int64 [n, n_inf]
-    told: np.ndarray  # bool [n, n_inf]
+    told: np.ndarray  # bool [n, n_inf]: informed after the opening turn
+    spoken: np.ndarray  # bool [n, n_inf]: informed in any turn, the opening one included
     agenda: np.ndarray  # int64 [n, width, 3]: (kind, slot, value), bottom first
     agenda_n: np.ndarray
     out: np.ndarray  # int64 [n, width + 6, 3]: what the customer said this turn
@@ -312,6 +313,7 @@ def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
         annoyances=ints(n),
         asked=ints(n, d.n_inf),
         told=np.zeros((n, d.n_inf), dtype=np.bool_),
+        spoken=np.zeros((n, d.n_inf), dtype=np.bool_),
         agenda=ints(n, width, 3, fill=-1),
         agenda_n=ints(n),
         out=ints(n, said, 3, fill=-1),
