@@ -257,6 +257,7 @@ def start(
     C.accepted[i, :] = -1
     C.alt[i, :] = False
     C.sys_kind[i] = -1
+    C.thanked[i] = False
     C.informed[i, :] = False
     C.task_done[i] = False
     C.cur[i] = C.doms[i, 0]
@@ -745,14 +746,23 @@ def _finish(T: Tables, C: Customers, i: int) -> None:
             if satisfied(T, C, i):
                 # Real customers mostly close with thanks alone ("that is all I need"):
                 # in MultiWOZ's restaurant dialogues an explicit good-bye is rare.
-                C.agenda_n[i] = top
                 alone = C.out_n[i] == 0 and C.sys_kind[i] >= 0
                 if T.closing_negate > 0 and alone and _u(C, i, USER) < T.closing_negate:
                     _push(C, i, NEGATE, -1, -1)  # "no, that's all"
                 _push(C, i, THANK, -1, -1)
-                if _u(C, i, USER) < T.bye:
+                bye = _u(C, i, USER) < T.bye
+                if bye:
                     _push(C, i, BYE, -1, -1)
-                C.outcome[i] = SUCCESS
+                if (
+                    not bye
+                    and T.closing_again > 0
+                    and not C.thanked[i]
+                    and _u(C, i, USER) < T.closing_again
+                ):
+                    C.thanked[i] = True  # waits for "anything else?" to close again
+                else:
+                    C.agenda_n[i] = top
+                    C.outcome[i] = SUCCESS
             break
         _push(C, i, kind, ag[i, top, 1], ag[i, top, 2])
         C.agenda_n[i] = top

@@ -125,6 +125,7 @@ class Tables(NamedTuple):
     hello: float
     bye: float
     closing_negate: float
+    closing_again: float
 
 
 def tables(domain: Domain, error_rate: float) -> Tables:
@@ -215,6 +216,7 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         hello=float(b.hello),
         bye=float(b.bye),
         closing_negate=float(b.closing_negate),
+        closing_again=float(b.closing_again),
     )
 
 
@@ -252,6 +254,7 @@ class Customers(NamedTuple):
     accepted: np.ndarray  # int64 [n, n_dom]: the entity accepted in each domain, -1 none
     alt: np.ndarray  # bool [n, n_dom]: asked for an alternative to an offer in the domain
     sys_kind: np.ndarray  # int64: the kind of the agent's act being answered, -1 none yet
+    thanked: np.ndarray  # bool: thanked once and waits to close again (``closing.again``)
     informed: np.ndarray  # bool [n, n_req]
     task_done: np.ndarray  # bool
     outcome: np.ndarray
@@ -307,6 +310,7 @@ def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
         accepted=ints(n, d.domains.n, fill=-1),
         alt=np.zeros((n, d.domains.n), dtype=np.bool_),
         sys_kind=ints(n, fill=-1),
+        thanked=np.zeros(n, dtype=np.bool_),
         informed=np.zeros((n, d.n_req), dtype=np.bool_),
         task_done=np.zeros(n, dtype=np.bool_),
         outcome=ints(n),

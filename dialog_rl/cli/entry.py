@@ -12,14 +12,14 @@ import errno
 import os
 import sys
 
-from dialog_rl.cli import compare, logs, ope, regress, simulate, train, tui, validate
+from dialog_rl.cli import calibrate, compare, logs, ope, regress, simulate, train, tui, validate
 from dialog_rl.cli.errors import UsageError
 
 #: errors of a disk that cannot take more (full, over quota, file too big): one line, exit 1
 _DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 #: the subcommands, in the order ``--help`` lists them
-SUBCOMMANDS = (validate, simulate, train, tui, compare, regress, ope, logs)
+SUBCOMMANDS = (validate, simulate, train, tui, compare, calibrate, regress, ope, logs)
 
 
 def build_parser() -> argparse.ArgumentParser:

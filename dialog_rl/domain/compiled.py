@@ -42,6 +42,7 @@ class BehaviourParams:
     hello: float = 0.0
     bye: float = 0.3
     closing_negate: float = 0.0
+    closing_again: float = 0.0
 
     @classmethod
     def from_schema(cls, b: Behaviour) -> BehaviourParams:
@@ -55,6 +56,7 @@ class BehaviourParams:
             hello=b.hello,
             bye=b.closing.bye,
             closing_negate=b.closing.negate,
+            closing_again=b.closing.again,
         )
 
 
@@ -190,6 +192,8 @@ class Domain:
     change: float = 0.0
     # what customers do besides pursuing their goal
     behaviour: BehaviourParams = field(default_factory=BehaviourParams)
+    # the names of the scenarios this one extends (an overlay's), the nearest first
+    bases: tuple[str, ...] = ()
 
     @property
     def n_inf(self) -> int:

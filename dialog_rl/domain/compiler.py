@@ -209,6 +209,7 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
         ),
         change=goals.on_no_match.change,
         behaviour=BehaviourParams.from_schema(sc.behaviour),
+        bases=loaded.bases,
     )
 
 

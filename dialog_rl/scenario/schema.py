@@ -202,12 +202,16 @@ class Closing(Strict):
     """How a customer whose goal is met ends the conversation: thanks, sometimes more."""
 
     bye: Probability = 0.3
-    """Probability of an explicit good-bye after the thanks (real customers mostly thank
-    alone)."""
+    """Per closing turn: probability of an explicit good-bye after the thanks (real customers
+    mostly thank alone)."""
     negate: Probability = 0.0
-    """Probability of opening the closing with "no, that's all" (the answer to "anything
-    else?", which real agents ask along with their last answer), when the closing is a turn of
-    its own."""
+    """Per closing turn that is a turn of its own: probability of opening it with "no, that's
+    all" (the answer to "anything else?", which real agents ask along with their last
+    answer)."""
+    again: Probability = 0.0
+    """Probability that a customer who thanked (without a good-bye) waits for the agent's reply
+    and closes again ("Thanks!" "Anything else?" "No, that's all."): the conversation then ends
+    on the second closing (or on the agent's good-bye), not the first."""
 
 
 class Behaviour(Strict):
