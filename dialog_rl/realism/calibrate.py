@@ -134,12 +134,14 @@ def fit(
     reps = []
     for _ in range(bootstrap):
         pick = rng.integers(len(observed), size=len(observed))
-        reps.append(_estimates(scenario, domain, [observed[j] for j in pick])[0])
+        reps.append(_estimates(scenario, domain, [observed[j] for j in pick], nan=True)[0])
     estimates = []
     for key, (value, method) in point.items():
         n, events = counts.get(key, (0, None))
         bounded = method == KEPT or method.startswith("bound")
         ci = None if bounded or not reps else _interval([r[key][0] for r in reps])
+        if method.startswith("ML") and events is not None and n and events in (0, n):
+            ci = _boundary_interval(events, n)
         estimates.append(
             Estimate(key, value, _before(scenario, domain, key), ci, n, events, method)
         )
@@ -149,15 +151,20 @@ def fit(
 # -- the estimators ------------------------------------------------------------------------------
 
 
-def _estimates(scenario: Scenario, d: Domain, observed: list[Observed]):
-    """``{key: (value, method)}`` and ``{key: (occasions, events)}`` for one sample."""
+def _estimates(scenario: Scenario, d: Domain, observed: list[Observed], nan: bool = False):
+    """``{key: (value, method)}`` and ``{key: (occasions, events)}`` for one sample; where the
+    sample has no occasion, the scenario's value (or NaN, with ``nan``: a bootstrap replicate
+    in which the estimate is undefined, left out of the interval)."""
     out: dict[str, tuple] = {}
     counts: dict[str, tuple[int, int | None]] = {}
+
+    def kept(before):
+        return (math.nan, KEPT) if nan and not isinstance(before, tuple) else (before, KEPT)
 
     def rate(key: str, pairs: list, before: float, method: str = ML) -> None:
         events, n = (int(x) for x in np.sum(pairs, axis=0)) if pairs else (0, 0)
         counts[key] = (n, events)
-        out[key] = (events / n, method) if n else (before, KEPT)
+        out[key] = (events / n, method) if n else kept(before)
 
     goals = [o for o in observed if o.goal_slots]
     per_goal = ML + " per goal"
@@ -177,14 +184,14 @@ def _estimates(scenario: Scenario, d: Domain, observed: list[Observed]):
             f"moment: 1 - f / q, q = {q:.3f}",
         )
     else:
-        out["goals.satisfiable"] = (d.satisfiable, KEPT)
+        out["goals.satisfiable"] = kept(d.satisfiable)
     nm = np.sum([o.no_match[:3] for o in observed], axis=0)
     total = int(nm.sum())
     for k, name in enumerate(("relax", "change", "hang_up")):
         key = f"goals.on_no_match.{name}"
         counts[key] = (total, int(nm[k]))
         before = (d.relax, d.change, 1.0 - d.relax - d.change)[k]
-        out[key] = (nm[k] / total, "ML, categorical") if total else (before, KEPT)
+        out[key] = (nm[k] / total, "ML, categorical") if total else kept(before)
     b = d.behaviour
     for key, before in (
         ("correct", b.correct),
@@ -217,7 +224,9 @@ def _estimates(scenario: Scenario, d: Domain, observed: list[Observed]):
         for p, c in zip(scenario.personas, fitted):
             out[f"personas.{p.name}.cooperativeness"] = (float(c), "shifted to the fitted mean")
     else:
-        out["personas.cooperativeness"] = (float(weights @ coop), KEPT)
+        out["personas.cooperativeness"] = kept(float(weights @ coop))
+        for p in scenario.personas:
+            out[f"personas.{p.name}.cooperativeness"] = kept(p.cooperativeness)
     longest = max(o.agent_turns for o in observed)
     counts["personas.patience"] = (len(observed), 0)
     for p in scenario.personas:
@@ -307,8 +316,19 @@ def _interval(replicates: list) -> tuple | None:
         padded = np.array([tuple(r) + (0.0,) * (width - len(r)) for r in replicates])
         lo, hi = np.percentile(padded, [2.5, 97.5], axis=0)
         return tuple((round(float(a), 4), round(float(b), 4)) for a, b in zip(lo, hi))
-    lo, hi = np.percentile(np.asarray(replicates, dtype=np.float64), [2.5, 97.5])
+    values = np.asarray(replicates, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
+    lo, hi = np.percentile(values, [2.5, 97.5])
     return round(float(lo), 4), round(float(hi), 4)
+
+
+def _boundary_interval(events: int, n: int) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) 95% interval of a rate observed at 0 or n of n, where the
+    bootstrap's collapses to a point: [0, 1 - 0.025^(1/n)] or [0.025^(1/n), 1]."""
+    edge = round(0.025 ** (1 / n), 4)
+    return (0.0, round(1 - edge, 4)) if events == 0 else (edge, 1.0)
 
 
 def _before(scenario: Scenario, d: Domain, key: str) -> object:
@@ -386,19 +406,32 @@ def _ci_shown(ci: tuple | None) -> str:
         return "-"
     if isinstance(ci[0], tuple):
         return " ".join(f"[{a:.2f},{b:.2f}]" for a, b in ci)
+    if ci[0] is None:
+        return "-"
     return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def format_fit(result: Fit) -> str:
-    """The fit report: each parameter, the scenario's value, the fit, its interval and basis."""
+    """The fit report: each parameter, the scenario's value, the fit, its interval and basis
+    (a distribution on lines of its own)."""
     lines = [
-        f"  {'parameter':<38}{'scenario':>12}{'fitted':>12}  {'95% CI':<22}{'n':>6}  estimator"
+        f"  {'parameter':<34}{'scenario':>10}{'fitted':>10}  {'95% CI':<18}{'basis':>7}  estimator"
     ]
     for e in result.estimates:
-        n = f"{e.events}/{e.n}" if e.events is not None and e.n else str(e.n)
+        n = f"{e.events}/{e.n}" if e.events is not None and e.n else (str(e.n) if e.n else "")
+        if isinstance(e.value, tuple) and not (
+            len(e.value) == 2 and all(isinstance(v, int) for v in e.value)
+        ):
+            lines.append(f"  {e.key:<34}{'':>10}{'':>10}  {'':<18}{n:>7}  {e.method}")
+            before = e.before if isinstance(e.before, tuple) else ()
+            for k, v in enumerate(e.value):
+                was = f"{before[k]:.3f}" if k < len(before) else "-"
+                ci = _ci_shown(e.ci95[k]) if e.ci95 and k < len(e.ci95) else "-"
+                lines.append(f"  {f'  {k + 1}':<34}{was:>10}{v:>10.3f}  {ci}")
+            continue
         lines.append(
-            f"  {e.key:<38}{_shown(e.before):>12}{_shown(e.value):>12}  "
-            f"{_ci_shown(e.ci95):<22}{n:>6}  {e.method}"
+            f"  {e.key:<34}{_shown(e.before):>10}{_shown(e.value):>10}  "
+            f"{_ci_shown(e.ci95):<18}{n:>7}  {e.method}"
         )
     weak = [e.key for e in result.estimates if e.method == ML and 0 < e.n < 10]
     if weak:
