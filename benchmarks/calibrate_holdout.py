@@ -19,8 +19,9 @@ import argparse
 from pathlib import Path
 
 from dialog_rl.domain import compile_scenario
-from dialog_rl.realism.calibrate import _ci_shown, _shown, fit, observe_all
+from dialog_rl.realism.calibrate import fit, observe_all
 from dialog_rl.realism.corpus import dialogues_about, load_corpus
+from dialog_rl.realism.fit_report import ci_shown, shown
 from dialog_rl.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,10 +72,10 @@ def main() -> None:
                 ok = "yes" if ci[0] - 1e-9 <= held_value <= ci[1] + 1e-9 else "NO"
                 inside += ok == "yes"
                 total += 1
-            left = f"{_shown(value)} {_ci_shown(ci)}"
-            print(f"  {key:<34}{left:>32}{_shown(held_value):>32}  {ok}")
+            left = f"{shown(value)} {ci_shown(ci)}"
+            print(f"  {key:<34}{left:>32}{shown(held_value):>32}  {ok}")
         if h.n and not isinstance(h.value, tuple):
-            print(f"  {'':<34}{'':>32}{f'(held out {_ci_shown(h.ci95)}, n={h.n})':>32}")
+            print(f"  {'':<34}{'':>32}{f'(held out {ci_shown(h.ci95)}, n={h.n})':>32}")
     print(f"  held-out estimates inside the calibration interval: {inside} of {total}")
 
 

@@ -45,21 +45,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     import hashlib
-    import os
-    import re
     import shlex
     from pathlib import Path
 
     from dialog_rl.domain import compile_scenario
     from dialog_rl.outputs import check_replaceable_file, marker, write_file
-    from dialog_rl.realism.calibrate import fit, format_fit, observe_all, overlay_text
-    from dialog_rl.realism.corpus import (
-        CorpusError,
-        default_domain,
-        dialogues_about,
-        load_corpus,
-    )
-    from dialog_rl.scenario import load_scenario, shipped_scenarios
+    from dialog_rl.realism.calibrate import fit, observe_all
+    from dialog_rl.realism.fit_report import format_fit, overlay_text
+    from dialog_rl.scenario import load_scenario
 
     out = Path(args.out)
     check_replaceable_file(out, KIND, "--out")  # before the work
@@ -72,18 +65,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             f"--scenario {args.scenario}: calibrate fits one-domain scenarios; "
             f"{domain.name!r} has {domain.domains.n} domains"
         )
-    try:
-        corpus = load_corpus(args.corpus)
-    except CorpusError as err:
-        raise UsageError(str(err)) from None
-    name = (args.domain or default_domain(corpus, (domain.name, *domain.bases))).lower()
-    dialogues = dialogues_about(corpus, name)
-    if not dialogues:
-        found = sorted({x for d in corpus.values() for x in d.domains}) or ["none labelled"]
-        raise UsageError(
-            f"{args.corpus}: no dialogue is about {name!r} alone (its domains: "
-            f"{', '.join(found)}); name one with --domain"
-        )
+    corpus, name, dialogues = _dialogues(args, domain)
     result = fit(
         loaded.scenario,
         domain,
@@ -98,22 +80,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         f"sha256 {digest[:12]}); intervals from {args.bootstrap} bootstrap resamples"
     )
     print(format_fit(result))
-
-    base = loaded.path
-    shipped = shipped_scenarios()
-    if os.path.realpath(base.parent) == os.path.realpath(out.parent or Path(".")):
-        extends = base.name
-    elif base.stem in shipped and os.path.realpath(shipped[base.stem]) == os.path.realpath(base):
-        extends = base.stem
-    else:
-        extends = os.path.relpath(base, out.parent or Path("."))
-    stem = re.sub(r"[^A-Za-z0-9_]", "_", out.name.removesuffix(".yaml").removesuffix(".yml"))
-    overlay_name = stem if re.match(r"^[A-Za-z_]", stem) else f"{domain.name}_calibrated"
+    extends, overlay_name = _names(loaded.path, out, domain.name)
     header = [
         marker(KIND),
         f"The {domain.name} scenario's customer model fitted to {len(dialogues)} annotated "
         f"dialogues about {name}",
-        f"({Path(args.corpus).name}, sha256 {digest[:16]}; MultiWOZ, MIT licence) by:",
+        f"({Path(args.corpus).name}, sha256 {digest[:16]}) by:",
         f"  dialog-rl {shlex.join(argv)}",
         "Each key's comment gives its basis: events/occasions, 95% bootstrap interval over",
         "dialogues, estimator (dialog_rl/realism/calibrate.py says which and why). Every key not",
@@ -125,6 +97,50 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.json:
         _write_json(args, result, domain, name, digest)
     return 0
+
+
+def _dialogues(args: argparse.Namespace, domain) -> tuple[dict, str, list]:
+    """The corpus, the domain read in it, and its dialogues about that domain alone."""
+    from dialog_rl.realism.corpus import (
+        CorpusError,
+        default_domain,
+        dialogues_about,
+        load_corpus,
+    )
+
+    try:
+        corpus = load_corpus(args.corpus)
+    except CorpusError as err:
+        raise UsageError(str(err)) from None
+    name = (args.domain or default_domain(corpus, (domain.name, *domain.bases))).lower()
+    dialogues = dialogues_about(corpus, name)
+    if not dialogues:
+        found = sorted({x for d in corpus.values() for x in d.domains}) or ["none labelled"]
+        raise UsageError(
+            f"{args.corpus}: no dialogue is about {name!r} alone (its domains: "
+            f"{', '.join(found)}); name one with --domain"
+        )
+    return corpus, name, dialogues
+
+
+def _names(base, out, scenario: str) -> tuple[str, str]:
+    """What the overlay ``extends`` (the base's file name beside it, a shipped scenario's name,
+    or else a path relative to it) and its own name (its file's stem)."""
+    import os
+    import re
+
+    from dialog_rl.scenario import shipped_scenarios
+
+    shipped = shipped_scenarios()
+    folder = out.parent
+    if os.path.realpath(base.parent) == os.path.realpath(folder):
+        extends = base.name
+    elif base.stem in shipped and os.path.realpath(shipped[base.stem]) == os.path.realpath(base):
+        extends = base.stem
+    else:
+        extends = os.path.relpath(base, folder)
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", out.name.removesuffix(".yaml").removesuffix(".yml"))
+    return extends, stem if re.match(r"^[A-Za-z_]", stem) else f"{scenario}_calibrated"
 
 
 def _write_json(args, result, domain, name: str, digest: str) -> None:

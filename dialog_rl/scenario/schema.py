@@ -1,3 +1,4 @@
+# Whole on purpose: the scenario format in one place, keys in the order `validate --help` prints.
 """The scenario file format: pydantic models, validated strictly, with a docstring on every field.
 
 A scenario is everything that makes one domain: slots, knowledge base, the agent's action catalog,
