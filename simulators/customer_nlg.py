@@ -58,7 +58,7 @@ class UserNLG:
         d = self.domain
         kind, slot, value = act[0], act[1], act[2]
         if kind == INFORM:
-            slot_name = d.inf_names[slot].replace("_", " ")
+            slot_name = slot_label(d, slot)
             if slot == d.task_slot:
                 task = d.task_names[value] if 0 <= value < len(d.task_names) else "get help"
                 options = self.phrases.get(task) or self.phrases["task"]
@@ -71,9 +71,7 @@ class UserNLG:
             )
         if kind == REQUEST:
             options = d.req_templates[slot] or self.phrases["request"]
-            return _sentence(
-                self._pick(options, rng).format(slot=d.req_names[slot].replace("_", " "))
-            )
+            return _sentence(self._pick(options, rng).format(slot=req_label(d, slot)))
         name = USER_ACT_NAMES[kind]
         return self._pick(self.phrases[name], rng)
 
@@ -88,6 +86,28 @@ class UserNLG:
         return text
 
 
+def multi_domain(d: Domain) -> bool:
+    """Whether the scenario has several domains (whose slots are named ``<domain>-<slot>``)."""
+    return d.domains is not None and d.domains.n > 1
+
+
+def slot_label(d: Domain, slot: int) -> str:
+    """How a customer names informable ``slot``: its name, or in a scenario of several domains
+    its domain and its name there ("hotel parking" for ``hotel-parking``)."""
+    if not multi_domain(d) or slot == d.task_slot:
+        return d.inf_names[slot].replace("_", " ")
+    ds = d.domains
+    return f"{ds.names[ds.slot[slot]]} {ds.inf_local[slot]}".replace("_", " ")
+
+
+def req_label(d: Domain, slot: int) -> str:
+    """How a customer names requestable ``slot`` (see ``slot_label``)."""
+    if not multi_domain(d):
+        return d.req_names[slot].replace("_", " ")
+    ds = d.domains
+    return f"{ds.names[ds.req[slot]]} {ds.req_local[slot]}".replace("_", " ")
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     if not text:
@@ -96,4 +116,16 @@ def _sentence(text: str) -> str:
     return text if text[-1] in ".?!" else text + "."
 
 
-__all__ = ["AFFIRM", "BYE", "DEFAULT_PHRASES", "HANGUP", "HELLO", "NEGATE", "THANK", "UserNLG"]
+__all__ = [
+    "AFFIRM",
+    "BYE",
+    "DEFAULT_PHRASES",
+    "HANGUP",
+    "HELLO",
+    "NEGATE",
+    "THANK",
+    "UserNLG",
+    "multi_domain",
+    "req_label",
+    "slot_label",
+]

@@ -5,6 +5,11 @@ Everything domain-specific comes from the scenario: slot values and their ``syno
 (their fixed wording becomes whole-sentence entries and slot-mention words). The generic cues
 (yes/no/thanks/bye/don't care...) are plain English and the same for every scenario.
 
+In a scenario of several domains (restaurant, hotel, attraction), each domain also gets its cue
+words: its name and the words of its phrasings and values that no other domain uses ("stay",
+"eat", "visit", "guesthouse"). The NLU reads a value or a keyword several domains share ("north",
+"phone") as the domain's whose cue words the utterance uses (``Lexicon.domain_cues``).
+
 Text is normalised the same way on both sides (lower case, apostrophes dropped, split into
 ``[a-z0-9]+`` tokens), so "mid-range", "alice@mail.com" or "do n't" match however they are written.
 """
@@ -17,7 +22,7 @@ from typing import NamedTuple
 
 from dialog_rl.acts import AFFIRM, BYE, HANGUP, HELLO, INFORM, NEGATE, REQUEST, THANK
 from dialog_rl.domain import Domain
-from simulators.customer_nlg import DEFAULT_PHRASES
+from simulators.customer_nlg import DEFAULT_PHRASES, multi_domain, req_label, slot_label
 from simulators.value_readers import VOCABULARY as READER_WORDS
 
 # kinds of gazetteer entry
@@ -252,6 +257,15 @@ class Lexicon:
     """Openers to skip ("well", "right so")."""
     known: set[str] = field(default_factory=set)
     """Every word the scenario's phrasings use; other words are candidates for spelling repair."""
+    domain_cues: dict[str, int] = field(default_factory=dict)
+    """Words that point to one domain (several domains only): the domain's name and the words
+    only its phrasings, keywords and values use."""
+    domain_names: frozenset[str] = frozenset()
+    """The words of the domains' names (several domains only)."""
+    slot_domain: tuple[int, ...] = ()
+    """The domain of each informable slot."""
+    req_domain: tuple[int, ...] = ()
+    """The domain of each requestable slot."""
     max_len: int = 1
     max_sentences: int = 1
 
@@ -304,13 +318,18 @@ def build_lexicon(domain: Domain, read_slots: frozenset[int] = frozenset()) -> L
     for text in phrases.get("filler", ()):
         lex.fillers.add(tokens(text))
 
-    # informable slots: values, synonyms, the words of their templates
+    # informable slots: values, synonyms, the words of their templates. With several domains a
+    # slot is named by its domain and its own name ("hotel parking"); its own name alone
+    # ("parking", "area") names it, and the domain's name is a domain cue (below).
+    multi = multi_domain(d)
+    local = d.domains.inf_local if multi else d.inf_names
     slot_template_words: list[set[str]] = []
-    for s, name in enumerate(d.inf_names):
+    for s in range(d.n_inf):
         if s == d.task_slot:
             slot_template_words.append(set())
             continue
-        label = name.replace("_", " ")
+        label = slot_label(d, s)
+        own = local[s].replace("_", " ")
         words: set[str] = set()
         for t in d.inf_templates[s] or phrases["inform"]:
             words.update(tokens(t.replace("{value}", " ").replace("{slot}", label)))
@@ -321,24 +340,29 @@ def build_lexicon(domain: Domain, read_slots: frozenset[int] = frozenset()) -> L
                 lex.add(syn, Entry(VALUE, s, v, CONF_SYNONYM))
         for t in phrases["dontcare"]:
             lex.add_sentence(t.format(slot=label), (INFORM, s, d.dontcare(s)))
-        for w in (*tokens(label), name.replace("_", "")):
+        for w in (*tokens(own), local[s].replace("_", "")):
             lex.slot_words.setdefault(w, set()).add(s)
         # the slot's own name is a phrase, so that "price band" is not heard as a question
         # about a requestable "price"
-        lex.add(label, Entry(MENTION, s, -1, 1.0))
+        for key in {label, own}:
+            lex.add(key, Entry(MENTION, s, -1, 1.0))
     lex.template_words = slot_template_words
-    # a template word names a slot if no other slot's templates use it
+    if multi:
+        lex.domain_names = frozenset(w for n in d.domains.names for w in tokens(n))
+    # a template word names a slot if no other slot's templates use it (a domain's name names
+    # the domain, not one of its slots)
     for s, words in enumerate(slot_template_words):
         others = set().union(*(w for o, w in enumerate(slot_template_words) if o != s))
-        for w in words - others - STOPWORDS:
+        for w in words - others - STOPWORDS - lex.domain_names:
             if len(w) < 2:
                 continue
             lex.slot_words.setdefault(w, set()).add(s)
 
     # requestable slots: name, keywords, whole questions
-    for r, name in enumerate(d.req_names):
-        label = name.replace("_", " ")
-        for key in {label, name.replace("_", "")}:
+    req_local = d.domains.req_local if multi else d.req_names
+    for r in range(d.n_req):
+        label = req_label(d, r)
+        for key in {label, req_local[r].replace("_", " "), req_local[r].replace("_", "")}:
             lex.add(key, Entry(REQ, r, -1, CONF_KEYWORD))
             lex.strong_requests.add(tokens(key))
         for kw in d.req_keywords[r]:
@@ -362,6 +386,9 @@ def build_lexicon(domain: Domain, read_slots: frozenset[int] = frozenset()) -> L
         others = set().union(*(w for o, w in enumerate(task_words) if o != k))
         for w in words - others - (in_phrases - set(tokens(d.task_names[k].replace("_", " ")))):
             lex.task_words[w] = k
+
+    if multi:
+        _domain_cues(d, lex, slot_template_words, read_slots)
 
     # sentences for near matches: each sentence of a known phrasing, if it says one thing only
     seen: dict[tuple[str, ...], set[tuple[tuple[int, int, int], ...]]] = {}
@@ -388,6 +415,48 @@ def build_lexicon(domain: Domain, read_slots: frozenset[int] = frozenset()) -> L
         for t in texts:
             lex.known.update(tokens(t.replace("{", " ").replace("}", " ")))
     lex.known.update(STOPWORDS, DISFLUENCIES, QUESTION_OPENERS, COMMON_WORDS)
+    lex.known.update(lex.domain_cues)
     if read_slots:
         lex.known.update(READER_WORDS)
     return lex
+
+
+def _domain_cues(
+    d: Domain, lex: Lexicon, slot_template_words: list[set[str]], read_slots: frozenset[int]
+) -> None:
+    """Each domain's cue words: its name, and the words that its slots' phrasings (templates,
+    keywords, own names), values and synonyms use and no other domain's do; not stop words, not
+    one-word generic cues ("yep"), not numbers. A domain's name stays its cue whatever else uses
+    the word. The agent's phrasings are left out: the customer's words are what is read."""
+    ds = d.domains
+    vocab: list[set[str]] = [set() for _ in ds.names]
+    for s, words in enumerate(slot_template_words):
+        if s == d.task_slot:
+            continue
+        mine = vocab[ds.slot[s]]
+        mine.update(words, tokens(ds.inf_local[s].replace("_", " ")))
+        if s not in read_slots:
+            for value in d.inf_values[s]:
+                mine.update(tokens(value))
+                for syn in d.synonyms[s].get(value, ()):
+                    mine.update(tokens(syn))
+    for r in range(d.n_req):
+        mine = vocab[ds.req[r]]
+        mine.update(tokens(ds.req_local[r].replace("_", " ")))
+        for kw in d.req_keywords[r]:
+            mine.update(tokens(kw))
+        for t in d.req_templates[r]:
+            mine.update(tokens(t.replace("{slot}", " ")))
+    cue_lists = (*GENERIC_CUES.values(), DONTCARE_CUES, ANY_CUES)
+    # a one-word cue says its act, not the domain ("yep", a synonym of the hotel's parking "yes")
+    generic = {p for cues in cue_lists for p, _ in cues if len(tokens(p)) == 1}
+    for k, words in enumerate(vocab):
+        others = set().union(*(w for o, w in enumerate(vocab) if o != k))
+        for w in words - others - STOPWORDS - generic:
+            if len(w) > 1 and not w.isdigit():
+                lex.domain_cues[w] = k
+    lex.slot_domain = ds.slot
+    lex.req_domain = ds.req
+    for k, name in enumerate(ds.names):
+        for w in tokens(name):
+            lex.domain_cues[w] = k

@@ -3,18 +3,27 @@
 ``nlu_accuracy`` plays simulated customers against a scripted, deliberately erratic agent (it asks,
 confirms right and wrong values, offers good and bad entities, informs, performs, repeats), so that
 every kind of customer turn occurs; each turn's true acts are compared with what ``RuleNLU`` reads
-from the (noisy) utterance. The agent lives here, not in ``dialog_rl.policies``, because
+from the (noisy) utterance. In a scenario of several domains the NLU is told the domain the
+conversation is in as the agent's tracker would know it (``ActiveDomain``). The agent lives here, not in ``dialog_rl.policies``, because
 simulators must not import policies (DESIGN.md layering).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dialog_rl.acts import INFORM, N_USER_ACTS, REQUEST, SYS_CONFIRM, SYS_OFFER, USER_ACT_NAMES
+from dialog_rl.acts import (
+    INFORM,
+    N_USER_ACTS,
+    REQUEST,
+    SYS_CONFIRM,
+    SYS_INFORM,
+    SYS_OFFER,
+    USER_ACT_NAMES,
+)
 from dialog_rl.domain import Domain, first_match
 from simulators import customer
 from simulators.confidence_map import ConfidenceMap
@@ -110,6 +119,14 @@ def generate_turns(
 ) -> list[tuple[list[tuple[int, int, int]], str]]:
     """Customer turns ``(true acts, utterance)`` from ``episodes`` conversations with an erratic
     scripted agent; one seed decides everything."""
+    return [(acts, text) for acts, text, _ in conversation_turns(domain, episodes, seed)]
+
+
+def conversation_turns(
+    domain: Domain, episodes: int, seed: int
+) -> list[tuple[list[tuple[int, int, int]], str, int]]:
+    """``generate_turns`` with the agent's action each turn answers: ``(true acts, utterance,
+    action)``, action -1 on a conversation's opening turn."""
     d = domain
     streams = np.random.SeedSequence(seed).spawn(3)
     user_seed, agent_rng, text_rng = (np.random.default_rng(s) for s in streams)
@@ -123,13 +140,13 @@ def generate_turns(
     for _ in range(episodes):
         customer.start(t, ref, 0, np.uint64(user_seed.integers(1 << 63)), True, -1, 1.0, 0.0)
         verbosity = d.personas[int(c.persona[0])].verbosity
-        turns.append((said(), nlg.realise(said(), text_rng, verbosity)))
+        turns.append((said(), nlg.realise(said(), text_rng, verbosity), -1))
         for turn in range(1, d.max_turns + 1):
             action = int(agent_rng.integers(d.n_actions))
             value, entity = _arguments(d, c, action, agent_rng)
             c.ukey[0], c.ctr[0] = turn, 0
             customer.respond(t, ref, 0, action, value, entity, c.cons[0].copy())
-            turns.append((said(), nlg.realise(said(), text_rng, verbosity)))
+            turns.append((said(), nlg.realise(said(), text_rng, verbosity), action))
             if c.outcome[0] != ONGOING:
                 break
     return turns
@@ -155,16 +172,73 @@ def _arguments(d: Domain, c: Customers, action: int, rng: np.random.Generator) -
     return value, entity
 
 
+class ActiveDomain:
+    """The domain a conversation is in, kept the way the agent's tracker keeps it
+    (``dialog_rl.env.tracker``: ``system_act`` and ``observe``): the domain of the agent's last
+    act that has one (an inform of a requestable does not move it), or of the customer's last
+    inform or request as the NLU read it. ``hint`` is the hint for the NLU (``RuleNLU.parse``):
+    None before the customer's first words, as in ``DialogueEnv``."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+        self.dom = 0
+        self.hint: int | None = None
+
+    def reset(self) -> None:
+        self.dom, self.hint = 0, None
+
+    def agent(self, action: int) -> None:
+        """The agent's act (-1: none, the conversation's opening)."""
+        d = self.domain
+        if action < 0:
+            self.reset()
+            return
+        own = d.domains.act[action] if d.domains is not None else -1
+        if d.act_kind[action] != SYS_INFORM and own >= 0:
+            self.dom = own
+        self.hint = self.dom
+
+    def heard(self, acts: Iterable[Sequence[int]]) -> None:
+        """The customer's acts as the NLU read them."""
+        ds = self.domain.domains
+        for a in acts if ds is not None else ():
+            if a[0] == INFORM and a[1] != self.domain.task_slot:
+                self.dom = ds.slot[a[1]]
+            elif a[0] == REQUEST:
+                self.dom = ds.req[a[1]]
+        self.hint = self.dom
+
+
+def read_turns(
+    domain: Domain,
+    turns: Sequence[tuple[list, str, int]],
+    noise: float,
+    seed: int,
+    read: Callable[[str, int | None], list],
+) -> list[list]:
+    """``read(utterance, domain_hint)`` of each of ``conversation_turns``'s turns through
+    ``TextNoise(noise)`` (seed ``[seed, 1]``), the hint kept by ``ActiveDomain`` from what was
+    read; ``read`` returns the acts read (or ``(acts, ...)``)."""
+    corrupt, rng = TextNoise(noise), np.random.default_rng([seed, 1])
+    active = ActiveDomain(domain)
+    out = []
+    for _, text, action in turns:
+        active.agent(action)
+        got = read(corrupt(text, rng), active.hint)
+        active.heard(got[0] if isinstance(got, tuple) else got)
+        out.append(got)
+    return out
+
+
 def nlu_accuracy(
     domain: Domain, episodes: int = 200, noise: float = 0.0, seed: int = 0
 ) -> NLUScore:
     """Score ``RuleNLU`` on customer turns from ``episodes`` conversations through
     ``TextNoise(noise)``."""
-    turns = generate_turns(domain, episodes, seed)
-    nlu, corrupt = RuleNLU(domain), TextNoise(noise)
-    rng = np.random.default_rng([seed, 1])
-    parsed = [nlu.parse(corrupt(text, rng)) for _, text in turns]
-    return score_turns([acts for acts, _ in turns], parsed)
+    turns = conversation_turns(domain, episodes, seed)
+    nlu = RuleNLU(domain)
+    parsed = read_turns(domain, turns, noise, seed, nlu.parse)
+    return score_turns([acts for acts, _, _ in turns], parsed)
 
 
 def confidence_data(
@@ -173,12 +247,12 @@ def confidence_data(
     """Feature rows of the acts ``RuleNLU`` reads in generated customer turns through
     ``TextNoise(noise)``, and whether each act is right (among the turn's true acts): what a
     confidence map is fitted and checked on. The same turns and noise as ``nlu_accuracy``."""
-    turns = generate_turns(domain, episodes, seed)
-    nlu, corrupt = RuleNLU(domain, confidence=None), TextNoise(noise)
-    rng = np.random.default_rng([seed, 1])
+    turns = conversation_turns(domain, episodes, seed)
+    nlu = RuleNLU(domain, confidence=None)
     rows, right = [], []
-    for true_acts, text in turns:
-        acts, x = nlu.features(corrupt(text, rng))
+    for (true_acts, _, _), (acts, x) in zip(
+        turns, read_turns(domain, turns, noise, seed, nlu.features)
+    ):
         truth = {tuple(a) for a in true_acts}
         rows.append(x)
         right.extend(a in truth for a in acts)

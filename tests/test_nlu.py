@@ -10,6 +10,7 @@ from dialog_rl.acts import AFFIRM, BYE, HANGUP, HELLO, INFORM, NEGATE, REQUEST, 
 from dialog_rl.domain import Domain, load_domain
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import make_policy
+from simulators.customer_nlg import UserNLG
 from simulators.nlu import RuleNLU, TextNoise
 from simulators.nlu_eval import nlu_accuracy, score_turns
 
@@ -205,7 +206,7 @@ def test_text_noise_refuses_a_rate_outside_zero_to_one():
         TextNoise(1.5)
 
 
-@pytest.mark.parametrize("name", ["restaurant", "order_support", "shopping"])
+@pytest.mark.parametrize("name", ["restaurant", "order_support", "shopping", "cambridge"])
 def test_text_channel_env_runs_full_episodes_with_the_rule_policy(domains, name):
     d = domains[name]
     env = DialogueEnv(d, noise=0.15, channel="text")
@@ -226,7 +227,7 @@ def test_text_channel_env_runs_full_episodes_with_the_rule_policy(domains, name)
     assert successes >= 10  # the rule policy mostly succeeds through the text channel too
 
 
-@pytest.mark.parametrize("name", ["restaurant", "order_support", "shopping"])
+@pytest.mark.parametrize("name", ["restaurant", "order_support", "shopping", "cambridge"])
 def test_text_channel_env_passes_gymnasium_check_env(domains, name):
     env = DialogueEnv(domains[name], channel="text")
     check_env(env.unwrapped, skip_render_check=True)
@@ -313,3 +314,152 @@ def test_a_keyword_in_a_yes_no_question_about_a_value_is_no_request(restaurant):
     assert acts_of(RuleNLU(d), "Where is it located?") == {request(d, "address")}
     # the slot's own name still asks
     assert request(d, "phone") in acts_of(RuleNLU(d), "Does the cheap one have a phone?")
+
+
+# -- several domains (cambridge: restaurant, hotel, attraction) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def cambridge(domains) -> Domain:
+    return domains["cambridge"]
+
+
+def acts_hinted(nlu: RuleNLU, text: str, hint: str | None) -> set[tuple[int, int, int]]:
+    d = nlu.domain
+    return {a[:3] for a in nlu.parse(text, None if hint is None else d.domains.names.index(hint))}
+
+
+def test_each_domain_gets_the_cue_words_only_its_phrasings_use(cambridge):
+    cues = RuleNLU(cambridge).lex.domain_cues
+    names = cambridge.domains.names
+    for domain, words in {
+        "restaurant": {"restaurant", "eat", "food"},
+        "hotel": {"hotel", "stay", "parking", "guesthouse"},
+        "attraction": {"attraction", "visit", "see", "museum"},
+    }.items():
+        assert {w: names[cues[w]] for w in words if w in cues} == dict.fromkeys(words, domain)
+    # words every domain uses, stop words and generic cues point nowhere
+    assert not {"place", "area", "north", "cheap", "phone", "the", "yep"} & set(cues)
+
+
+def test_a_value_several_domains_share_is_the_one_of_the_domain_the_sentence_names(cambridge):
+    d = cambridge
+    nlu = RuleNLU(d)
+    for hint in (None, "restaurant", "attraction"):  # the sentence's words beat the hint
+        assert acts_hinted(nlu, "I need a hotel in the north", hint) == {
+            inform(d, "hotel-area", "north")
+        }
+        assert acts_hinted(nlu, "a restaurant in the north", hint) == {
+            inform(d, "restaurant-area", "north")
+        }
+    # cue words derived from the templates, not only the domain's name
+    assert acts_of(nlu, "Somewhere to stay in the west, please.") == {
+        inform(d, "hotel-area", "west")
+    }
+    assert acts_of(nlu, "I'd like a cheap place to eat.") == {
+        inform(d, "restaurant-pricerange", "cheap")
+    }
+    # another sentence of the utterance names the domain
+    assert acts_of(nlu, "I'd like to visit a museum attraction. In the south.") == {
+        inform(d, "attraction-type", "museum"),
+        inform(d, "attraction-area", "south"),
+    }
+
+
+def test_an_ambiguous_value_or_keyword_is_the_hinted_domains(cambridge):
+    d = cambridge
+    nlu = RuleNLU(d)
+    for hint in d.domains.names:
+        assert acts_hinted(nlu, "in the north", hint) == {inform(d, f"{hint}-area", "north")}
+        assert acts_hinted(nlu, "What is the phone number?", hint) == {request(d, f"{hint}-phone")}
+        assert acts_hinted(nlu, "The area doesn't matter.", hint) == {
+            inform(d, f"{hint}-area", "dontcare")
+        }
+    # a hinted read is less sure than a named one
+    north = inform(d, "hotel-area", "north")
+    hotel = d.domains.names.index("hotel")
+    hinted = next(a[3] for a in nlu.parse("in the north", hotel) if a[:3] == north)
+    assert hinted < next(a[3] for a in nlu.parse("a hotel in the north", hotel) if a[:3] == north)
+    # neither cue nor hint: every area, with a low confidence, as before
+    shared = nlu.parse("in the north")
+    assert {a[:3] for a in shared} == {inform(d, f"{n}-area", "north") for n in d.domains.names}
+    assert max(a[3] for a in shared) < hinted
+
+
+def test_a_domains_name_is_a_value_only_when_nothing_else_is_said(cambridge):
+    d = cambridge
+    nlu = RuleNLU(d)
+    assert acts_of(nlu, "I'd like a hotel.") == {inform(d, "hotel-type", "hotel")}
+    assert acts_of(nlu, "The hotel should be cheap.") == {inform(d, "hotel-pricerange", "cheap")}
+    assert acts_of(nlu, "A 4 star hotel, please.") == {inform(d, "hotel-stars", "4")}
+    assert acts_of(nlu, "Where is the hotel?") == {request(d, "hotel-address")}
+
+
+def test_yes_and_no_are_values_only_beside_their_slot(cambridge):
+    d = cambridge
+    nlu = RuleNLU(d)
+    assert acts_of(nlu, "Free parking: yes.") == {inform(d, "hotel-parking", "yes")}
+    assert acts_of(nlu, "No to wifi.") == {inform(d, "hotel-internet", "no")}
+    assert acts_of(nlu, "Yes.") == {(AFFIRM, -1, -1)}
+    assert acts_of(nlu, "Yep, that's right.") == {(AFFIRM, -1, -1)}
+    assert acts_of(nlu, "No, that is wrong.") == {(NEGATE, -1, -1)}
+    assert acts_of(nlu, "No, I'd like a guesthouse.") == {
+        (NEGATE, -1, -1),
+        inform(d, "hotel-type", "guesthouse"),
+    }
+
+
+def test_the_customer_names_a_slot_by_its_domain_and_the_nlu_reads_it_back(cambridge):
+    d = cambridge
+    nlg, nlu = UserNLG(d), RuleNLU(d)
+    rng = np.random.default_rng(0)
+    for s in range(d.n_inf):
+        for v in (0, d.dontcare(s)):
+            for _ in range(4):
+                text = nlg.realise([(INFORM, s, v)], rng)
+                assert "-" not in text, text  # "hotel stars", not "hotel-stars"
+                assert acts_of(nlu, text) == {(INFORM, s, v)}, text
+    for r in range(d.n_req):
+        text = nlg.realise([(REQUEST, r, -1)], rng)
+        assert acts_of(nlu, text) == {(REQUEST, r, -1)}, text
+
+
+def test_a_domain_hint_changes_nothing_with_one_domain(restaurant):
+    nlu = RuleNLU(restaurant)
+    for text, _ in RESTAURANT_CASES:
+        assert nlu.parse(text, 0) == nlu.parse(text) == nlu.parse(text, None)
+
+
+def test_text_channel_on_several_domains_matches_the_act_channel(cambridge):
+    """Rule policy, 15% noise: measured 92.0% success on text, 92.2% on acts over 2000
+    conversations (the text channel had 63.6% before it told domains apart)."""
+    successes = {}
+    for channel in ("text", "act"):
+        env = DialogueEnv(cambridge, noise=0.15, channel=channel)
+        policy = make_policy("rule", cambridge, env.spec_obs)
+        rng = np.random.default_rng(0)
+        won = 0
+        for episode in range(60):
+            obs, info = env.reset(seed=episode)
+            while True:
+                decision = policy.act(obs, info["action_mask"], explore=False, rng=rng)
+                obs, _, terminated, truncated, info = env.step(decision.action)
+                if terminated or truncated:
+                    break
+            won += info["outcome"]["success"]
+        successes[channel] = won / 60
+    assert successes["text"] >= 0.8 and successes["text"] >= successes["act"] - 0.1, successes
+
+
+def test_a_typed_customer_is_read_in_the_domain_the_agent_asked_about(cambridge):
+    from dialog_rl.tui.customer import TypedCustomer
+
+    d = cambridge
+    env = DialogueEnv(d, channel="text")
+    env.reset(seed=0)
+    typed = TypedCustomer(env, RuleNLU(d))
+    typed.open("Hi, I'm visiting Cambridge.")
+    for name in ("hotel", "attraction", "restaurant"):
+        typed.say(d.action_index(f"request({name}-area)"))
+        heard, *_ = typed.hear("In the north, please.")
+        assert {a[:3] for a in heard.observed} == {inform(d, f"{name}-area", "north")}

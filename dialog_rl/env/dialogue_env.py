@@ -302,7 +302,10 @@ class DialogueEnv(gym.Env):
             text = customer_text(self.nlg, acts, self.reset_seed, turn, self.user.persona.verbosity)
         if self.channel == "text":
             noisy = self.text_noise(text, np.random.Generator(np.random.PCG64(self._key(turn, 1))))
-            observed = list(self.nlu.parse(noisy))[: c.heard.shape[1]]
+            # the domain the tracker thinks the conversation is in tells a value several
+            # domains share apart ("north"); before the customer's first words there is none
+            hint = int(self.engine.beliefs.dom[0]) if turn > 0 else None
+            observed = list(self.nlu.parse(noisy, domain_hint=hint))[: c.heard.shape[1]]
             n = len(observed)
             if n:
                 c.heard[0, :n] = [a[:3] for a in observed]

@@ -24,6 +24,7 @@ from dialog_rl.realism.corpus import Dialogue
 from dialog_rl.realism.labels import ANNOTATED_TYPES as LABEL_TYPES
 from dialog_rl.realism.labels import Labels
 from simulators.nlu import RuleNLU
+from simulators.nlu_eval import ActiveDomain
 from simulators.value_readers import kind_of_slot
 
 __all__ = ["TurnView", "compare", "format_comparison", "real_side", "simulated_side"]
@@ -72,14 +73,19 @@ class TurnView:
 def real_side(
     domain: Domain, dialogues: list[Dialogue], corpus_domain: str
 ) -> list[list[TurnView]]:
-    """The user turns of real dialogues, read by the scenario's NLU and by their labels."""
+    """The user turns of real dialogues, read by the scenario's NLU and by their labels (with
+    several domains, a value they share is read as the domain's the customer last spoke of:
+    the real agent's acts are not in the scenario's terms)."""
     nlu, labels = RuleNLU(domain), Labels(domain, corpus_domain)
     out = []
     for dialogue in dialogues:
         turns = []
+        active = ActiveDomain(domain)
         for turn in dialogue.user_turns:
             lt = labels.turn(turn.labels)
-            read, slots = _read(domain, nlu.parse(turn.text))
+            got = nlu.parse(turn.text, active.hint)
+            active.heard(got)
+            read, slots = _read(domain, got)
             types = frozenset(lt.types & set(LABEL_TYPES))
             turns.append(
                 TurnView(read, slots, bool(turn.labels), types, lt.inform_slots, lt.booking)

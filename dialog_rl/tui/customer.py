@@ -74,7 +74,7 @@ class TypedCustomer:
         env.turn = 0
         env.episode_reward = 0.0
         self.ended = ""
-        heard = self._parse(text)
+        heard = self._parse(text, None)
         env.tracker.observe(heard.observed)
         return heard
 
@@ -94,7 +94,7 @@ class TypedCustomer:
         action = self._pending[0]
         self._pending = None
         kind = d.act_kind[action]
-        heard = self._parse(text)
+        heard = self._parse(text, env.tracker.dom)
         env.tracker.observe(heard.observed)
         env.turn += 1
         types = {a[0] for a in heard.observed}
@@ -133,6 +133,8 @@ class TypedCustomer:
     def mask(self) -> np.ndarray:
         return self.env.refresh()[1]
 
-    def _parse(self, text: str) -> Heard:
-        observed = list(self.nlu.parse(text)) if text.strip() else []
+    def _parse(self, text: str, domain_hint: int | None) -> Heard:
+        """What the NLU reads in ``text``; ``domain_hint``: the tracker's active domain, for a
+        value several domains share ("north"), None before the customer's first words."""
+        observed = list(self.nlu.parse(text, domain_hint=domain_hint)) if text.strip() else []
         return Heard(text, observed)

@@ -224,3 +224,27 @@ def test_a_multi_domain_scenario_with_a_lifetime_section_plays_lifetimes(tmp_pat
     policy = RulePolicy(d, env.spec_obs)
     outcome = run_episode(env, policy, 0, seed=0).outcome
     assert outcome["visits"] >= 1
+
+
+@pytest.mark.parametrize("algo", ["egreedy", "linucb", "thompson", "dqn", "ppo"])
+def test_every_learner_trains_on_a_multi_domain_scenario_and_reloads(tmp_path, cambridge, algo):
+    from dialog_rl.policies import make_policy
+    from dialog_rl.train import TrainConfig, train
+
+    config = TrainConfig(algo, dialogues=60, noise=0.15, eval_every=30, eval_episodes=10)
+    train(cambridge, config, tmp_path / "run")
+    env = DialogueEnv(cambridge)
+    policy = make_policy(str(tmp_path / "run"), cambridge, env.spec_obs)
+    obs, info = env.reset(seed=0)
+    assert info["action_mask"][policy.act(obs, info["action_mask"], explore=False).action]
+
+
+def test_the_regression_gate_and_ope_run_on_a_multi_domain_scenario(tmp_path, capsys):
+    args = ["--scenario", "cambridge", "--episodes", "200"]
+    assert main(["regress", "--baseline", "rule", "--candidate", "rule", *args]) == 0
+    assert "pass" in capsys.readouterr().out
+    logs = tmp_path / "logs"
+    assert main(["simulate", *args, "--policy", "rule", "--out", str(logs)]) == 0
+    capsys.readouterr()
+    assert main(["ope", "--logs", str(logs), "--policy", "random", "--no-fqe"]) == 0
+    assert "WDR" in capsys.readouterr().out
