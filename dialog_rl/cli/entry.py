@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     except RunFailedError as err:
         print(f"dialog-rl: run failed: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # before OSError, its base class
+        # The reader went away (`dialog-rl ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as err:
         if err.errno not in _DISK_ERRORS:
             raise
@@ -76,7 +80,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dialog-rl: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader went away (`dialog-rl ... | head`): stop quietly, as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
