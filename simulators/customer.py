@@ -24,6 +24,7 @@ from dialog_rl.acts import (
     AFFIRM,
     BYE,
     HANGUP,
+    HELLO,
     INFORM,
     NEGATE,
     REQUEST,
@@ -73,6 +74,16 @@ def _u(C: Customers, i: int, purpose: int) -> float:
 @njit(cache=True, inline="always")
 def _below(C: Customers, i: int, purpose: int, n: int) -> int:
     return min(int(_u(C, i, purpose) * n), n - 1)
+
+
+@njit(cache=True, inline="always")
+def _index(cdf: np.ndarray, u: float) -> int:
+    """The index that uniform ``u`` picks with running sums ``cdf`` (the last is the total)."""
+    u *= cdf[-1]
+    for k in range(len(cdf)):
+        if u < cdf[k]:
+            return k
+    return len(cdf) - 1
 
 
 # -- goals and new customers ------------------------------------------------------------------
@@ -244,6 +255,9 @@ def start(
     C.coop[i] = min(max(T.p_coop[persona] + cooperativeness_shift, 0.0), 1.0)
     C.multi[i] = T.p_multi[persona]
     C.accepted[i, :] = -1
+    C.alt[i, :] = False
+    C.sys_kind[i] = -1
+    C.thanked[i] = False
     C.informed[i, :] = False
     C.task_done[i] = False
     C.cur[i] = C.doms[i, 0]
@@ -251,6 +265,7 @@ def start(
     C.annoyances[i] = 0
     C.asked[i, :] = 0
     C.told[i, :] = False
+    C.spoken[i, :] = False
     # the agenda, bottom first: bye, then per domain (the last first) the questions and the
     # constraints, the task on top
     ag = C.agenda
@@ -269,6 +284,14 @@ def start(
             if T.slot_dom[s] == d and C.cons[i, s] >= 0:
                 ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, C.cons[i, s]
                 n += 1
+            elif (
+                T.dontcare > 0
+                and T.slot_dom[s] == d
+                and T.constraint_prob[s] > 0
+                and _u(C, i, AGENDA) < T.dontcare
+            ):  # "any area is fine", unprompted
+                ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, T.n_vals[s]
+                n += 1
         _shuffle(C, i, first, n, 2 * k + 1)
     if C.task[i] >= 0:
         ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, T.task_slot, C.task[i]
@@ -277,6 +300,11 @@ def start(
     C.out_n[i] = 0
     C.prev_n[i] = 0
     _finish(T, C, i)
+    for p in range(C.out_n[i]):
+        if C.out[i, p, 0] == INFORM:
+            C.spoken[i, C.out[i, p, 1]] = True
+    if T.hello > 0 and _u(C, i, USER) < T.hello:
+        _prepend(C, i, HELLO)
 
 
 @njit(cache=True)
@@ -400,6 +428,7 @@ def respond(
     _copy_acts(C.out, C.prev, i, n_prev)
     C.prev_n[i] = n_prev
     C.out_n[i] = 0
+    C.sys_kind[i] = kind
     C.patience[i] -= 1.0
     if kind == SYS_HANDOVER:
         C.outcome[i] = HANDOVER_OUTCOME
@@ -447,6 +476,8 @@ def respond(
     elif kind == SYS_GREET and C.asked[i].sum() + C.informed[i].sum() > 0:
         _annoy(C, i, 0.5)
     if C.outcome[i] == ONGOING:
+        if T.correct > 0:
+            _correct(T, C, i, stated)
         if not C.task_done[i] and T.change_mind > 0 and _u(C, i, USER) < T.change_mind:
             _change_mind(T, C, i)
         # Out of patience hangs up, unless the agent has just met the goal: then they finish.
@@ -461,10 +492,51 @@ def respond(
 
 
 @njit(cache=True)
+def _correct(T: Tables, C: Customers, i: int, stated: np.ndarray) -> None:
+    """Unprompted correction ("no, I said cheap"): when the agent believes a wrong value for a
+    slot of the current domain that the customer has spoken of, and nothing said this turn
+    already corrects it, say so with probability ``T.correct`` (one slot a turn)."""
+    for p in range(C.out_n[i]):
+        if C.out[i, p, 0] == NEGATE:
+            return
+    d = C.cur[i]
+    for s in T.kb_slots:
+        v = stated[s]
+        if T.slot_dom[s] != d or not C.spoken[i, s] or not 0 <= v < T.n_vals[s]:
+            continue
+        if v == C.cons[i, s] or _says(C, i, INFORM, s):
+            continue
+        if _u(C, i, USER) < T.correct:
+            _push(C, i, NEGATE, -1, -1)
+            _push(C, i, INFORM, s, _wanted(T, C, i, s))
+            _drop(C, i, INFORM, s)
+        return
+
+
+@njit(cache=True, inline="always")
+def _says(C: Customers, i: int, kind: int, slot: int) -> bool:
+    for p in range(C.out_n[i]):  # noqa: SIM110 (numba: no generators)
+        if C.out[i, p, 0] == kind and C.out[i, p, 1] == slot:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _prepend(C: Customers, i: int, kind: int) -> None:
+    """Put act ``kind`` first in what row ``i`` says this turn (a greeting)."""
+    for p in range(C.out_n[i], 0, -1):
+        for f in range(3):
+            C.out[i, p, f] = C.out[i, p - 1, f]
+    C.out[i, 0, 0], C.out[i, 0, 1], C.out[i, 0, 2] = kind, -1, -1
+    C.out_n[i] += 1
+
+
+@njit(cache=True)
 def _told(C: Customers, i: int) -> None:
     for p in range(C.out_n[i]):
         if C.out[i, p, 0] == INFORM:
             C.told[i, C.out[i, p, 1]] = True
+            C.spoken[i, C.out[i, p, 1]] = True
 
 
 @njit(cache=True)
@@ -490,7 +562,8 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, 
                 n_wrong += 1
         if n_wrong:
             return
-        if _u(C, i, USER) < T.relax:
+        u = _u(C, i, USER)
+        if u < T.relax or (u < T.relax + T.change and not _change_for_match(T, C, i, d)):
             s = _pick_constrained(T, C, i, d)
             if s < 0:
                 C.outcome[i] = HANGUP_OUTCOME
@@ -499,7 +572,7 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, 
                 C.cons[i, s] = -1
                 _push(C, i, INFORM, s, T.n_vals[s])
                 _drop(C, i, INFORM, s)
-        else:
+        elif u >= T.relax + T.change:
             C.outcome[i] = HANGUP_OUTCOME
             _push(C, i, HANGUP, -1, -1)
         return
@@ -510,12 +583,31 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, 
         _push(C, i, NEGATE, -1, -1)
         _push(C, i, INFORM, s, _wanted(T, C, i, s))
         _drop(C, i, INFORM, s)
+    elif (
+        T.alternative > 0
+        and not C.alt[i, d]
+        and entity != C.accepted[i, d]
+        and _another_match(T, C, i, entity, d)
+        and _u(C, i, USER) < T.alternative
+    ):  # "no, is there anything else?": the agent is to offer another
+        C.alt[i, d] = True
+        _push(C, i, NEGATE, -1, -1)
     else:
         if entity != C.accepted[i, d]:
             _forget_answers(T, C, i, d)
             C.task_done[i] = False
         C.accepted[i, d] = entity
-        _push(C, i, AFFIRM, -1, -1)
+        if T.affirm_offer >= 1.0 or _u(C, i, USER) < T.affirm_offer:
+            _push(C, i, AFFIRM, -1, -1)
+
+
+@njit(cache=True)
+def _another_match(T: Tables, C: Customers, i: int, entity: int, d: int) -> bool:
+    """Whether an entity of domain ``d`` other than ``entity`` meets row ``i``'s goal."""
+    for e in range(len(T.ent_dom)):
+        if e != entity and T.ent_dom[e] == d and mismatch(T, e, C.cons[i], False) == 0:
+            return True
+    return False
 
 
 @njit(cache=True, inline="always")
@@ -551,7 +643,57 @@ def _change_mind(T: Tables, C: Customers, i: int) -> None:
     s = _pick_constrained(T, C, i, d)
     if s < 0:
         return
-    current = C.cons[i, s]
+    present = _values_with_the_rest(T, C, i, d, s)
+    size = present.sum()
+    if size == 0:
+        return
+    j = _below(C, i, USER, size)
+    new = -1
+    for v in range(len(present)):
+        if present[v]:
+            if j == 0:
+                new = v
+                break
+            j -= 1
+    _say_changed(T, C, i, d, s, new)
+
+
+@njit(cache=True)
+def _change_for_match(T: Tables, C: Customers, i: int, d: int) -> bool:
+    """Nothing matches: switch one constraint of domain ``d`` to another value that some entity
+    has with the rest of the goal (a slot drawn among those that have one, then the value), and
+    say it; False if no single change would match."""
+    n_inf = C.cons.shape[1]
+    options = np.zeros(n_inf, dtype=np.int64)
+    n_slots = 0
+    for s in T.kb_slots:
+        if C.cons[i, s] >= 0 and T.slot_dom[s] == d:
+            options[s] = _values_with_the_rest(T, C, i, d, s).sum()
+            if options[s] > 0:
+                n_slots += 1
+    if n_slots == 0:
+        return False
+    j = _below(C, i, USER, n_slots)
+    s = 0
+    while options[s] == 0 or j > 0:
+        if options[s] > 0:
+            j -= 1
+        s += 1
+    present = _values_with_the_rest(T, C, i, d, s)
+    k = _below(C, i, USER, options[s])
+    for v in range(len(present)):
+        if present[v]:
+            if k == 0:
+                _say_changed(T, C, i, d, s, v)
+                return True
+            k -= 1
+    return False
+
+
+@njit(cache=True)
+def _values_with_the_rest(T: Tables, C: Customers, i: int, d: int, s: int) -> np.ndarray:
+    """The values of slot ``s`` other than the wanted one that some entity of domain ``d`` has
+    along with the rest of row ``i``'s goal."""
     present = np.zeros(T.eq.shape[1], dtype=np.bool_)
     for e in range(T.kb_values.shape[0]):
         if T.ent_dom[e] != d:
@@ -564,19 +706,15 @@ def _change_mind(T: Tables, C: Customers, i: int) -> None:
                 break
         if ok and T.kb_values[e, s] >= 0:
             present[T.kb_values[e, s]] = True
+    current = C.cons[i, s]
     if 0 <= current < len(present):
         present[current] = False
-    size = present.sum()
-    if size == 0:
-        return
-    j = _below(C, i, USER, size)
-    new = -1
-    for v in range(len(present)):
-        if present[v]:
-            if j == 0:
-                new = v
-                break
-            j -= 1
+    return present
+
+
+@njit(cache=True)
+def _say_changed(T: Tables, C: Customers, i: int, d: int, s: int, new: int) -> None:
+    """Row ``i`` now wants ``new`` for slot ``s`` of domain ``d``, and says so."""
     C.cons[i, s] = new
     _drop(C, i, INFORM, s)
     _push(C, i, INFORM, s, new)
@@ -589,7 +727,14 @@ def _change_mind(T: Tables, C: Customers, i: int) -> None:
 def _finish(T: Tables, C: Customers, i: int) -> None:
     """Add agenda items to the reactive acts, as the persona's talkativeness allows."""
     ag = C.agenda
-    want_more = C.out_n[i] == 0 or _u(C, i, USER) < C.multi[i]
+    # pieces still to say, when the scenario gives how many a turn holds (what the customer
+    # has said already, in answer to the agent, counts: "yes" and a question make two)
+    budget = -1
+    if len(T.turn_cdf):
+        budget = 1 + _index(T.turn_cdf, _u(C, i, USER)) - C.out_n[i]
+        want_more = budget > 0 or C.out_n[i] == 0
+    else:
+        want_more = C.out_n[i] == 0 or _u(C, i, USER) < C.multi[i]
     while want_more and C.agenda_n[i] > 0:
         top = C.agenda_n[i] - 1
         kind = ag[i, top, 0]
@@ -601,15 +746,31 @@ def _finish(T: Tables, C: Customers, i: int) -> None:
             if satisfied(T, C, i):
                 # Real customers mostly close with thanks alone ("that is all I need"):
                 # in MultiWOZ's restaurant dialogues an explicit good-bye is rare.
-                C.agenda_n[i] = top
+                alone = C.out_n[i] == 0 and C.sys_kind[i] >= 0
+                if T.closing_negate > 0 and alone and _u(C, i, USER) < T.closing_negate:
+                    _push(C, i, NEGATE, -1, -1)  # "no, that's all"
                 _push(C, i, THANK, -1, -1)
-                if _u(C, i, USER) < 0.3:
+                bye = _u(C, i, USER) < T.bye
+                if bye:
                     _push(C, i, BYE, -1, -1)
-                C.outcome[i] = SUCCESS
+                if (
+                    not bye
+                    and T.closing_again > 0
+                    and not C.thanked[i]
+                    and _u(C, i, USER) < T.closing_again
+                ):
+                    C.thanked[i] = True  # waits for "anything else?" to close again
+                else:
+                    C.agenda_n[i] = top
+                    C.outcome[i] = SUCCESS
             break
         _push(C, i, kind, ag[i, top, 1], ag[i, top, 2])
         C.agenda_n[i] = top
-        want_more = _u(C, i, USER) < C.multi[i]
+        if budget >= 0:
+            budget -= 1
+            want_more = budget > 0
+        else:
+            want_more = _u(C, i, USER) < C.multi[i]
     if C.out_n[i] == 0:
         _nudge(T, C, i)
 

@@ -15,7 +15,7 @@ from numba import config, types
 from numba.experimental import structref
 
 from dialog_rl.acts import AFFIRM, INFORM, NEGATE, REQUEST
-from dialog_rl.domain import Domain
+from dialog_rl.domain import BehaviourParams, Domain
 from dialog_rl.jit import njit
 
 # outcomes
@@ -115,6 +115,17 @@ class Tables(NamedTuple):
     mix_cdf: np.ndarray  # running sums of their probabilities
     carry_slots: np.ndarray  # int64 [n_carry, n_dom]
     carry_prob: np.ndarray
+    # what customers do besides pursuing their goal (``schema.Behaviour``; defaults: nothing)
+    change: float  # on no match: change a constraint (after ``relax``, before hanging up)
+    correct: float
+    dontcare: float
+    turn_cdf: np.ndarray  # running sums of the weights of 1, 2, ... pieces a turn (empty: none)
+    alternative: float
+    affirm_offer: float
+    hello: float
+    bye: float
+    closing_negate: float
+    closing_again: float
 
 
 def tables(domain: Domain, error_rate: float) -> Tables:
@@ -134,6 +145,7 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         n_choices[kind] = len(ch)
     p = d.personas
     D = d.domains
+    b = d.behaviour
     n_dom = D.n
     slot_dom = np.array(D.slot, dtype=np.int64)
     req_dom = np.array(D.req, dtype=np.int64)
@@ -195,6 +207,16 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         mix_cdf=np.cumsum(np.asarray(D.mix_weights, dtype=np.float64)),
         carry_slots=np.asarray(D.carry_slots, dtype=np.int64).reshape(-1, n_dom),
         carry_prob=np.array(D.carry_prob, dtype=np.float64),
+        change=float(d.change),
+        correct=float(b.correct),
+        dontcare=float(b.dontcare),
+        turn_cdf=np.cumsum(np.array(b.slots_per_turn, dtype=np.float64)),
+        alternative=float(b.alternative),
+        affirm_offer=float(b.affirm_offer),
+        hello=float(b.hello),
+        bye=float(b.bye),
+        closing_negate=float(b.closing_negate),
+        closing_again=float(b.closing_again),
     )
 
 
@@ -230,12 +252,16 @@ class Customers(NamedTuple):
     coop: np.ndarray
     multi: np.ndarray
     accepted: np.ndarray  # int64 [n, n_dom]: the entity accepted in each domain, -1 none
+    alt: np.ndarray  # bool [n, n_dom]: asked for an alternative to an offer in the domain
+    sys_kind: np.ndarray  # int64: the kind of the agent's act being answered, -1 none yet
+    thanked: np.ndarray  # bool: thanked once and waits to close again (``closing.again``)
     informed: np.ndarray  # bool [n, n_req]
     task_done: np.ndarray  # bool
     outcome: np.ndarray
     annoyances: np.ndarray
     asked: np.ndarray  # int64 [n, n_inf]
-    told: np.ndarray  # bool [n, n_inf]
+    told: np.ndarray  # bool [n, n_inf]: informed after the opening turn
+    spoken: np.ndarray  # bool [n, n_inf]: informed in any turn, the opening one included
     agenda: np.ndarray  # int64 [n, width, 3]: (kind, slot, value), bottom first
     agenda_n: np.ndarray
     out: np.ndarray  # int64 [n, width + 6, 3]: what the customer said this turn
@@ -254,7 +280,9 @@ def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
     """Room for ``n`` conversations of ``domain`` (nothing drawn yet)."""
     d = domain
     width = 1 + d.n_req + len(d.kb_slots) + (1 if d.task_names else 0)
-    said = width + 6
+    # room for what the behaviours add to a turn (a greeting, a correction, "no, that's all"),
+    # only when they are on: every array keeps its size for a scenario without them
+    said = width + 6 + (0 if d.behaviour == BehaviourParams() else 4)
     history = (d.max_turns + 2) * said if pairing == ACT_KEYED else 1
 
     def ints(*shape: int, fill: int = 0) -> np.ndarray:
@@ -280,12 +308,16 @@ def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
         coop=np.zeros(n),
         multi=np.zeros(n),
         accepted=ints(n, d.domains.n, fill=-1),
+        alt=np.zeros((n, d.domains.n), dtype=np.bool_),
+        sys_kind=ints(n, fill=-1),
+        thanked=np.zeros(n, dtype=np.bool_),
         informed=np.zeros((n, d.n_req), dtype=np.bool_),
         task_done=np.zeros(n, dtype=np.bool_),
         outcome=ints(n),
         annoyances=ints(n),
         asked=ints(n, d.n_inf),
         told=np.zeros((n, d.n_inf), dtype=np.bool_),
+        spoken=np.zeros((n, d.n_inf), dtype=np.bool_),
         agenda=ints(n, width, 3, fill=-1),
         agenda_n=ints(n),
         out=ints(n, said, 3, fill=-1),

@@ -136,7 +136,8 @@ def run_mutants(
     after_load: Callable[[Domain], None] | None = None,
 ) -> FuzzTally:
     """Check ``cases`` mutants of ``sources`` (round robin), written in ``directory`` beside
-    copies of the KB CSVs they name; raises ``FuzzFailure`` at the first broken contract."""
+    copies of the KB CSVs they name; raises ``FuzzFailure`` at the first broken contract. An
+    overlay (``extends:``) reads the latest mutant of its base there: its refusal may name it."""
     directory.mkdir(parents=True, exist_ok=True)
     kbs = []
     for src in sources:
@@ -149,7 +150,8 @@ def run_mutants(
         path, data = originals[i % len(originals)]
         path.write_bytes(mutate(data, rng))
         try:
-            tally.add(check_input(path, also=tuple(kbs), after_load=after_load))
+            bases = tuple(p for p, _ in originals if p != path)
+            tally.add(check_input(path, also=(*kbs, *bases), after_load=after_load))
         except FuzzFailure as err:
             raise FuzzFailure(f"mutant {i} of {path.name}: {err}") from err
     return tally

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 
 from dialog_rl.cli.errors import UsageError
-from dialog_rl.cli.options import EPISODES, JSON, KB_ROOT, NOISE, SCENARIO, SEED
+from dialog_rl.cli.options import (
+    CORPUS,
+    CORPUS_DOMAIN,
+    EPISODES,
+    JSON,
+    KB_ROOT,
+    NOISE,
+    SCENARIO,
+    SEED,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,17 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "scenario's NLU reads on both sides.",
     )
     SCENARIO.add(p, required=True)
-    p.add_argument(
-        "--corpus",
-        required=True,
-        help="annotated dialogues: id -> {goal, turns: [{speaker, text, dialog_act}]} (JSON)",
-    )
-    p.add_argument(
-        "--domain",
-        default=None,
-        help="the corpus's domain to compare with (default: the scenario's name); dialogues "
-        "about other domains too are left out",
-    )
+    CORPUS.add(p, required=True)
+    CORPUS_DOMAIN.add(p, shown_default="the scenario's name, or that of the scenario it extends")
     EPISODES.add(p, default=1000)
     SEED.add(p, default=0, detail="the simulation and the bootstrap")
     NOISE.add(p, detail="here the text channel's word error rate", shown_default="the scenario's")
@@ -42,7 +42,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from dialog_rl.domain import load_domain
     from dialog_rl.outputs import check_replaceable_file
     from dialog_rl.realism.compare import compare, format_comparison, real_side, simulated_side
-    from dialog_rl.realism.corpus import CorpusError, dialogues_about, load_corpus
+    from dialog_rl.realism.corpus import (
+        CorpusError,
+        default_domain,
+        dialogues_about,
+        load_corpus,
+    )
 
     if args.json:  # before the work: an existing file is replaced only if compare wrote it
         check_replaceable_file(args.json, "compare", "--json")
@@ -51,7 +56,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         corpus = load_corpus(args.corpus)
     except CorpusError as err:
         raise UsageError(str(err)) from None
-    name = (args.domain or domain.name).lower()
+    name = (args.domain or default_domain(corpus, (domain.name, *domain.bases))).lower()
     names = domain.domains.names
     if len(names) > 1:  # every dialogue within the scenario's domains
         name = "+".join(names)

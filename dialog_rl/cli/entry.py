@@ -15,14 +15,14 @@ import gc
 import os
 import sys
 
-from dialog_rl.cli import compare, logs, ope, regress, simulate, train, tui, validate
+from dialog_rl.cli import calibrate, compare, logs, ope, regress, simulate, train, tui, validate
 from dialog_rl.cli.errors import UsageError
 
 #: errors of a disk that cannot take more (full, over quota, file too big): one line, exit 1
 _DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 #: the subcommands, in the order ``--help`` lists them
-SUBCOMMANDS = (validate, simulate, train, tui, compare, regress, ope, logs)
+SUBCOMMANDS = (validate, simulate, train, tui, compare, calibrate, regress, ope, logs)
 
 
 def _skip_final_gc() -> None:
@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     except RunFailedError as err:
         print(f"dialog-rl: run failed: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # before OSError, its base class
+        # The reader went away (`dialog-rl ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as err:
         if err.errno not in _DISK_ERRORS:
             raise
@@ -105,7 +109,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dialog-rl: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader went away (`dialog-rl ... | head`): stop quietly, as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141

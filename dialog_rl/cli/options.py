@@ -126,6 +126,15 @@ LIFETIME = Option(
     joiner=": ",
     help="customer lifetimes of returning visits (the scenario needs `lifetime`)",
 )
+CORPUS = Option(
+    "--corpus",
+    help="annotated real dialogues in MultiWOZ's JSON format: id -> {goal, turns: [{speaker, "
+    "text, dialog_act}]}",
+)
+CORPUS_DOMAIN = Option(
+    "--domain",
+    help="the corpus's domain to read; dialogues about other domains too are left out",
+)
 LOGS = Option(
     "--logs",
     help="logged conversations: a run directory (simulate --out, logs import)",

@@ -46,6 +46,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     print(f"{args.scenario}: OK — scenario {d.name!r} (sha256 {d.content_hash[:12]})")
     if sc.description:
         print(f"  {sc.description}")
+    if d.bases:
+        print(f"  an overlay of: {' <- '.join(d.bases)}")
     print(f"  informable slots ({d.n_inf}):")
     for s, name in enumerate(d.inf_names):
         values = d.inf_values[s]
@@ -62,6 +64,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         f"failure {d.r_failure:+g}, turn {d.r_turn:+g}, handover {d.r_handover:+g}; "
         f"turn limit {d.max_turns}"
     )
+    if sc.behaviour != type(sc.behaviour)():
+        fields = sc.behaviour.model_dump(exclude_defaults=True)
+        closing = fields.pop("closing", {})
+        shown = [f"{k} {v}" for k, v in fields.items()]
+        shown += [f"closing.{k} {v}" for k, v in closing.items()]
+        print(f"  customer behaviour: {', '.join(shown)}")
     if sc.lifetime is not None:
         _print_lifetime(sc.lifetime)
     print(f"  observation: {observation_spec(d).size} features")

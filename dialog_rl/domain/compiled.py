@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dialog_rl.scenario.schema import Lifetime
+from dialog_rl.scenario.schema import Behaviour, Lifetime
 
 TASK_SLOT_NAME = "task"
 
@@ -27,6 +27,37 @@ class PersonaParams:
     cooperativeness: float
     verbosity: float
     multi_slot: float
+
+
+@dataclass(frozen=True)
+class BehaviourParams:
+    """What customers do besides pursuing their goal, as plain numbers (see
+    ``schema.Behaviour``); the defaults are a customer without any of it."""
+
+    correct: float = 0.0
+    dontcare: float = 0.0
+    slots_per_turn: tuple[float, ...] = ()  # normalised weights of 1, 2, ... pieces; () none
+    alternative: float = 0.0
+    affirm_offer: float = 1.0
+    hello: float = 0.0
+    bye: float = 0.3
+    closing_negate: float = 0.0
+    closing_again: float = 0.0
+
+    @classmethod
+    def from_schema(cls, b: Behaviour) -> BehaviourParams:
+        total = sum(b.slots_per_turn)
+        return cls(
+            correct=b.correct,
+            dontcare=b.dontcare,
+            slots_per_turn=tuple(w / total for w in b.slots_per_turn) if total > 0 else (),
+            alternative=b.alternative,
+            affirm_offer=b.affirm_offer,
+            hello=b.hello,
+            bye=b.closing.bye,
+            closing_negate=b.closing.negate,
+            closing_again=b.closing.again,
+        )
 
 
 @dataclass(frozen=True)
@@ -132,7 +163,7 @@ class Domain:
     task_prob: tuple[float, ...]
     satisfiable: float
     change_mind: float
-    relax: float
+    relax: float  # on no match: drop a constraint; then ``change`` one; the rest hang up
     # personas
     personas: tuple[PersonaParams, ...]
     persona_weights: np.ndarray
@@ -157,6 +188,12 @@ class Domain:
     lifetime: LifetimeParams | None = None
     # the domains (one for a one-domain scenario)
     domains: Domains | None = None
+    # on no match: probability of changing a constraint (after ``relax``, before hanging up)
+    change: float = 0.0
+    # what customers do besides pursuing their goal
+    behaviour: BehaviourParams = field(default_factory=BehaviourParams)
+    # the names of the scenarios this one extends (an overlay's), the nearest first
+    bases: tuple[str, ...] = ()
 
     @property
     def n_inf(self) -> int:

@@ -13,6 +13,7 @@ import numpy as np
 
 from dialog_rl.domain.compiled import (
     TASK_SLOT_NAME,
+    BehaviourParams,
     Domain,
     Domains,
     LifetimeParams,
@@ -206,6 +207,9 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
             ),
             satisfiable=tuple(p.goals.satisfiable for p in domain_parts),
         ),
+        change=goals.on_no_match.change,
+        behaviour=BehaviourParams.from_schema(sc.behaviour),
+        bases=loaded.bases,
     )
 
 

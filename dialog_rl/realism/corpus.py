@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["CorpusError", "Dialogue", "Turn", "dialogues_about", "load_corpus"]
+__all__ = ["CorpusError", "Dialogue", "Turn", "default_domain", "dialogues_about", "load_corpus"]
 
 SPEAKERS = ("user", "system")
 #: label prefixes that are no domain of their own (closings, and the booking a domain does)
@@ -137,6 +137,16 @@ def dialogues_about(corpus: dict[str, Dialogue], domain: str) -> list[Dialogue]:
     and a simulated conversation is one.
     """
     return [d for d in corpus.values() if d.domains == {domain}]
+
+
+def default_domain(corpus: dict[str, Dialogue], names: tuple[str, ...]) -> str:
+    """The corpus's domain a one-domain scenario is about when not told: the first of its
+    ``names`` (its own name, then those of the scenarios it extends) that some dialogue is about
+    alone; else its own name."""
+    for name in names:
+        if dialogues_about(corpus, name.lower()):
+            return name.lower()
+    return names[0].lower()
 
 
 def _kind(x: object) -> str:

@@ -131,6 +131,15 @@ class Labels:
         category = SCORED if acts else VALUE_NOT_IN_SCENARIO if missing_value else OUT_OF_SCENARIO
         return LabelledTurn(category, tuple(sorted(acts)), frozenset(types), len(informed), booking)
 
+    def informable(self, name: str) -> int | None:
+        """The scenario's informable slot for a MultiWOZ slot name (``Price``, ``pricerange``),
+        or None (one-domain scenarios; a multi-domain one names ``<domain>-<slot>``)."""
+        return self._inform.get(_key(SLOT_NAMES.get(name, name)))
+
+    def requestable(self, name: str) -> int | None:
+        """The scenario's requestable slot for a MultiWOZ slot name (``Addr``, ``address``)."""
+        return self._request.get(_key(SLOT_NAMES.get(name, name)))
+
     def value(self, slot: int, text: str) -> int:
         """The scenario's value index for an annotated value, or -1 if it has none like it."""
         d = self.domain

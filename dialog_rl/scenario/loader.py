@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from dialog_rl.scenario.checks import Part, ScenarioRefError, check_references, parts
+from dialog_rl.scenario.overlay import MAX_EXTENDS, merge_data, merge_nodes, written_at
 from dialog_rl.scenario.schema import Scenario
 from dialog_rl.shipped import shipped_scenarios
 
@@ -59,6 +60,8 @@ class LoadedScenario:
     content_hash: str
     part_rows: tuple[list[dict[str, str]], ...] = ()
     """Each domain's rows (``kb_rows`` is them all, domain after domain)."""
+    bases: tuple[str, ...] = ()
+    """The names of the scenarios this one extends, the nearest first (an overlay's)."""
 
 
 def resolve_scenario(name_or_path: str | Path) -> Path:
@@ -93,53 +96,109 @@ def load_scenario(path: str | Path, kb_roots: Sequence[str | Path] = ()) -> Load
             given, None, "", f"no such file, nor a shipped scenario (shipped: {names})"
         )
     raw = _read_bytes(path, MAX_SCENARIO_BYTES)
-    text = _decode(path, raw)
-    node, data = _parse(path, text)
+    node, data = _parse_file(path, raw)
+    digest = hashlib.sha256(raw)
+    bases: list[str] = []
+    node, data = _extend(path, node, data, kb_roots, digest, (os.path.realpath(path),), bases)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise _error_at(path, node, tuple(first["loc"]), _message(first)) from None
+    try:
+        check_references(scenario)
+    except ScenarioRefError as err:
+        raise _error_at(path, node, err.loc, err.message) from None
+
+    part_rows = tuple(_load_kb(path, node, part, kb_roots, digest) for part in parts(scenario))
+    rows = [row for rs in part_rows for row in rs]
+    return LoadedScenario(scenario, rows, path, digest.hexdigest(), part_rows, tuple(bases))
+
+
+def _error_at(path: Path, node, loc: tuple[str | int, ...], message: str) -> ScenarioError:
+    """An error in the field at ``loc``, named by the file that wrote it (an overlay's, or the
+    scenario's it extends) and its line there."""
+    return ScenarioError(written_at(node, loc, path), _line_of(node, loc), _dotted(loc), message)
+
+
+def _parse_file(path: Path, raw: bytes) -> tuple[yaml.Node | None, dict]:
+    """One scenario file's node tree and data (a mapping, or a ScenarioError)."""
+    node, data = _parse(path, _decode(path, raw))
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise ScenarioError(
             path, 1, "", f"a scenario must be a YAML mapping, but this file is {kind}"
         )
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = tuple(first["loc"])
-        raise ScenarioError(path, _line_of(node, loc), _dotted(loc), _message(first)) from None
-    try:
-        check_references(scenario)
-    except ScenarioRefError as err:
-        raise ScenarioError(path, _line_of(node, err.loc), _dotted(err.loc), err.message) from None
+    return node, data
 
-    digest = hashlib.sha256(raw)
-    part_rows = tuple(_load_kb(path, node, part, kb_roots, digest) for part in parts(scenario))
-    rows = [row for rs in part_rows for row in rs]
-    return LoadedScenario(scenario, rows, path, digest.hexdigest(), part_rows)
+
+def _extend(path: Path, node, data: dict, kb_roots, digest, chain: tuple[str, ...], bases: list):
+    """The scenario ``path`` extends (if any) with this file's keys over it: node tree and data
+    (``dialog_rl.scenario.overlay``); the base's bytes go into ``digest``, its name (if it has
+    one) into ``bases``."""
+    if "extends" not in data:
+        return node, data
+    name = data["extends"]
+    line = _line_of(node, ("extends",))
+    if not isinstance(name, str) or not name.strip():
+        raise ScenarioError(path, line, "extends", "give the file this one extends, e.g. base.yaml")
+    if len(chain) >= MAX_EXTENDS:
+        raise ScenarioError(
+            path, line, "extends", f"more than {MAX_EXTENDS} files extend each other"
+        )
+    base = _base_of(path, line, name, kb_roots)
+    real = os.path.realpath(base)
+    if real in chain:
+        raise ScenarioError(path, line, "extends", f"{name!r} extends this file in turn (a loop)")
+    raw = _read_bytes(base, MAX_SCENARIO_BYTES, referenced_by=(path, line, "extends"))
+    digest.update(raw)
+    base_node, base_data = _parse_file(base, raw)
+    if isinstance(base_data.get("name"), str):
+        bases.append(base_data["name"])
+    base_node, base_data = _extend(
+        base, base_node, base_data, kb_roots, digest, (*chain, real), bases
+    )
+    return merge_nodes(base_node, node), merge_data(base_data, data)
+
+
+def _base_of(path: Path, line: int | None, name: str, kb_roots) -> Path:
+    """The file ``extends: name`` names: beside ``path`` (or in a --kb-root), or else a shipped
+    scenario by name (``restaurant``, ``restaurant.yaml``)."""
+    beside = path.parent / name
+    if not beside.exists() and len(Path(name).parts) == 1:
+        stem = Path(name).name.removesuffix(".yaml").removesuffix(".yml").replace("-", "_")
+        shipped = shipped_scenarios().get(stem)
+        if shipped is not None:
+            return shipped
+    return _contained(path, line, "extends", name, kb_roots)
 
 
 def _load_kb(path: Path, node, part: Part, kb_roots, digest) -> list[dict[str, str]]:
-    """One domain's KB rows, checked against its slots (its file's bytes go into ``digest``)."""
+    """One domain's KB rows, checked against its slots (its file's bytes go into ``digest``).
+
+    ``kb.file`` is relative to the file that wrote it (an overlay's base, say)."""
     loc = part.loc
     if part.kb.file is not None:
         kb_line = _line_of(node, (*loc, "kb", "file")) or _line_of(node, (*loc, "kb"))
         field = _dotted((*loc, "kb", "file"))
-        kb_path = _contained(path, kb_line, field, part.kb.file, kb_roots)
-        kb_raw = _read_bytes(kb_path, MAX_KB_BYTES, referenced_by=(path, kb_line))
+        owner = written_at(node, (*loc, "kb", "file"), path)
+        kb_path = _contained(owner, kb_line, field, part.kb.file, kb_roots)
+        kb_raw = _read_bytes(kb_path, MAX_KB_BYTES, referenced_by=(owner, kb_line, "kb.file"))
         digest.update(kb_raw)
         rows, lines = _read_csv(kb_path, _decode(kb_path, kb_raw))
         kb_file: Path = kb_path
     else:
         rows = [_entity_text(path, node, i, row, loc) for i, row in enumerate(part.kb.entities)]
         lines = [_line_of(node, (*loc, "kb", "entities", i)) for i in range(len(rows))]
-        kb_file = path
+        kb_file = written_at(node, (*loc, "kb", "entities"), path)
     _check_kb(part, rows, lines, kb_file, inline=part.kb.file is None)
     for i, slot in enumerate(part.slots.informable):
         if slot.values is None and not any(row.get(slot.name) for row in rows):
             where = (*loc, "slots", "informable", i, "name")
-            raise ScenarioError(
+            raise _error_at(
                 path,
-                _line_of(node, where),
-                _dotted(where),
+                node,
+                where,
                 f"slot {slot.name!r} has no values: list `values` or fill its KB column",
             )
     return rows
@@ -172,7 +231,7 @@ def _contained(
 
 
 def _read_bytes(
-    path: Path, limit: int, referenced_by: tuple[Path, int | None] | None = None
+    path: Path, limit: int, referenced_by: tuple[Path, int | None, str] | None = None
 ) -> bytes:
     """The file's bytes, refusing anything that is not a regular file of at most ``limit`` bytes.
 
@@ -194,8 +253,8 @@ def _read_bytes(
             raw = f.read(limit + 1)
     except FileNotFoundError:
         if referenced_by is not None:
-            src, line = referenced_by
-            raise ScenarioError(src, line, "kb.file", f"file not found: {path}") from None
+            src, line, field = referenced_by
+            raise ScenarioError(src, line, field, f"file not found: {path}") from None
         raise ScenarioError(path, None, "", "file not found") from None
     except IsADirectoryError:
         raise ScenarioError(path, None, "", "is a directory, not a file") from None
@@ -230,6 +289,7 @@ def _parse(path: Path, text: str) -> tuple[yaml.Node | None, object]:
     try:
         try:
             loader = _DepthLimitedLoader(text)  # its reader checks every character here
+            loader.name = str(path)  # every node's mark names its file (overlays merge files)
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as err:
             raise _syntax_error(path, err) from None

@@ -1,3 +1,4 @@
+# Whole on purpose: the scenario format in one place, keys in the order `validate --help` prints.
 """The scenario file format: pydantic models, validated strictly, with a docstring on every field.
 
 A scenario is everything that makes one domain: slots, knowledge base, the agent's action catalog,
@@ -130,17 +131,22 @@ class Action(Strict):
 
 
 class NoMatchBehaviour(Strict):
-    """What the customer does when nothing in the KB meets their constraints."""
+    """What the customer does when nothing in the KB meets their constraints (after checking
+    that the agent understood them); the three probabilities sum to 1."""
 
     relax: Probability = 0.7
-    """Probability of dropping or changing one constraint and going on."""
+    """Probability of dropping one constraint ("any area is fine") and going on."""
+    change: Probability = 0.0
+    """Probability of changing one constraint to another value that some entity has with the
+    rest of the goal ("how about Chinese instead?", MultiWOZ's ``fail_info``) and going on; when
+    no single change would match, the customer drops the constraint instead."""
     hang_up: Probability = 0.3
     """Probability of giving up and hanging up."""
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> NoMatchBehaviour:
-        if abs(self.relax + self.hang_up - 1.0) > 1e-6:
-            raise ValueError("`relax` and `hang_up` must sum to 1")
+        if abs(self.relax + self.change + self.hang_up - 1.0) > 1e-6:
+            raise ValueError("`relax`, `change` and `hang_up` must sum to 1")
         return self
 
 
@@ -193,6 +199,57 @@ class Goals(Strict):
         return self
 
 
+class Closing(Strict):
+    """How a customer whose goal is met ends the conversation: thanks, sometimes more."""
+
+    bye: Probability = 0.3
+    """Per closing turn: probability of an explicit good-bye after the thanks (real customers
+    mostly thank alone)."""
+    negate: Probability = 0.0
+    """Per closing turn that is a turn of its own: probability of opening it with "no, that's
+    all" (the answer to "anything else?", which real agents ask along with their last
+    answer)."""
+    again: Probability = 0.0
+    """Probability that a customer who thanked (without a good-bye) waits for the agent's reply
+    and closes again ("Thanks!" "Anything else?" "No, that's all."): the conversation then ends
+    on the second closing (or on the agent's good-bye), not the first."""
+
+
+class Behaviour(Strict):
+    """What real customers do besides pursuing their goal, each a rate fitted to annotated
+    dialogues by ``dialog-rl calibrate``. Every default keeps the customer as it was before the
+    rate existed (and draws no random number), so a scenario without this section plays the same
+    conversations."""
+
+    correct: Probability = 0.0
+    """Per turn, when the agent's belief holds a wrong value for a slot the customer has spoken
+    of (and nothing in the turn corrects it already): probability of saying "no" and the right
+    value, unprompted ("no, I said cheap"), even though the agent did not ask to confirm."""
+    dontcare: Probability = 0.0
+    """Per slot a customer could constrain but whose goal leaves it free: probability of saying
+    "any <slot> is fine" unprompted, among the constraints (else only when asked)."""
+    slots_per_turn: list[Annotated[float, Field(ge=0)]] = Field(default_factory=list, max_length=8)
+    """Relative weights of saying 1, 2, ... pieces (constraints or questions, an answer to the
+    agent's question included) in one turn, as far as the agenda has them; given, it replaces
+    every persona's `multi_slot`. Empty: each persona's `multi_slot`."""
+    alternative: Probability = 0.0
+    """When offered an entity that meets their goal while others do too: probability of turning
+    it down to hear another ("no, anything else?"), once per domain."""
+    affirm_offer: Probability = 1.0
+    """When accepting an offer: probability of saying "yes" (else the customer goes straight on
+    to their next question or their thanks)."""
+    hello: Probability = 0.0
+    """Probability of opening the conversation with a greeting ("Hi, ...")."""
+    closing: Closing = Field(default_factory=Closing)
+    """How a satisfied customer ends the conversation."""
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Behaviour:
+        if self.slots_per_turn and not sum(self.slots_per_turn) > 0:
+            raise ValueError("`slots_per_turn` needs at least one weight above 0")
+        return self
+
+
 class Persona(Strict):
     """A kind of customer."""
 
@@ -207,7 +264,8 @@ class Persona(Strict):
     verbosity: Probability = 0.5
     """Probability of using a long phrasing (pleasantries around the content)."""
     multi_slot: Probability = 0.4
-    """Probability of adding one more piece of information to a turn (repeatable)."""
+    """Probability of adding one more piece of information to a turn (repeatable); unused when
+    `behaviour.slots_per_turn` is given."""
 
     @model_validator(mode="after")
     def _patience_range(self) -> Persona:
@@ -371,6 +429,10 @@ class Scenario(Strict):
     """A whole scenario, as written in ``scenarios/*.yaml``: one domain (``slots``, ``kb``,
     ``actions``, ``goals``) or several (``domains``, shared ``actions``, ``goals.mix``)."""
 
+    extends: str | None = None
+    """A scenario this file is an overlay of (a path relative to this file, e.g.
+    `restaurant.yaml`): its keys are read first, then this file's replace them; mappings are
+    merged key by key, lists and values replaced whole. Errors name the file that wrote the key."""
     name: Name
     """Short name of the scenario."""
     description: str = ""
@@ -395,6 +457,9 @@ class Scenario(Strict):
     """Extra customer phrasings per act (hello, affirm, negate, bye, thank, dontcare), for NLG."""
     lifetime: Lifetime | None = None
     """Returning customers (optional): how experience drives their next visits."""
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+    """What customers do besides pursuing their goal: corrections, "don't care", several slots a
+    turn, asking for alternatives, greetings and closings (defaults: none of these)."""
 
     @model_validator(mode="after")
     def _one_or_several_domains(self) -> Scenario:

@@ -49,3 +49,19 @@ def test_long_modules_say_why_in_their_first_line():
         if len(lines) > MAX_FILE_LINES and not lines[0].startswith("# "):
             unexplained.append(f"{path.relative_to(ROOT)} ({len(lines)} lines)")
     assert not unexplained, f"over {MAX_FILE_LINES} lines with no reason comment: {unexplained}"
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly():
+    """`dialog-rl validate restaurant | head -1`: no traceback, the shell's exit code for it."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "dialog_rl.cli", "validate", "restaurant"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    p.stdout.close()
+    err = p.stderr.read()
+    p.wait()
+    assert p.returncode == 141 and b"Traceback" not in err
