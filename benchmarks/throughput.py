@@ -392,7 +392,7 @@ def main() -> None:
     figures: dict[str, float] = {"load_average": os.getloadavg()[0]}
     if not (args.only_scale or args.only_commands):
         print(
-            f"{'scenario':<15} {'hot loop turns/s':>18} {'(wall)':>10} {'with text+log rows':>20}"
+            f"{'scenario':<22} {'hot loop turns/s':>18} {'(wall)':>10} {'with text+log rows':>20}"
         )
         for path in sorted((ROOT / "scenarios").glob("*.yaml")):
             d = load_domain(str(path))
@@ -403,7 +403,7 @@ def main() -> None:
             hot = statistics.median(cpu for cpu, _ in runs)
             wall = statistics.median(w for _, w in runs)
             full, _ = measure(d, args.episodes // 2, True, True, args.noise)
-            print(f"{d.name:<15} {hot:>18,.0f} {wall:>10,.0f} {full:>20,.0f}")
+            print(f"{d.name:<22} {hot:>18,.0f} {wall:>10,.0f} {full:>20,.0f}")
             if d.name == "restaurant":
                 figures["single_rule"] = hot
                 figures["single_rule_wall"] = wall
