@@ -363,9 +363,12 @@ class SimulationRun:
     def add(self, start: int, outcomes: list[dict]) -> None:
         """Take the outcomes of episodes ``start ..``; a part whose outcomes are all in (its
         Parquet file is on disk by then) is recorded as done."""
-        for j, outcome in enumerate(outcomes):
+        j, n = 0, len(outcomes)
+        while j < n:  # part by part, as slices (a chunk holds thousands of episodes)
             part = (start + j) // self.part_episodes
-            self._pending.setdefault(part, []).append(outcome)
+            end = min(n, (part + 1) * self.part_episodes - start)
+            self._pending.setdefault(part, []).extend(outcomes[j:end])
+            j = end
         recorded = False
         for part in sorted(self._pending):
             if len(self._pending[part]) == self._part_size(part):
