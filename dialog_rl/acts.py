@@ -30,7 +30,8 @@ N_USER_ACTS = len(USER_ACT_NAMES)
     SYS_REPEAT,
     SYS_HANDOVER,
     SYS_BYE,
-) = range(10)
+    SYS_BOOK,
+) = range(11)
 
 UserAct = tuple[int, int, int]
 ObservedAct = tuple[int, int, int, float]

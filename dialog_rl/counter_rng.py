@@ -32,6 +32,7 @@ _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 (GOAL, PERSONA, PATIENCE, AGENDA, USER, CHANNEL, CONFIDENCE, TEXT, POLICY, LIFETIME, DOMAINS) = (
     range(1, 12)
 )
+BOOKING = 12  # an entity's room for a booking: keyed by the entity and the booking's parameters
 
 
 @njit(cache=True, inline="always")

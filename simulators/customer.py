@@ -28,6 +28,7 @@ from dialog_rl.acts import (
     INFORM,
     NEGATE,
     REQUEST,
+    SYS_BOOK,
     SYS_BYE,
     SYS_CONFIRM,
     SYS_GREET,
@@ -41,6 +42,7 @@ from dialog_rl.acts import (
 )
 from dialog_rl.counter_rng import (
     AGENDA,
+    BOOKING,
     DOMAINS,
     GOAL,
     PATIENCE,
@@ -111,6 +113,7 @@ def sample_goal(T: Tables, C: Customers, i: int) -> None:
     for s in range(n_inf):
         C.cons[i, s] = -1
     C.req[i, :] = False
+    C.book[i, :] = False
     C.entity[i] = -1
     for k in range(n_doms):
         d = C.doms[i, k]
@@ -207,6 +210,11 @@ def _sample_domain(T: Tables, C: Customers, i: int, d: int) -> int:
             C.cons[i, s] = keep[s]
     for r in range(T.dom_req[d, 0], T.dom_req[d, 1]):
         C.req[i, r] = _u(C, i, GOAL) < T.request_prob[r]
+    if T.book_rate[d] > 0 and _u(C, i, GOAL) < T.book_rate[d]:  # a booking, and its parameters
+        C.book[i, d] = True
+        for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
+            if T.is_book[s] and _u(C, i, GOAL) < T.book_prob[s]:
+                C.cons[i, s] = _index(T.book_cdf[s, : T.n_vals[s]], _u(C, i, GOAL))
     return entity
 
 
@@ -255,6 +263,7 @@ def start(
     C.coop[i] = min(max(T.p_coop[persona] + cooperativeness_shift, 0.0), 1.0)
     C.multi[i] = T.p_multi[persona]
     C.accepted[i, :] = -1
+    C.booked[i, :] = False
     C.alt[i, :] = False
     C.sys_kind[i] = -1
     C.thanked[i] = False
@@ -266,8 +275,8 @@ def start(
     C.asked[i, :] = 0
     C.told[i, :] = False
     C.spoken[i, :] = False
-    # the agenda, bottom first: bye, then per domain (the last first) the questions and the
-    # constraints, the task on top
+    # the agenda, bottom first: bye, then per domain (the last first) the questions, the
+    # booking's parameters and the constraints, the task on top
     ag = C.agenda
     ag[i, 0, 0], ag[i, 0, 1], ag[i, 0, 2] = BYE, -1, -1
     n = 1
@@ -279,6 +288,13 @@ def start(
                 ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = REQUEST, r, -1
                 n += 1
         _shuffle(C, i, first, n, 2 * k)
+        if C.book[i, d]:
+            first = n
+            for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
+                if T.is_book[s] and C.cons[i, s] >= 0:
+                    ag[i, n, 0], ag[i, n, 1], ag[i, n, 2] = INFORM, s, C.cons[i, s]
+                    n += 1
+            _shuffle(C, i, first, n, 2 * len(C.doms[i]) + k)
         first = n
         for s in T.kb_slots:
             if T.slot_dom[s] == d and C.cons[i, s] >= 0:
@@ -332,8 +348,9 @@ def satisfied(T: Tables, C: Customers, i: int) -> bool:
 
 @njit(cache=True)
 def _domain_met(T: Tables, C: Customers, i: int, d: int) -> bool:
-    """A matching entity of domain ``d`` accepted and every question about it answered."""
-    if C.accepted[i, d] < 0:
+    """A matching entity of domain ``d`` accepted, every question about it answered and, if
+    the customer books, booked."""
+    if C.accepted[i, d] < 0 or (C.book[i, d] and not C.booked[i, d]):
         return False
     for r in range(C.req.shape[1]):
         if C.req[i, r] and not C.informed[i, r] and T.req_dom[r] == d:
@@ -473,6 +490,9 @@ def respond(
             _push(C, i, NEGATE, -1, -1)
             if C.task[i] >= 0:
                 _push(C, i, INFORM, T.task_slot, C.task[i])
+    elif kind == SYS_BOOK:
+        d = T.act_dom[action]
+        _on_book(T, C, i, entity, value == 1, stated, C.cur[i] if d < 0 else d)
     elif kind == SYS_GREET and C.asked[i].sum() + C.informed[i].sum() > 0:
         _annoy(C, i, 0.5)
     if C.outcome[i] == ONGOING:
@@ -602,6 +622,85 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, 
 
 
 @njit(cache=True)
+def room(T: Tables, seed: np.uint64, entity: int, stated: np.ndarray, d: int) -> bool:
+    """Whether ``entity`` (of domain ``d``) has room for a booking with the parameters in
+    ``stated``: one fixed draw per conversation, entity and parameters, so booking the same
+    again gets the same answer, and two policies that book alike in a paired run share it."""
+    if entity < 0:
+        return False
+    if T.book_avail[d] >= 1.0:
+        return True
+    key = 0
+    for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
+        if T.is_book[s]:
+            key = (key * 131 + stated[s] + 2) & 0xFFFFFFFF
+    return uniform(seed, BOOKING, entity, key) < T.book_avail[d]
+
+
+@njit(cache=True)
+def _on_book(
+    T: Tables, C: Customers, i: int, entity: int, available: bool, stated: np.ndarray, d: int
+) -> None:
+    """The agent booked ``entity`` of domain ``d`` with the parameters it believes (``stated``);
+    ``available``: whether the entity had room for them."""
+    if not _in_goal(C, i, d) or not C.book[i, d] or entity < 0:
+        _annoy(C, i, 1.0)  # "no, I did not want a booking" (or: nothing to book)
+        _push(C, i, NEGATE, -1, -1)
+        return
+    if entity != C.accepted[i, d]:  # booking what is on offer accepts it, if it matches
+        s = mismatch(T, entity, C.cons[i], True)
+        if s >= 0:
+            _annoy(C, i, 1.0)
+            _push(C, i, NEGATE, -1, -1)
+            _push(C, i, INFORM, s, _wanted(T, C, i, s))
+            _drop(C, i, INFORM, s)
+            return
+        _forget_answers(T, C, i, d)
+        C.accepted[i, d] = entity
+    n_wrong = 0  # booked for the wrong day, time, people: "no, for 4 people"
+    for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
+        if T.is_book[s] and C.cons[i, s] >= 0 and stated[s] != C.cons[i, s]:
+            if n_wrong == 0:
+                _annoy(C, i, 1.0)
+                _push(C, i, NEGATE, -1, -1)
+            if n_wrong < 2:
+                _push(C, i, INFORM, s, C.cons[i, s])
+                _drop(C, i, INFORM, s)
+            n_wrong += 1
+    if n_wrong:
+        return
+    if available:
+        C.booked[i, d] = True
+        for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
+            if T.is_book[s]:
+                _drop(C, i, INFORM, s)
+        return
+    # no room: change one parameter, as the goal says (MultiWOZ's ``fail_book``), and say it
+    total = 0.0
+    for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
+        if T.is_book[s] and C.cons[i, s] >= 0 and T.n_vals[s] > 1:
+            total += T.book_fail[s]
+    if total <= 0.0:
+        C.outcome[i] = HANGUP_OUTCOME
+        _push(C, i, HANGUP, -1, -1)
+        return
+    u = _u(C, i, USER) * total
+    s = T.dom_inf[d, 0]
+    for t in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
+        if T.is_book[t] and C.cons[i, t] >= 0 and T.n_vals[t] > 1 and T.book_fail[t] > 0:
+            s = t
+            u -= T.book_fail[t]
+            if u < 0:
+                break
+    v = _below(C, i, USER, T.n_vals[s] - 1)
+    if v >= C.cons[i, s]:
+        v += 1
+    C.cons[i, s] = v
+    _drop(C, i, INFORM, s)
+    _push(C, i, INFORM, s, v)
+
+
+@njit(cache=True)
 def _another_match(T: Tables, C: Customers, i: int, entity: int, d: int) -> bool:
     """Whether an entity of domain ``d`` other than ``entity`` meets row ``i``'s goal."""
     for e in range(len(T.ent_dom)):
@@ -612,9 +711,11 @@ def _another_match(T: Tables, C: Customers, i: int, entity: int, d: int) -> bool
 
 @njit(cache=True, inline="always")
 def _forget_answers(T: Tables, C: Customers, i: int, d: int) -> None:
-    """Answers about domain ``d``'s entity no longer count (another entity is now the one)."""
+    """Answers about domain ``d``'s entity, and its booking, no longer count (another entity is
+    now the one)."""
     for r in range(T.dom_req[d, 0], T.dom_req[d, 1]):
         C.informed[i, r] = False
+    C.booked[i, d] = False
 
 
 @njit(cache=True)
@@ -783,6 +884,12 @@ def _nudge(T: Tables, C: Customers, i: int) -> None:
         for r in range(T.dom_req[d, 0], T.dom_req[d, 1]):
             if C.req[i, r] and not C.informed[i, r]:
                 _push(C, i, REQUEST, r, -1)
+                return
+        if C.book[i, d] and not C.booked[i, d]:  # restate the booking: "for 4, at 7pm, Friday"
+            for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
+                if T.is_book[s] and C.cons[i, s] >= 0:
+                    _push(C, i, INFORM, s, C.cons[i, s])
+            if C.out_n[i]:
                 return
         if C.task[i] >= 0 and not C.task_done[i]:
             _push(C, i, INFORM, T.task_slot, C.task[i])

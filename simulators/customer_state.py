@@ -41,17 +41,26 @@ class Goal:
     domains: the first domain's)."""
     domains: list[int] = field(default_factory=lambda: [0])
     """The domains the goal spans, in the order the customer takes them."""
+    book: list[int] = field(default_factory=list)
+    """The domains where the customer books (the booking's parameters are in ``constraints``)."""
 
     def describe(self, domain: Domain) -> dict:
         """The goal in words, for transcripts and the TUI."""
         more = {}
         if domain.domains.n > 1:
             more["domains"] = [domain.domains.names[d] for d in self.domains]
+        booking = set(domain.booking.slots)
+        if self.book:
+            more["book"] = {
+                domain.inf_names[s]: domain.value_name(s, v)
+                for s, v in enumerate(self.constraints)
+                if v >= 0 and s in booking and domain.domains.slot[s] in self.book
+            }
         return more | {
             "constraints": {
                 domain.inf_names[s]: domain.value_name(s, v)
                 for s, v in enumerate(self.constraints)
-                if v >= 0 and s != domain.task_slot
+                if v >= 0 and s != domain.task_slot and s not in booking
             },
             "requests": [domain.req_names[r] for r in self.requests],
             "task": domain.task_names[self.task] if self.task >= 0 else None,
@@ -67,6 +76,8 @@ def write_goal(C: Customers, i: int, goal: Goal) -> None:
     C.doms[i] = -1
     C.doms[i, : len(goal.domains)] = goal.domains
     C.n_doms[i] = len(goal.domains)
+    C.book[i] = False
+    C.book[i, list(goal.book)] = True
 
 
 class Tables(NamedTuple):
@@ -126,6 +137,13 @@ class Tables(NamedTuple):
     bye: float
     closing_negate: float
     closing_again: float
+    # booking (``domain.booking``; no booking: nothing is a booking slot and no one books)
+    is_book: np.ndarray  # bool [n_inf]: a booking parameter, not a KB column
+    book_rate: np.ndarray  # float64 [n_dom]: probability a customer books in the domain
+    book_avail: np.ndarray  # float64 [n_dom]: probability an entity has room for a booking
+    book_prob: np.ndarray  # float64 [n_inf]: probability a booking names the slot
+    book_cdf: np.ndarray  # float64 [n_inf, max_values]: running sums of its values' probabilities
+    book_fail: np.ndarray  # float64 [n_inf]: weight of changing it when a booking fails
 
 
 def tables(domain: Domain, error_rate: float) -> Tables:
@@ -217,7 +235,29 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         bye=float(b.bye),
         closing_negate=float(b.closing_negate),
         closing_again=float(b.closing_again),
+        **_booking_tables(d, n_vals, width),
     )
+
+
+def _booking_tables(d: Domain, n_vals: np.ndarray, width: int) -> dict[str, np.ndarray]:
+    bk = d.booking
+    is_book = np.zeros(d.n_inf, dtype=np.bool_)
+    is_book[list(bk.slots)] = True
+    prob = np.zeros(d.n_inf)
+    fail = np.zeros(d.n_inf)
+    cdf = np.zeros((d.n_inf, width))
+    for s in bk.slots:
+        prob[s], fail[s] = bk.prob[s], bk.on_fail[s]
+        cdf[s, : n_vals[s]] = np.cumsum(bk.weights[s])
+    n_dom = d.domains.n
+    return {
+        "is_book": is_book,
+        "book_rate": np.resize(np.array(bk.rate, dtype=np.float64), n_dom),
+        "book_avail": np.resize(np.array(bk.available, dtype=np.float64), n_dom),
+        "book_prob": prob,
+        "book_cdf": cdf,
+        "book_fail": fail,
+    }
 
 
 def _bits(flags: np.ndarray) -> np.ndarray:
@@ -252,6 +292,8 @@ class Customers(NamedTuple):
     coop: np.ndarray
     multi: np.ndarray
     accepted: np.ndarray  # int64 [n, n_dom]: the entity accepted in each domain, -1 none
+    book: np.ndarray  # bool [n, n_dom]: the customer books in the domain
+    booked: np.ndarray  # bool [n, n_dom]: the agent booked the accepted entity as they want
     alt: np.ndarray  # bool [n, n_dom]: asked for an alternative to an offer in the domain
     sys_kind: np.ndarray  # int64: the kind of the agent's act being answered, -1 none yet
     thanked: np.ndarray  # bool: thanked once and waits to close again (``closing.again``)
@@ -279,7 +321,7 @@ class Customers(NamedTuple):
 def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
     """Room for ``n`` conversations of ``domain`` (nothing drawn yet)."""
     d = domain
-    width = 1 + d.n_req + len(d.kb_slots) + (1 if d.task_names else 0)
+    width = 1 + d.n_req + len(d.kb_slots) + len(d.booking.slots) + (1 if d.task_names else 0)
     # room for what the behaviours add to a turn (a greeting, a correction, "no, that's all"),
     # only when they are on: every array keeps its size for a scenario without them
     said = width + 6 + (0 if d.behaviour == BehaviourParams() else 4)
@@ -308,6 +350,8 @@ def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
         coop=np.zeros(n),
         multi=np.zeros(n),
         accepted=ints(n, d.domains.n, fill=-1),
+        book=np.zeros((n, d.domains.n), dtype=np.bool_),
+        booked=np.zeros((n, d.domains.n), dtype=np.bool_),
         alt=np.zeros((n, d.domains.n), dtype=np.bool_),
         sys_kind=ints(n, fill=-1),
         thanked=np.zeros(n, dtype=np.bool_),

@@ -32,6 +32,7 @@ def test_one_id_per_shipped_scenario_and_lifetime_ids_only_where_a_scenario_has_
         "dialog_rl/OrderSupport-v0",
         "dialog_rl/OrderSupportLifetime-v0",
         "dialog_rl/Restaurant-v0",
+        "dialog_rl/RestaurantBooking-v0",
         "dialog_rl/RestaurantCalibrated-v0",
         "dialog_rl/Shopping-v0",
         "dialog_rl/ShoppingLifetime-v0",

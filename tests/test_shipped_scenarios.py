@@ -26,7 +26,14 @@ def test_every_top_level_scenario_ships_under_its_name():
     assert (
         sorted(shipped_scenarios())
         == top
-        == ["cambridge", "order_support", "restaurant", "restaurant_calibrated", "shopping"]
+        == [
+            "cambridge",
+            "order_support",
+            "restaurant",
+            "restaurant_booking",
+            "restaurant_calibrated",
+            "shopping",
+        ]
     )
 
 
@@ -62,7 +69,7 @@ def test_an_unknown_name_is_refused_listing_the_shipped_ones(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "dialog-rl: error: restorant: no such file, nor a shipped scenario "
-        "(shipped: cambridge, order_support, restaurant, restaurant_calibrated, shopping)"
+        "(shipped: cambridge, order_support, restaurant, restaurant_booking, restaurant_calibrated, shopping)"
     ]
 
 

@@ -269,7 +269,7 @@ def _report(args, domain, noise: float, run, outcomes, turns: int, elapsed: floa
         print(f"  hang-ups    {format_metric(metrics['hangup'], pct=True)}")
         print(f"  hand-overs  {format_metric(metrics['handover'], pct=True)}")
         print(f"  truncated   {format_metric(metrics['truncated'], pct=True)}")
-        if domain.domains.n > 1 and "convlab" in metrics:
+        if (domain.domains.n > 1 or domain.booking.on) and "convlab" in metrics:
             c = metrics["convlab"]
             print("  ConvLab-2's evaluation (summary.json `convlab`; README: Multi-domain):")
             for key, label in (
@@ -277,9 +277,11 @@ def _report(args, domain, noise: float, run, outcomes, turns: int, elapsed: floa
                 ("inform_recall", "inform R"),
                 ("inform_f1", "inform F1"),
                 ("match_rate", "match"),
+                ("book_rate", "book"),
                 ("task_success", "success"),
             ):
-                print(f"    {label:<10}{format_metric(c[key], pct=True)}")
+                if key in c:
+                    print(f"    {label:<10}{format_metric(c[key], pct=True)}")
     print(f"  speed       {turns / elapsed:,.0f} turns/s ({turns} turns in {elapsed:.1f} s)")
     if run is not None:
         print(f"  wrote {run.path}/log (Parquet, {rows} rows) and {run.path}/summary.json")

@@ -4,6 +4,7 @@ from dialog_rl.domain.agent_nlg import system_text, with_articles
 from dialog_rl.domain.compiled import (
     TASK_SLOT_NAME,
     BehaviourParams,
+    Booking,
     Domain,
     LifetimeParams,
     PersonaParams,
@@ -14,6 +15,7 @@ from dialog_rl.domain.kb import first_match, match_mask, mismatches
 __all__ = [
     "TASK_SLOT_NAME",
     "BehaviourParams",
+    "Booking",
     "Domain",
     "LifetimeParams",
     "PersonaParams",

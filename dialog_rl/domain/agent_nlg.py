@@ -5,9 +5,11 @@ The customer's words come from ``simulators/customer_nlg.py``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 
-from dialog_rl.acts import SYS_CONFIRM, SYS_OFFER
+from dialog_rl.acts import SYS_BOOK, SYS_CONFIRM, SYS_OFFER
 from dialog_rl.domain.compiled import Domain
 
 
@@ -16,8 +18,9 @@ def system_text(
 ) -> str:
     """Realise a system action as an utterance, filling slot, value and entity placeholders.
 
-    ``beliefs`` (top value per informable slot) fills slot names in no-match messages and
-    confirmations; ``entity`` (or -1) fills the entity's columns.
+    ``beliefs`` (top value per informable slot) fills slot names in no-match messages,
+    confirmations and bookings; ``entity`` (or -1) fills the entity's columns. A booking
+    (``value`` 1: made, 0: no room) has a reference number, ``{ref}``.
     """
     kind = domain.act_kind[action]
     templates = domain.act_templates[action]
@@ -32,6 +35,12 @@ def system_text(
             fields[name] = domain.value_name(s, beliefs[s]) if beliefs[s] >= 0 else "any"
     if kind == SYS_OFFER and entity < 0 and domain.act_no_match[action]:
         templates = domain.act_no_match[action]
+    if kind == SYS_BOOK:
+        if value != 1 and domain.act_no_match[action]:
+            templates = domain.act_no_match[action]
+        dom = int(D.entity[entity]) if entity >= 0 else 0
+        params = tuple(int(beliefs[s]) for s in domain.booking.slots if D.slot[s] == dom)
+        fields["ref"] = booking_reference(entity, params)
     if entity >= 0:
         fields.update({k: v or "not listed" for k, v in domain.kb_rows[entity].items()})
         fields["name"] = domain.kb_names[entity]
@@ -48,6 +57,13 @@ def system_text(
         fields.setdefault(name, "unknown")
     template = templates[template_index % len(templates)]
     return with_articles(template.format(**fields))
+
+
+def booking_reference(entity: int, params: tuple[int, ...]) -> str:
+    """A booking's reference number: eight letters and digits, fixed by the entity and the
+    booking's parameters (like MultiWOZ's "YF86GE4J")."""
+    digest = hashlib.blake2b(repr((entity, params)).encode(), digest_size=5).digest()
+    return base64.b32encode(digest).decode()
 
 
 #: "a" before a vowel sound: "a expensive" -> "an expensive", but "a european", "a unit", "a one"

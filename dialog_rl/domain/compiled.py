@@ -106,6 +106,23 @@ class LifetimeParams:
 
 
 @dataclass(frozen=True)
+class Booking:
+    """How customers book, as plain numbers (see ``schema.BookingGoal``); empty: no booking."""
+
+    slots: tuple[int, ...] = ()  # the informable slots that are booking parameters
+    rate: tuple[float, ...] = (0.0,)  # per domain: probability a customer books there
+    available: tuple[float, ...] = (1.0,)  # per domain: probability an entity has room
+    prob: tuple[float, ...] = ()  # per informable slot: probability a booking names it
+    weights: tuple[tuple[float, ...], ...] = ()  # per informable slot: its values' probabilities
+    on_fail: tuple[float, ...] = ()  # per informable slot: weight of changing it after a failure
+
+    @property
+    def on(self) -> bool:
+        """Whether the scenario has booking at all."""
+        return bool(self.slots)
+
+
+@dataclass(frozen=True)
 class Domains:
     """Which domain each slot, entity and action belongs to (one domain: every tag 0), and how
     goals span domains."""
@@ -139,7 +156,7 @@ class Domain:
     # slots
     inf_names: tuple[str, ...]
     inf_values: tuple[tuple[str, ...], ...]
-    kb_slots: tuple[int, ...]  # informable slots that are KB columns
+    kb_slots: tuple[int, ...]  # informable slots that are KB columns (not booking parameters)
     task_slot: int  # index of the task pseudo-slot, or -1
     req_names: tuple[str, ...]
     task_names: tuple[str, ...]
@@ -194,6 +211,8 @@ class Domain:
     behaviour: BehaviourParams = field(default_factory=BehaviourParams)
     # the names of the scenarios this one extends (an overlay's), the nearest first
     bases: tuple[str, ...] = ()
+    # how customers book (empty: the scenario has no booking)
+    booking: Booking = field(default_factory=Booking)
 
     @property
     def n_inf(self) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 from dialog_rl.domain.compiled import (
     TASK_SLOT_NAME,
     BehaviourParams,
+    Booking,
     Domain,
     Domains,
     LifetimeParams,
@@ -45,12 +46,14 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
 
     inf_names, inf_local, inf_values, slot_domain, slot_defs = [], [], [], [], []
     req_names, req_local, req_domain, req_defs = [], [], [], []
+    is_book: list[bool] = []  # per informable slot: a booking parameter (not a KB column)
     for d, p in enumerate(domain_parts):
-        for s in p.slots.informable:
+        for s in [*p.slots.informable, *p.slots.booking]:
             inf_names.append(flat_name(sc, p.name, s.name))
             inf_local.append(s.name)
             slot_domain.append(d)
             slot_defs.append(s)
+            is_book.append(s in p.slots.booking)
             if s.values is not None:
                 inf_values.append(tuple(s.values))
             else:
@@ -60,7 +63,7 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
             req_local.append(s.name)
             req_domain.append(d)
             req_defs.append(s)
-    kb_slots = tuple(range(len(inf_names)))
+    kb_slots = tuple(s for s in range(len(inf_names)) if not is_book[s])
     task_slot = -1
     if tasks:
         task_slot = len(inf_names)
@@ -97,7 +100,7 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
         act_task.append(task_idx[a.task] if a.task else -1)
         act_requires.append(tuple(slot_of(r, d, inf_local, slot_domain) for r in a.requires))
         arg = flat_name(sc, domain_parts[d].name, a.slot) if a.slot else a.task
-        if multi and a.act == "offer":
+        if multi and a.act in ("offer", "book"):
             arg = domain_parts[d].name
         act_names.append(f"{a.act}({arg})" if arg else a.act)
 
@@ -124,6 +127,7 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
         for s in kb_slots:
             if inf_local[s] == carry.slot:
                 carry_slots[c, slot_domain[s]] = s
+    booking = _booking(domain_parts, inf_local, inf_values, slot_domain, is_book)
     weights = np.array([p.weight for p in sc.personas], dtype=np.float64)
     conf = sc.noise.confusion
     total = conf.act + conf.slot + conf.value
@@ -208,8 +212,37 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
             satisfiable=tuple(p.goals.satisfiable for p in domain_parts),
         ),
         change=goals.on_no_match.change,
+        booking=booking,
         behaviour=BehaviourParams.from_schema(sc.behaviour),
         bases=loaded.bases,
+    )
+
+
+def _booking(domain_parts, inf_local, inf_values, slot_domain, is_book) -> Booking:
+    """Each domain's booking model as plain numbers, per informable slot and per domain."""
+    n_inf = len(inf_local)
+    prob, on_fail = [0.0] * n_inf, [0.0] * n_inf
+    weights: list[tuple[float, ...]] = [()] * n_inf
+    for s in range(n_inf):
+        if s >= len(is_book) or not is_book[s]:
+            continue
+        book = domain_parts[slot_domain[s]].goals.book
+        if book is None:
+            continue
+        name = inf_local[s]
+        prob[s] = book.slots.get(name, 1.0) if book.slots else 1.0
+        on_fail[s] = book.on_fail.get(name, 0.0) if book.on_fail else 1.0
+        given = book.values.get(name, {})
+        w = [float(given.get(v, 0.0 if given else 1.0)) for v in inf_values[s]]
+        weights[s] = tuple(x / sum(w) for x in w)
+    books = [p.goals.book for p in domain_parts]
+    return Booking(
+        slots=tuple(s for s in range(len(is_book)) if is_book[s]),
+        rate=tuple(b.rate if b else 0.0 for b in books),
+        available=tuple(b.available if b else 1.0 for b in books),
+        prob=tuple(prob),
+        weights=tuple(weights),
+        on_fail=tuple(on_fail),
     )
 
 

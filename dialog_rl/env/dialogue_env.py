@@ -70,6 +70,7 @@ class CustomerView:
             int(c.task[0]),
             int(c.entity[0]),
             c.doms[0, : c.n_doms[0]].tolist(),
+            np.flatnonzero(c.book[0]).tolist(),
         )
 
     @property

@@ -23,6 +23,7 @@ import numpy as np
 from numba import config
 from numba.experimental import structref
 
+from dialog_rl.acts import SYS_BOOK
 from dialog_rl.counter_rng import mix64
 from dialog_rl.domain import Domain
 from dialog_rl.env import featurizer, tracker
@@ -200,6 +201,9 @@ def _act_rows(
     for i in rows:
         a = actions[i]
         value, entity = tracker.act_arguments(T, B, i, a)
+        if T.act_kind[a] == SYS_BOOK:  # the KB says whether there is room: 1 booked, 0 not
+            d = tracker.act_domain(T, B, i, a)
+            value = 1 if customer.room(T, C.seed[i], entity, B.values[i], d) else 0
         sys_value[i], sys_entity[i] = value, entity
         tracker.system_act(T, B, i, a, value, entity)
         C.turn[i] = turn[i] + 1
@@ -358,9 +362,10 @@ def _step_state(
 
 @njit(cache=True)
 def _convlab_rows(T: Tables, C: Customers, B: Beliefs, rows: np.ndarray, out: np.ndarray) -> None:
-    """ConvLab/MultiWOZ's counts of each row's conversation, into ``out`` [len(rows), 5]: inform
+    """ConvLab/MultiWOZ's counts of each row's conversation, into ``out`` [len(rows), 7]: inform
     TP, FP, FN (requested slots told, told but not requested, requested but not told), goal
-    domains whose entity on offer meets the final goal, and goal domains."""
+    domains whose entity on offer meets the final goal, goal domains, goal domains booked as
+    the goal says, and goal domains with a booking."""
     for k in range(len(rows)):
         i = rows[k]
         tp = fp = fn = 0
@@ -371,13 +376,17 @@ def _convlab_rows(T: Tables, C: Customers, B: Beliefs, rows: np.ndarray, out: np
                 fp += 1
             elif C.req[i, r]:
                 fn += 1
-        matched = 0
+        matched = booked = bookings = 0
         for j in range(C.n_doms[i]):
-            e = B.offers[i, C.doms[i, j]]
+            d = C.doms[i, j]
+            e = B.offers[i, d]
             if e >= 0 and customer.mismatch(T, e, C.cons[i], True) < 0:
                 matched += 1
+            if C.book[i, d]:
+                bookings += 1
+                booked += C.booked[i, d]
         out[k, 0], out[k, 1], out[k, 2] = tp, fp, fn
-        out[k, 3], out[k, 4] = matched, C.n_doms[i]
+        out[k, 3], out[k, 4], out[k, 5], out[k, 6] = matched, C.n_doms[i], booked, bookings
 
 
 @njit(cache=True)
@@ -387,7 +396,15 @@ def _convlab_state(S: EngineState, rows: np.ndarray, out: np.ndarray) -> None:
 
 
 #: the outcome fields of ConvLab's evaluation (see ``Engine.outcomes``)
-CONVLAB_FIELDS = ("inform_tp", "inform_fp", "inform_fn", "match_domains", "goal_domains")
+CONVLAB_FIELDS = (
+    "inform_tp",
+    "inform_fp",
+    "inform_fn",
+    "match_domains",
+    "goal_domains",
+    "book_made",
+    "book_domains",
+)
 
 
 class Engine:
@@ -587,7 +604,7 @@ class Engine:
 
     def convlab_counts(self, rows: np.ndarray) -> np.ndarray:
         """ConvLab's counts of each row's conversation (``CONVLAB_FIELDS``): int64
-        [len(rows), 5]."""
+        [len(rows), 7]."""
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         counts = np.zeros((len(rows), len(CONVLAB_FIELDS)), dtype=np.int64)
         _convlab_state(self._state, rows, counts)

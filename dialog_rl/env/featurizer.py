@@ -15,6 +15,7 @@ import numpy as np
 
 from dialog_rl.acts import (
     N_USER_ACTS,
+    SYS_BOOK,
     SYS_CONFIRM,
     SYS_GREET,
     SYS_INFORM,
@@ -24,7 +25,14 @@ from dialog_rl.acts import (
     USER_ACT_NAMES,
 )
 from dialog_rl.domain import Domain
-from dialog_rl.env.tracker import OFFER_ACCEPTED, OFFER_REJECTED, Beliefs, n_matches
+from dialog_rl.env.tracker import (
+    BOOK_FAILED,
+    BOOK_MADE,
+    OFFER_ACCEPTED,
+    OFFER_REJECTED,
+    Beliefs,
+    n_matches,
+)
 from dialog_rl.jit import njit
 from dialog_rl.scenario.schema import ACT_KINDS
 from simulators.customer import mismatch
@@ -32,6 +40,15 @@ from simulators.customer_state import Tables
 
 SLOT_FEATURES = ("known", "conf", "confirmed", "dontcare", "asked")
 MATCH_BUCKETS = ("matches_0", "matches_1", "matches_2_5", "matches_6_plus")
+#: the active domain's booking (scenarios with booking only): the customer gave a parameter,
+#: the agent booked, the entity had no room
+BOOKING_FEATURES = ("booking.wanted", "booking.made", "booking.failed")
+
+
+def _act_kinds(domain: Domain) -> tuple[str, ...]:
+    """The act kinds the observation's ``last.*`` features name: ``book`` (the last kind) only
+    in a scenario with booking, so other scenarios keep their observation."""
+    return ACT_KINDS if domain.booking.on else ACT_KINDS[:SYS_BOOK]
 
 
 @dataclass(frozen=True)
@@ -69,9 +86,11 @@ def observation_spec(domain: Domain) -> ObservationSpec:
     names += ["task.performed"]
     names += list(MATCH_BUCKETS)
     names += [f"user.{a}" for a in USER_ACT_NAMES]
-    names += [f"last.{k}" for k in ACT_KINDS]
+    names += [f"last.{k}" for k in _act_kinds(domain)]
     if domain.domains.n > 1:  # which domain the conversation is in
         names += [f"domain.{name}" for name in domain.domains.names]
+    if domain.booking.on:
+        names += list(BOOKING_FEATURES)
     names += ["turn"]
     return ObservationSpec(tuple(names), domain.act_names)
 
@@ -88,6 +107,7 @@ class Layout(NamedTuple):
     last0: int
     dom0: int  # the active domain's one-hot (several domains only)
     n_dom: int
+    book0: int  # BOOKING_FEATURES (scenarios with booking), or -1
     turn: int
     max_turns: int
     act_requires: np.ndarray  # bool [n_actions, n_inf]
@@ -103,11 +123,12 @@ def layout(domain: Domain, max_turns: int) -> Layout:
     last0 = user0 + N_USER_ACTS
     requires = np.zeros((d.n_actions, d.n_inf), dtype=np.bool_)
     for a, slots in enumerate(d.act_requires):
-        if d.act_kind[a] in (SYS_PERFORM, SYS_OFFER):
+        if d.act_kind[a] in (SYS_PERFORM, SYS_OFFER, SYS_BOOK):
             requires[a, list(slots)] = True
-    dom0 = last0 + len(ACT_KINDS)
+    dom0 = last0 + len(_act_kinds(d))
     n_dom = d.domains.n if d.domains.n > 1 else 0
-    turn = dom0 + n_dom
+    book0 = dom0 + n_dom if d.booking.on else -1
+    turn = dom0 + n_dom + (len(BOOKING_FEATURES) if d.booking.on else 0)
     assert turn + 1 == observation_spec(d).size
     return Layout(
         req0,
@@ -119,6 +140,7 @@ def layout(domain: Domain, max_turns: int) -> Layout:
         last0,
         dom0,
         n_dom,
+        book0,
         turn,
         max_turns,
         requires,
@@ -166,6 +188,12 @@ def featurize(T: Tables, L: Layout, B: Beliefs, i: int, obs: np.ndarray, mask: n
         obs[L.last0 + B.last_kind[i]] = 1.0
     if L.n_dom:
         obs[L.dom0 + d] = 1.0
+    if L.book0 >= 0:
+        for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
+            if T.is_book[s] and 0 <= values[s] < T.n_vals[s]:
+                obs[L.book0] = 1.0
+        obs[L.book0 + 1] = 1.0 if B.bookings[i, d] == BOOK_MADE else 0.0
+        obs[L.book0 + 2] = 1.0 if B.bookings[i, d] == BOOK_FAILED else 0.0
     obs[L.turn] = min(B.turn[i] / L.max_turns, 1.0)
     # the mask: what makes sense now
     for a in range(len(mask)):
@@ -183,9 +211,9 @@ def featurize(T: Tables, L: Layout, B: Beliefs, i: int, obs: np.ndarray, mask: n
             ok = not B.confirmed[i, s]
         elif kind == SYS_CONFIRM:
             ok = not B.confirmed[i, s] and values[s] >= 0
-        elif kind == SYS_PERFORM or (kind == SYS_INFORM and ad < 0):
+        elif kind in (SYS_PERFORM, SYS_BOOK) or (kind == SYS_INFORM and ad < 0):
             ok = e >= 0
-        if ok and (kind in (SYS_PERFORM, SYS_OFFER)):
+        if ok and kind in (SYS_PERFORM, SYS_OFFER, SYS_BOOK):
             for t in range(len(values)):
                 if L.act_requires[a, t] and values[t] < 0:
                     ok = False
@@ -216,9 +244,9 @@ def mask_reasons(domain: Domain, B: Beliefs, i: int) -> list[str]:
             reason = f"nothing heard for {d.inf_names[slot]} yet"
         elif kind == SYS_CONFIRM and confirmed[slot]:
             reason = f"{d.inf_names[slot]} is already confirmed"
-        elif kind in (SYS_INFORM, SYS_PERFORM) and B.offered[i] < 0:
+        elif kind in (SYS_INFORM, SYS_PERFORM, SYS_BOOK) and B.offered[i] < 0:
             reason = "no entity offered yet"
-        elif kind in (SYS_PERFORM, SYS_OFFER) and d.act_requires[a]:
+        elif kind in (SYS_PERFORM, SYS_OFFER, SYS_BOOK) and d.act_requires[a]:
             missing = [d.inf_names[s] for s in d.act_requires[a] if values[s] < 0]
             if missing:
                 reason = "needs " + ", ".join(missing) + " first"

@@ -20,6 +20,7 @@ from dialog_rl.acts import (
     INFORM,
     NEGATE,
     REQUEST,
+    SYS_BOOK,
     SYS_CONFIRM,
     SYS_INFORM,
     SYS_OFFER,
@@ -31,6 +32,7 @@ from dialog_rl.jit import njit
 from simulators.customer_state import Tables
 
 OFFER_NONE, OFFER_PENDING, OFFER_ACCEPTED, OFFER_REJECTED = range(4)
+BOOK_NONE, BOOK_FAILED, BOOK_MADE = range(3)
 
 
 class Beliefs(NamedTuple):
@@ -46,6 +48,7 @@ class Beliefs(NamedTuple):
     offer_state: np.ndarray  # its state (OFFER_NONE ...)
     offers: np.ndarray  # int64 [n, n_dom]: the entity on offer in each domain
     offer_states: np.ndarray  # int64 [n, n_dom]
+    bookings: np.ndarray  # int64 [n, n_dom]: the booking of each domain's offer (BOOK_NONE ...)
     dom: np.ndarray  # the active domain: the one the customer last spoke of, or the agent's
     no_match: np.ndarray  # bool: the agent just said nothing matches
     rejected: np.ndarray  # bool [n, n_entities]: offers the customer turned down
@@ -78,6 +81,7 @@ def beliefs(domain: Domain, n: int) -> Beliefs:
         offer_state=ints(n),
         offers=ints(n, d.domains.n),
         offer_states=ints(n, d.domains.n),
+        bookings=ints(n, d.domains.n),
         dom=ints(n),
         no_match=flags(n),
         rejected=flags(n, d.n_entities),
@@ -102,6 +106,7 @@ def reset(B: Beliefs, i: int) -> None:
     B.offer_state[i] = OFFER_NONE
     B.offers[i, :] = -1
     B.offer_states[i, :] = OFFER_NONE
+    B.bookings[i, :] = BOOK_NONE
     B.dom[i] = 0
     B.no_match[i] = False
     B.rejected[i, :] = False
@@ -185,6 +190,8 @@ def system_act(T: Tables, B: Beliefs, i: int, action: int, value: int, entity: i
     if kind == SYS_REQUEST:
         B.asked[i, slot] += 1
     elif kind == SYS_OFFER:
+        if entity != B.offers[i, d]:
+            B.bookings[i, d] = BOOK_NONE
         B.offers[i, d] = entity
         B.no_match[i] = entity < 0
         B.offer_states[i, d] = OFFER_PENDING if entity >= 0 else OFFER_NONE
@@ -193,6 +200,8 @@ def system_act(T: Tables, B: Beliefs, i: int, action: int, value: int, entity: i
         B.informed[i, slot] = True
     elif kind == SYS_PERFORM and B.offers[i, d] >= 0:
         B.performed[i] = T.act_task[action]
+    elif kind == SYS_BOOK and entity >= 0:
+        B.bookings[i, d] = BOOK_MADE if value == 1 else BOOK_FAILED
     if kind != SYS_INFORM:  # the agent moved the conversation to its act's domain
         B.dom[i] = d
     _sync(B, i)
@@ -248,12 +257,15 @@ def observe(
                 B.rejected[i, offered] = True
             elif kind == SYS_PERFORM:
                 B.performed[i] = -1
+            elif kind == SYS_BOOK:  # "no, for 4 people": that booking is not theirs
+                B.bookings[i, d_offer] = BOOK_NONE
     B.bits[i] = bits
     _sync(B, i)
 
 
 @njit(cache=True)
 def _inform(T: Tables, B: Beliefs, i: int, slot: int, value: int, c: float, correcting: bool):
+    before = B.values[i, slot]
     if B.values[i, slot] == value:
         B.conf[i, slot] = 1.0 - (1.0 - B.conf[i, slot]) * (1.0 - c)
     elif correcting or c >= 0.5 * B.conf[i, slot]:
@@ -267,6 +279,10 @@ def _inform(T: Tables, B: Beliefs, i: int, slot: int, value: int, c: float, corr
     if slot == T.task_slot:
         return
     d = T.slot_dom[slot]
+    if T.is_book[slot]:  # a booking's parameter changed: the booking made or refused is void
+        if B.values[i, slot] != before:
+            B.bookings[i, d] = BOOK_NONE
+        return
     e = B.offers[i, d]
     if e >= 0:
         v = B.values[i, slot]

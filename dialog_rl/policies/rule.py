@@ -2,7 +2,8 @@
 
 The rule policy is the one a competent engineer writes, driven by the scenario (no per-domain
 code): answer pending questions, ask for what narrows the search (and what the task requires),
-confirm what was heard with low confidence, offer, do the task, then ask if there is more.
+confirm what was heard with low confidence, offer, book if the customer gave a booking's
+parameters (asking for the missing ones), do the task, then ask if there is more.
 It reads the observation by feature name through the ``ObservationSpec``.
 """
 
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dialog_rl.acts import SYS_OFFER
+from dialog_rl.acts import SYS_BOOK, SYS_OFFER
 from dialog_rl.domain import Domain
-from dialog_rl.env.featurizer import ObservationSpec
+from dialog_rl.env.featurizer import BOOKING_FEATURES, ObservationSpec
 from dialog_rl.jit import njit
 from dialog_rl.policies.base import Decision, Policy, epsilon_soft, uniform
 
@@ -27,32 +28,36 @@ def _rule_actions(
     required: np.ndarray,
     misc: np.ndarray,
     offers: np.ndarray,
+    books: np.ndarray,
     confirm_below: float,
     out: np.ndarray,
 ) -> None:
     """The rule's action for every row of ``obs`` / ``masks`` into ``out`` (see ``rule_action``).
 
-    ``slots`` [n, 7]: feature indices of known, conf, confirmed, dontcare, asked, then the request
-    and confirm actions (-1: none); ``requests`` [n, 2]: feature requested, inform action;
+    ``slots`` [n, 8]: feature indices of known, conf, confirmed, dontcare, asked, then the request
+    and confirm actions (-1: none), then 1 for a booking's parameter; ``requests`` [n, 2]: feature requested, inform action;
     ``tasks`` [n, 2]: feature is_task, perform action; ``required`` [1 + n_tasks, n_slots]: the
     slots an offer (row 0) and each task need; ``misc``: -1 (unused), reqmore, bye actions, then the
     features offer.made, offer.matches_belief, offer.rejected, task.performed, matches_0,
-    matches_1, last.reqmore; ``offers``: the offer actions (one per domain; the mask allows the
-    active domain's).
+    matches_1, last.reqmore, then booking.wanted, booking.made, booking.failed (-1: no booking);
+    ``offers``, ``books``: the offer and book actions (one per domain; the mask allows the active
+    domain's).
     """
     for r in range(obs.shape[0]):
         out[r] = _one_rule(
-            obs[r], masks[r], slots, requests, tasks, required, misc, offers, confirm_below
+            obs[r], masks[r], slots, requests, tasks, required, misc, offers, books, confirm_below
         )
 
 
 @njit(cache=True)
-def _one_rule(o, m, slots, requests, tasks, required, misc, offers, confirm_below) -> int:
+def _one_rule(o, m, slots, requests, tasks, required, misc, offers, books, confirm_below) -> int:
     """The rule's action for one observation ``o`` and mask ``m`` (arguments as above)."""
     reqmore, bye = misc[1], misc[2]
     f_made, f_matches, f_rejected, f_performed = misc[3], misc[4], misc[5], misc[6]
     f_few0, f_few1, f_last_reqmore = misc[7], misc[8], misc[9]
     offer_live = o[f_made] > 0 and o[f_rejected] == 0 and o[f_matches] > 0
+    # a booking to make: the customer gave its parameters for the entity on offer
+    booking = misc[10] >= 0 and offer_live and o[misc[10]] > 0 and o[misc[11]] == 0
     # 1. answer the customer's questions about the entity on offer
     if offer_live:
         for k in range(requests.shape[0]):
@@ -67,6 +72,10 @@ def _one_rule(o, m, slots, requests, tasks, required, misc, offers, confirm_belo
     for i in range(slots.shape[0]):
         f_known, f_asked, a_req = slots[i, 0], slots[i, 4], slots[i, 5]
         if a_req < 0 or o[f_known] > 0 or not m[a_req] or o[f_asked] >= 2 / 3 - 1e-6:
+            continue
+        if slots[i, 7]:  # a booking's parameters: asked for when there is a booking to make
+            if booking:
+                return a_req
             continue
         needed = required[0, i]
         for t in range(tasks.shape[0]):
@@ -91,7 +100,11 @@ def _one_rule(o, m, slots, requests, tasks, required, misc, offers, confirm_belo
         for offer in offers:
             if m[offer]:
                 return offer
-    # 5. do the task
+    # 5. book (not again what had no room: the customer will change a parameter), do the task
+    if booking and o[misc[12]] == 0:
+        for book in books:
+            if m[book]:
+                return book
     if believed >= 0 and o[f_performed] == 0 and m[tasks[believed, 1]]:
         return tasks[believed, 1]
     # 6. anything else? then close
@@ -149,6 +162,7 @@ class RulePolicy(Policy):
         act = {n: i for i, n in enumerate(d.act_names)}
         self._n = d.n_actions
         # (feature index of known, conf, confirmed, dontcare, asked; request action; confirm action)
+        booking = set(d.booking.slots)
         self._slots = [
             (
                 ix(f"{name}.known"),
@@ -158,6 +172,7 @@ class RulePolicy(Policy):
                 ix(f"{name}.asked"),
                 act.get(f"request({name})", -1),
                 act.get(f"confirm({name})", -1),
+                int(s in booking),
             )
             for s, name in enumerate(d.inf_names)
             if s != d.task_slot
@@ -176,6 +191,8 @@ class RulePolicy(Policy):
             for t in d.task_names
         ]
         self._offers = [a for a in range(d.n_actions) if d.act_kind[a] == SYS_OFFER]
+        self._books = [a for a in range(d.n_actions) if d.act_kind[a] == SYS_BOOK]
+        f_booking = [ix(f) for f in BOOKING_FEATURES] if d.booking.on else [-1, -1, -1]
         self._offer_requires = {d.inf_names[s] for a in self._offers for s in d.act_requires[a]}
         self._reqmore = act.get("reqmore", -1)
         self._bye = act.get("bye", -1)
@@ -196,7 +213,7 @@ class RulePolicy(Policy):
             for t, (_, _, needs) in enumerate(self._tasks):
                 required[1 + t, i] = name in needs
         self._kernel_args = (
-            np.array(self._slots, dtype=np.int64).reshape(-1, 7),
+            np.array(self._slots, dtype=np.int64).reshape(-1, 8),
             np.array(self._requests, dtype=np.int64).reshape(-1, 2),
             np.array([(f, a) for f, a, _ in self._tasks], dtype=np.int64).reshape(-1, 2),
             required,
@@ -211,10 +228,12 @@ class RulePolicy(Policy):
                     self._f_performed,
                     *self._f_few,
                     self._f_last_reqmore,
+                    *f_booking,
                 ],
                 dtype=np.int64,
             ),
             np.array(self._offers, dtype=np.int64),
+            np.array(self._books, dtype=np.int64),
             float(confirm_below),
         )
 

@@ -55,14 +55,19 @@ def convlab_metrics(outcomes: list[dict]) -> dict:
     Per conversation, as ConvLab-2 computes them: inform recall TP / (TP + FN), undefined when
     the customer asked nothing; precision TP / (TP + FP) (0 when nothing was told); F1 their
     harmonic mean; the match rate, the share of the goal's domains whose entity on offer meets
-    the final goal. Each is averaged over the conversations where it is defined. Task success:
-    every domain matched and recall 1, where an undefined recall counts as met (ConvLab-2 counts
-    such a conversation as failed unless it has a booking; dialog-rl has no booking yet, so its
-    book rate is not reported).
+    the final goal; the book rate, the share of the goal's bookings made as the goal says (on
+    an entity that meets it, with its day, time, people ...), undefined without a booking. Each
+    is averaged over the conversations where it is defined. Task success: every domain matched,
+    and recall and book rate 1 where defined; one deviation: a conversation where neither is
+    defined (no question, no booking) counts as met where ConvLab-2 counts it as failed.
     """
     tp, fp, fn, matched, domains = (
         np.array([o[k] for o in outcomes], dtype=np.float64)
         for k in ("inform_tp", "inform_fp", "inform_fn", "match_domains", "goal_domains")
+    )
+    made, bookings = (
+        np.array([o.get(k, 0) for o in outcomes], dtype=np.float64)
+        for k in ("book_made", "book_domains")
     )
     asked = tp + fn > 0
     recall = tp[asked] / (tp + fn)[asked]
@@ -73,14 +78,19 @@ def convlab_metrics(outcomes: list[dict]) -> dict:
     match = matched / np.maximum(domains, 1)
     full_recall = np.ones(len(outcomes), dtype=bool)
     full_recall[asked] = recall >= 1.0
-    return {
+    booking = bookings > 0
+    out = {
         "inform_precision": mean_ci(precision),
         "inform_recall": mean_ci(recall),
         "inform_f1": mean_ci(f1),
         "match_rate": mean_ci(match),
-        "task_success": rate_ci((match >= 1.0) & full_recall),
+        "task_success": rate_ci((match >= 1.0) & full_recall & (made >= bookings)),
         "dialogues_with_requests": int(asked.sum()),
     }
+    if booking.any():
+        out["book_rate"] = mean_ci(made[booking] / bookings[booking])
+        out["dialogues_with_bookings"] = int(booking.sum())
+    return out
 
 
 def summarize_lifetimes(outcomes: list[dict]) -> dict:

@@ -71,7 +71,7 @@ def flat_name(scenario: Scenario, domain: str, slot: str) -> str:
 
 
 def _flat_informable(scenario: Scenario, part: Part):
-    for s in part.slots.informable:
+    for s in [*part.slots.informable, *part.slots.booking]:
         yield s.model_copy(update={"name": flat_name(scenario, part.name, s.name)})
 
 
@@ -82,23 +82,24 @@ def _check_domains(scenario: Scenario, domains: list[Part]) -> None:
             _bad(("domains", i, "name"), f"domain {name!r} is declared twice")
     first: dict[str, tuple[InformableSlot, str]] = {}
     for p in domains:
-        for j, slot in enumerate(p.slots.informable):
-            if slot.values is None:  # values from the domain's own KB: its own slot
-                continue
-            seen = first.setdefault(slot.name, (slot, p.name))
-            if seen[0].values != slot.values:
-                _bad(
-                    (*p.loc, "slots", "informable", j, "values"),
-                    f"slot {slot.name!r} has other values here than in domain {seen[1]!r}",
-                )
+        for key in ("informable", "booking"):
+            for j, slot in enumerate(getattr(p.slots, key)):
+                if slot.values is None:  # values from the domain's own KB: its own slot
+                    continue
+                seen = first.setdefault(slot.name, (slot, p.name))
+                if seen[0].values != slot.values:
+                    _bad(
+                        (*p.loc, "slots", key, j, "values"),
+                        f"slot {slot.name!r} has other values here than in domain {seen[1]!r}",
+                    )
     for i, action in enumerate(scenario.actions):
-        if action.act in ("request", "confirm", "offer", "inform", "perform"):
+        if action.act in ("request", "confirm", "offer", "inform", "perform", "book"):
             _bad(("actions", i, "act"), f"a `{action.act}` action belongs in a domain's actions")
         for j, template in enumerate(action.templates):
             _check_template(template, set(), ("actions", i, "templates", j))
     for p in domains:
         for j, action in enumerate(p.actions):
-            if action.act not in ("request", "confirm", "offer", "inform"):
+            if action.act not in ("request", "confirm", "offer", "inform", "book"):
                 _bad((*p.loc, "actions", j, "act"), f"a `{action.act}` action goes in `actions`")
     for i, mix in enumerate(scenario.goals.mix):
         for j, name in enumerate(mix.domains):
@@ -116,11 +117,19 @@ def _check_domains(scenario: Scenario, domains: list[Part]) -> None:
 
 def _check_part(scenario: Scenario, part: Part) -> None:
     loc = part.loc
-    informable = {s.name for s in part.slots.informable}
+    searched = {s.name for s in part.slots.informable}
+    booking = {s.name for s in part.slots.booking}
+    informable = searched | booking
     requestable = {s.name for s in part.slots.requestable}
     for i, slot in enumerate(part.slots.requestable):
         if slot.name in informable:
             _bad((*loc, "slots", "requestable", i, "name"), f"{slot.name!r} is also informable")
+    for i, slot in enumerate(part.slots.booking):
+        if slot.name in searched:
+            _bad((*loc, "slots", "booking", i, "name"), f"{slot.name!r} is also informable")
+        if slot.values is None:
+            where = (*loc, "slots", "booking", i, "values")
+            _bad(where, f"booking slot {slot.name!r} needs `values` (no KB column holds it)")
     known = informable | requestable
     tasks = {a.task for a in part.actions if a.task}
     seen: set[tuple[str, str | None]] = set()
@@ -140,9 +149,12 @@ def _check_part(scenario: Scenario, part: Part) -> None:
         for key in ("templates", "no_match_templates"):
             for j, template in enumerate(getattr(action, key)):
                 _check_template(template, known, (*where, key, j))
+        if action.act == "book" and not booking:
+            _bad((*where, "act"), "a `book` action needs booking slots (`slots.booking`)")
     goals = part.goals
+    _check_booking(part, booking, loc)
     for slot in goals.constraints:
-        if slot not in informable:
+        if slot not in searched:
             _bad(
                 (*loc, "goals", "constraints", slot), f"{slot!r} is not a declared informable slot"
             )
@@ -152,17 +164,39 @@ def _check_part(scenario: Scenario, part: Part) -> None:
     for task in getattr(goals, "tasks", {}):
         if task not in tasks:
             _bad((*loc, "goals", "tasks", task), f"no `perform` action has task {task!r}")
-    for i, slot in enumerate(part.slots.informable):
-        for j, template in enumerate(slot.user_templates):
-            _check_template(template, known, (*loc, "slots", "informable", i, "user_templates", j))
-        if slot.values is not None:
-            for value in slot.synonyms:
-                if value not in slot.values:
-                    where = (*loc, "slots", "informable", i, "synonyms", value)
-                    _bad(where, f"{value!r} is not one of the slot's values")
+    for key in ("informable", "booking"):
+        for i, slot in enumerate(getattr(part.slots, key)):
+            for j, template in enumerate(slot.user_templates):
+                _check_template(template, known, (*loc, "slots", key, i, "user_templates", j))
+            if slot.values is not None:
+                for value in slot.synonyms:
+                    if value not in slot.values:
+                        where = (*loc, "slots", key, i, "synonyms", value)
+                        _bad(where, f"{value!r} is not one of the slot's values")
     for i, slot in enumerate(part.slots.requestable):
         for j, template in enumerate(slot.user_templates):
             _check_template(template, known, (*loc, "slots", "requestable", i, "user_templates", j))
+
+
+def _check_booking(part: Part, booking: set[str], loc: tuple[str | int, ...]) -> None:
+    """``goals.book`` names only booking slots and their values, and needs a `book` action."""
+    book = part.goals.book
+    if book is None:
+        return
+    where = (*loc, "goals", "book")
+    if not any(a.act == "book" for a in part.actions):
+        _bad(where, "customers book, but no `book` action is declared")
+    values = {s.name: s.values or [] for s in part.slots.booking}
+    for key in ("slots", "values", "on_fail"):
+        for slot in getattr(book, key):
+            if slot not in booking:
+                _bad((*where, key, slot), f"{slot!r} is not a declared booking slot")
+    for slot, weights in book.values.items():
+        for value in weights:
+            if value not in values[slot]:
+                _bad((*where, "values", slot, value), f"{value!r} is not one of the slot's values")
+        if weights and sum(weights.values()) <= 0:
+            _bad((*where, "values", slot), "the weights sum to 0")
 
 
 class ScenarioRefError(ValueError):

@@ -24,7 +24,7 @@ SlotRef = Annotated[
 ]
 
 #: Placeholders every template may use besides slot names.
-COMMON_PLACEHOLDERS = frozenset({"name", "value", "slot", "task"})
+COMMON_PLACEHOLDERS = frozenset({"name", "value", "slot", "task", "ref"})
 
 ACT_KINDS = (
     "greet",
@@ -37,6 +37,7 @@ ACT_KINDS = (
     "repeat",
     "handover",
     "bye",
+    "book",
 )
 
 
@@ -79,6 +80,10 @@ class Slots(Strict):
     """Constraints the customer states and the agent can request or confirm."""
     requestable: list[RequestableSlot] = Field(default_factory=list)
     """Facts about an entity that the customer may ask for and the agent can inform."""
+    booking: list[InformableSlot] = Field(default_factory=list)
+    """A booking's parameters (day, time, people, ...): informable slots the knowledge base does
+    not hold, which the customer gives when asked or after choosing an entity, and a `book`
+    action needs. `values` are required."""
 
 
 class KnowledgeBase(Strict):
@@ -108,13 +113,16 @@ class Action(Strict):
     slot: Name | None = None
     """The slot it is about: informable for request and confirm, requestable for inform."""
     task: Name | None = None
-    """For `perform`: the task performed (book, start_return, purchase, ...)."""
+    """For `perform`: the task performed (start_return, refund, purchase, ...)."""
     requires: list[Name] = Field(default_factory=list)
-    """For `perform` and `offer`: informable slots the agent must know first (identity, say)."""
+    """For `perform`, `offer` and `book`: informable or booking slots the agent must know first
+    (identity, say, or the day of a booking)."""
     templates: list[str] = Field(min_length=1)
-    """Agent phrasings; placeholders are slot names, `{name}`, `{value}`, `{slot}`, `{task}`."""
+    """Agent phrasings; placeholders are slot names, `{name}`, `{value}`, `{slot}`, `{task}`, and
+    for `book` the booking's reference number `{ref}`."""
     no_match_templates: list[str] = Field(default_factory=list)
-    """For `offer`: what the agent says when no entity matches."""
+    """For `offer`: what the agent says when no entity matches; for `book`: when the entity has
+    nothing free for the booking's parameters."""
 
     @model_validator(mode="after")
     def _fields_fit_act(self) -> Action:
@@ -125,8 +133,8 @@ class Action(Strict):
             raise ValueError(f"a `{self.act}` action takes no `slot`")
         if (self.act == "perform") != (self.task is not None):
             raise ValueError("`task` goes with `perform` actions, and every `perform` needs one")
-        if self.requires and self.act not in ("perform", "offer"):
-            raise ValueError("`requires` goes with `perform` and `offer` actions only")
+        if self.requires and self.act not in ("perform", "offer", "book"):
+            raise ValueError("`requires` goes with `perform`, `offer` and `book` actions only")
         return self
 
 
@@ -148,6 +156,24 @@ class NoMatchBehaviour(Strict):
         if abs(self.relax + self.change + self.hang_up - 1.0) > 1e-6:
             raise ValueError("`relax`, `change` and `hang_up` must sum to 1")
         return self
+
+
+class BookingGoal(Strict):
+    """How customers book (MultiWOZ's `book` and `fail_book`): who books, with what parameters,
+    and what they change when the entity has nothing free."""
+
+    rate: Probability
+    """Probability that a customer books (in the domain) once they have chosen an entity."""
+    slots: dict[Name, Probability] = Field(default_factory=dict)
+    """Probability that a booking names each booking slot (default: every slot, always)."""
+    values: dict[Name, dict[str, Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)
+    """Relative frequency of each value of a booking slot (default: uniform)."""
+    available: Probability = 1.0
+    """Probability that an entity has room for a given booking (the day, time, people, ...):
+    a fixed draw per conversation, entity and parameters, so asking again gets the same answer."""
+    on_fail: dict[Name, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    """When a booking fails: relative frequency of the booking slot the customer changes to
+    another value (default: each named slot alike)."""
 
 
 class GoalMix(Strict):
@@ -191,6 +217,8 @@ class Goals(Strict):
     """Multi-domain scenarios: the kinds of goal (domains, in order) and their frequencies."""
     carry: list[Carry] = Field(default_factory=list)
     """Multi-domain scenarios: values a customer carries from one domain to the next."""
+    book: BookingGoal | None = None
+    """Booking (a scenario with `slots.booking`): who books and how."""
 
     @model_validator(mode="after")
     def _task_mass(self) -> Goals:
@@ -404,6 +432,8 @@ class DomainGoals(Strict):
     """Probability that a customer asks for each requestable slot of the domain."""
     satisfiable: Probability = 0.9
     """Probability that the constraints are drawn from a real entity of the domain's KB."""
+    book: BookingGoal | None = None
+    """Booking (a domain with `slots.booking`): who books and how."""
 
 
 class DomainSpec(Strict):
@@ -432,7 +462,8 @@ class Scenario(Strict):
     extends: str | None = None
     """A scenario this file is an overlay of (a path relative to this file, e.g.
     `restaurant.yaml`): its keys are read first, then this file's replace them; mappings are
-    merged key by key, lists and values replaced whole. Errors name the file that wrote the key."""
+    merged key by key, `actions` action by action (by act, slot and task: a new one is added),
+    other lists and values replaced whole. Errors name the file that wrote the key."""
     name: Name
     """Short name of the scenario."""
     description: str = ""

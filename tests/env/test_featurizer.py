@@ -8,7 +8,12 @@ import pytest
 from dialog_rl.acts import AFFIRM, INFORM, REQUEST, USER_ACT_NAMES
 from dialog_rl.env import DialogueEnv, featurizer, tracker
 from dialog_rl.env.engine import Engine
-from dialog_rl.env.featurizer import MATCH_BUCKETS, SLOT_FEATURES, observation_spec
+from dialog_rl.env.featurizer import (
+    BOOKING_FEATURES,
+    MATCH_BUCKETS,
+    SLOT_FEATURES,
+    observation_spec,
+)
 from dialog_rl.policies import RandomPolicy
 from dialog_rl.scenario.schema import ACT_KINDS
 
@@ -61,8 +66,10 @@ def test_the_vector_has_the_specs_size_and_every_name_once(domains):
             + 6
             + len(MATCH_BUCKETS)
             + len(USER_ACT_NAMES)
-            + len(ACT_KINDS)  # the agent's last act kind
+            + len(ACT_KINDS)
+            - (0 if d.booking.on else 1)  # the agent's last act kind
             + (d.domains.n if d.domains.n > 1 else 0)  # the active domain
+            + (len(BOOKING_FEATURES) if d.booking.on else 0)
             + 1  # turn
         )
         env = DialogueEnv(d)

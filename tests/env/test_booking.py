@@ -1,0 +1,241 @@
+"""Booking (scenarios/restaurant_booking.yaml): goals with a booking, the customer's answers to a
+`book` act (made, wrong parameters, no room), the tracker and mask, the rule policy, ConvLab's
+book rate, and bad booking sections."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dialog_rl.acts import AFFIRM, INFORM, NEGATE
+from dialog_rl.cli import main
+from dialog_rl.domain import load_domain, system_text
+from dialog_rl.env import DialogueEnv
+from dialog_rl.env.engine import Engine
+from dialog_rl.env.featurizer import mask_reasons
+from dialog_rl.policies import RulePolicy
+from dialog_rl.rollout.metrics import summarize
+from dialog_rl.rollout.runner import run_episode
+from simulators import customer
+from simulators.customer_state import SUCCESS, Goal, write_goal
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOKING = (ROOT / "scenarios" / "restaurant_booking.yaml").read_text()
+
+
+@pytest.fixture(scope="module")
+def booking(domains):
+    return domains["restaurant_booking"]
+
+
+def _index(d, slot, value):
+    s = d.inf_names.index(slot)
+    return s, d.inf_values[s].index(value)
+
+
+def test_booking_slots_are_informable_but_not_kb_columns(booking):
+    d = booking
+    day, time, people = (d.inf_names.index(n) for n in ("day", "time", "people"))
+    assert d.booking.slots == (day, time, people)
+    assert day not in d.kb_slots and set(d.kb_slots) == {0, 1, 2}
+    assert (d.kb_values[:, [day, time, people]] == -1).all()
+    book = d.action_index("book")
+    assert set(d.act_requires[book]) == {day, time, people}
+    # the overlay added to restaurant.yaml's catalog instead of replacing it
+    base = load_domain(str(ROOT / "scenarios" / "restaurant.yaml"))
+    assert d.act_names[: base.n_actions] == base.act_names
+
+
+def test_goals_book_at_the_scenarios_rate_with_every_parameter(booking):
+    d = booking
+    n = 20_000
+    engine = Engine(d, n)
+    engine.start(np.arange(n), np.arange(n, dtype=np.uint64) * 7919 + 3)
+    c = engine.customers
+    share = c.book[:, 0].mean()
+    p = d.booking.rate[0]
+    assert abs(share - p) < 4 * np.sqrt(p * (1 - p) / n)
+    params = c.cons[:, list(d.booking.slots)]
+    assert (params[c.book[:, 0]] >= 0).all() and (params[~c.book[:, 0]] == -1).all()
+    # uniform values: every day drawn, about a seventh each
+    days = np.bincount(params[c.book[:, 0], 0], minlength=7) / c.book[:, 0].sum()
+    assert np.abs(days - 1 / 7).max() < 0.02
+
+
+def test_room_is_a_fixed_draw_per_entity_and_parameters(booking):
+    engine = Engine(booking, 1)
+    t = engine.refs[0]
+    d = booking
+    stated = np.full(d.n_inf, -1, dtype=np.int64)
+    hits = []
+    for e in range(100):
+        for day in range(7):
+            stated[list(d.booking.slots)] = day, 20, 3
+            a = customer.room(t, np.uint64(5), e, stated, 0)
+            assert a == customer.room(t, np.uint64(5), e, stated, 0)
+            hits.append(a)
+    p = d.booking.available[0]
+    assert abs(np.mean(hits) - p) < 4 * np.sqrt(p * (1 - p) / len(hits))
+
+
+class _Customer:
+    """One booking customer on a one-row engine, driven act by act."""
+
+    def __init__(self, d, available=1.0):
+        d = dataclasses.replace(
+            d,
+            change_mind=0.0,
+            booking=dataclasses.replace(d.booking, available=(available,)),
+        )
+        self.d = d
+        self.engine = Engine(d, 1, noise=0.0)
+        self.c = self.engine.customers
+        self.t, _, self.ref, _ = self.engine.refs
+        entity = 0
+        values = [int(v) for v in d.kb_values[entity]]
+        for s, v in zip(d.booking.slots, (_index(d, "day", "friday")[1], 36, 3)):
+            values[s] = v  # friday, 19:00, 4 people
+        self.goal = values
+        write_goal(self.c, 0, Goal(values, [], -1, entity, [0], [0]))
+        customer.start(self.t, self.ref, 0, np.uint64(1), False, 0, 1.0, 0.0)
+        self.turn = 0
+
+    def respond(self, action, value, entity, stated):
+        self.turn += 1
+        self.c.ukey[0], self.c.ctr[0] = self.turn, 0
+        customer.respond(
+            self.t, self.ref, 0, action, value, entity, np.asarray(stated, dtype=np.int64)
+        )
+        return [tuple(a) for a in self.c.out[0, : self.c.out_n[0]].tolist()]
+
+
+def test_a_booking_with_the_wanted_parameters_meets_the_goal(booking):
+    user = _Customer(booking)
+    d = user.d
+    acts = user.respond(d.action_index("offer"), -1, 0, user.goal)
+    assert acts[0][0] == AFFIRM
+    assert not customer.satisfied(user.t, user.ref, 0)  # chosen, not yet booked
+    acts = user.respond(d.action_index("book"), 1, 0, user.goal)
+    assert NEGATE not in [a[0] for a in acts]
+    assert customer.satisfied(user.t, user.ref, 0)
+    user.respond(d.action_index("bye"), -1, -1, user.goal)
+    assert user.c.outcome[0] == SUCCESS
+
+
+def test_a_booking_with_wrong_parameters_is_corrected(booking):
+    user = _Customer(booking)
+    d = user.d
+    user.respond(d.action_index("offer"), -1, 0, user.goal)
+    people = d.inf_names.index("people")
+    wrong = list(user.goal)
+    wrong[people] = 0
+    acts = user.respond(d.action_index("book"), 1, 0, wrong)
+    assert acts[0][0] == NEGATE and (INFORM, people, user.goal[people]) in acts
+    assert not customer.satisfied(user.t, user.ref, 0)
+
+
+def test_no_room_makes_the_customer_change_a_parameter(booking):
+    user = _Customer(booking, available=0.0)
+    d = user.d
+    user.respond(d.action_index("offer"), -1, 0, user.goal)
+    before = user.c.cons[0].copy()
+    acts = user.respond(d.action_index("book"), 0, 0, user.goal)
+    changed = [s for s in range(d.n_inf) if user.c.cons[0, s] != before[s]]
+    assert len(changed) == 1 and changed[0] in d.booking.slots  # mostly the time (28 of 29)
+    s = changed[0]
+    assert acts == [(INFORM, s, int(user.c.cons[0, s]))]
+    assert not customer.satisfied(user.t, user.ref, 0)
+
+
+def test_book_waits_for_an_offer_and_its_parameters(booking):
+    env = DialogueEnv(booking, noise=0.0)
+    env.reset(seed=0)
+    book = booking.action_index("book")
+    reasons = mask_reasons(booking, env.engine.beliefs, 0)
+    assert env.action_masks()[book] == 0 and reasons[book] == "no entity offered yet"
+
+
+def test_the_agent_says_a_reference_number_or_that_there_is_no_room(booking):
+    d = booking
+    beliefs = [-1] * d.n_inf
+    for slot, value in (("day", "friday"), ("time", "19:00"), ("people", "4")):
+        s, v = _index(d, slot, value)
+        beliefs[s] = v
+    made = system_text(d, d.action_index("book"), 1, 0, 0, beliefs)
+    assert "friday" in made and "19:00" in made
+    ref = made.rsplit(" ", 1)[-1].rstrip(".")
+    assert len(ref) == 8 and ref.isalnum() and ref == ref.upper()
+    refused = system_text(d, d.action_index("book"), 0, 0, 0, beliefs)
+    assert "no table" in refused and "reference" not in refused
+
+
+def test_the_rule_policy_books_and_convlab_counts_the_book_rate(booking):
+    env = DialogueEnv(booking, noise=0.0)
+    policy = RulePolicy(booking, env.spec_obs)
+    outcomes = [run_episode(env, policy, k, 11, explore=False).outcome for k in range(200)]
+    metrics = summarize(outcomes)
+    assert metrics["success"]["mean"] >= 0.93
+    convlab = metrics["convlab"]
+    assert convlab["dialogues_with_bookings"] > 80
+    assert convlab["book_rate"]["mean"] >= 0.93
+    # success needs the booking: a policy that never books fails every booking customer
+    never = RulePolicy(booking, env.spec_obs)
+    never._kernel_args = (*never._kernel_args[:6], np.zeros(0, dtype=np.int64), 0.6)
+    ends = [run_episode(env, never, k, 11, explore=False).outcome for k in range(60)]
+    booked_goals = [o for o in ends if o["book_domains"]]
+    assert booked_goals and not any(o["success"] for o in booked_goals)
+
+
+def _bad(tmp_path, old, new):
+    assert old in BOOKING
+    text = BOOKING.replace(old, new)
+    path = tmp_path / "restaurant_booking.yaml"
+    path.write_text(text)
+    (tmp_path / "restaurant.yaml").write_text((ROOT / "scenarios" / "restaurant.yaml").read_text())
+    (tmp_path / "restaurant_kb.csv").write_text(
+        (ROOT / "scenarios" / "restaurant_kb.csv").read_text()
+    )
+    return path, text
+
+
+BAD = [
+    (
+        "booking slot without values",
+        '      values: ["1", "2", "3", "4", "5", "6", "7", "8"]\n',
+        "",
+        "slots.booking[2].values",
+        "needs `values`",
+        "    - name: people",
+    ),
+    (
+        "undeclared booking slot in the goal",
+        "on_fail: {time: 28, day: 1}",
+        "on_fail: {time: 28, nights: 1}",
+        "goals.book.on_fail.nights",
+        "'nights' is not a declared booking slot",
+        "on_fail: {time: 28, nights: 1}",
+    ),
+    (
+        "book requires an undeclared slot",
+        "requires: [day, time, people]",
+        "requires: [day, time, guests]",
+        "actions[21].requires[2]",
+        "'guests' is not a declared informable slot",
+        "requires: [day, time, guests]",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_a_bad_booking_section_is_one_line_naming_file_line_and_field(tmp_path, capsys, case):
+    _, old, new, field, message, needle = case
+    path, text = _bad(tmp_path, old, new)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    line = text[: text.index(needle)].count("\n") + 1
+    assert f"{path}:{line}:" in err, err
+    assert field in err and message in err, err
