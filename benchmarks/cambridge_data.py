@@ -8,7 +8,10 @@ Bernoulli parameter), not tuned by eye:
 - per domain, the probability that a goal constrains each slot (`constraints`) and asks for each
   requestable slot (`requests`): the share of that domain's goals that do;
 - the carried area (`goals.carry`): among goals with an area in two domains, the share where the
-  later domain's area equals the earlier one's.
+  later domain's area equals the earlier one's;
+- booking (`goals.book`, restaurant and hotel): `rate`, the share of the domain's goals with a
+  `book`; `available`, the share of those without a `fail_book` (the first booking finds room);
+  `on_fail`, how often each booking slot is the one a `fail_book` changes.
 
 Goals that name an entity (MultiWOZ's `info.name`: 24% of restaurant goals) are drawn by their
 other constraints here: the scenario has no name slot.
@@ -29,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "multiwoz"
 DOMAINS = ("restaurant", "hotel", "attraction")
+BOOKED = ("restaurant", "hotel")  # the domains whose goals book in the scenario
 #: the scenario's slots per domain: informable, then requestable (MultiWOZ's names)
 SLOTS = {
     "restaurant": (("area", "food", "pricerange"), ("address", "phone", "postcode")),
@@ -76,6 +80,7 @@ def fit(corpus: dict) -> dict:
     constrained: dict[str, Counter] = {d: Counter() for d in DOMAINS}
     requested: dict[str, Counter] = {d: Counter() for d in DOMAINS}
     same = both = 0
+    booking: dict[str, Counter] = {d: Counter() for d in BOOKED}
     for dialogue in corpus.values():
         order = first_mentions(dialogue)
         mix[order] += 1
@@ -84,6 +89,11 @@ def fit(corpus: dict) -> dict:
             n_goals[d] += 1
             constrained[d].update(s for s in goal[d].get("info", {}) if s in SLOTS[d][0])
             requested[d].update(s for s in goal[d].get("reqt", []) if s in SLOTS[d][1])
+            if d in BOOKED and goal[d].get("book"):
+                booking[d]["book"] += 1
+                fail = goal[d].get("fail_book") or {}
+                booking[d]["fail"] += bool(fail)
+                booking[d].update(f"change {k}" for k in fail)
         areas = [goal[d]["info"]["area"] for d in order if "area" in goal[d].get("info", {})]
         for earlier, later in itertools.pairwise(areas):
             both += 1
@@ -100,6 +110,15 @@ def fit(corpus: dict) -> dict:
             for d in DOMAINS
         },
         "goals_per_domain": dict(n_goals),
+        "book": {
+            d: {
+                "rate": round(c["book"] / n_goals[d], 3),
+                "available": round(1 - c["fail"] / c["book"], 3),
+                "on_fail": {k[7:]: v for k, v in c.items() if k.startswith("change ")},
+                "counts": f"{c['book']} of {n_goals[d]} book, {c['fail']} with fail_book",
+            }
+            for d, c in booking.items()
+        },
     }
 
 
@@ -132,6 +151,8 @@ def main() -> None:
     print(f"goals.carry area: {same}/{both} later areas equal the earlier one")
     for d in DOMAINS:
         print(f"{d}: constraints {model['constraints'][d]}, requests {model['requests'][d]}")
+    for d, book in model["book"].items():
+        print(f"{d}: book {book}")
 
 
 if __name__ == "__main__":

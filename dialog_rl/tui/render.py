@@ -13,7 +13,13 @@ from rich.text import Text
 
 from dialog_rl.acts import format_user_acts
 from dialog_rl.domain import Domain
-from dialog_rl.env.tracker import OFFER_ACCEPTED, OFFER_PENDING, OFFER_REJECTED
+from dialog_rl.env.tracker import (
+    BOOK_FAILED,
+    BOOK_MADE,
+    OFFER_ACCEPTED,
+    OFFER_PENDING,
+    OFFER_REJECTED,
+)
 from dialog_rl.tui.session import DecisionView, Session, Turn
 from dialog_rl.tui.visits import (
     LifeView,
@@ -25,6 +31,7 @@ from dialog_rl.tui.visits import (
 )
 
 OFFER_STATES = {OFFER_PENDING: "pending", OFFER_ACCEPTED: "accepted", OFFER_REJECTED: "rejected"}
+BOOK_STATES = {BOOK_MADE: ", booked", BOOK_FAILED: ", no room"}
 
 
 @dataclass(frozen=True)
@@ -146,8 +153,14 @@ def state_view(session: Session) -> StateView:
             (name, d.value_name(s, v) if v >= 0 else "", float(tr.conf[s]), tr.confirmed[s])
         )
     offered = ""
+    bookings = tr.bookings
+
+    def booked(k: int) -> str:  # the booking of domain k's offer, if the scenario books
+        return BOOK_STATES.get(int(bookings[k]), "") if d.booking.on else ""
+
     if tr.offered >= 0:
-        offered = f"{d.kb_names[tr.offered]} ({OFFER_STATES.get(tr.offer_state, 'made')})"
+        state = OFFER_STATES.get(tr.offer_state, "made") + booked(int(tr.dom))
+        offered = f"{d.kb_names[tr.offered]} ({state})"
     elif tr.no_match:
         offered = "nothing matches"
     domain, offers = "", ()
@@ -157,7 +170,7 @@ def state_view(session: Session) -> StateView:
         offers = tuple(
             (
                 name,
-                f"{d.kb_names[e]} ({OFFER_STATES.get(int(tr.offer_states[k]), 'made')})"
+                f"{d.kb_names[e]} ({OFFER_STATES.get(int(tr.offer_states[k]), 'made')}{booked(k)})"
                 if (e := int(tr.offers[k])) >= 0
                 else ("nothing matches" if k == active and tr.no_match else ""),
             )

@@ -1,4 +1,5 @@
-"""The state pane of a multi-domain conversation: the active domain and each domain's offer."""
+"""The state pane of a multi-domain conversation: the active domain, each domain's offer and its
+booking."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dialog_rl.tui.render import render_state, state_view
 
 def test_the_state_pane_shows_the_active_domain_and_each_domains_offer(make_session, domains):
     d = domains["cambridge"]
-    s = make_session(domain=d, seed=0, episode=1)  # a restaurant-then-hotel customer
+    s = make_session(domain=d, seed=0, episode=2)  # a hotel-then-restaurant customer, booking both
     seen = set()
     while s.pending is not None:
         s.step()
@@ -23,4 +24,5 @@ def test_the_state_pane_shows_the_active_domain_and_each_domains_offer(make_sess
     for k in goal.domains:
         name = d.domains.names[k]
         assert f"offer ({name}): -" not in text, text
+    assert text.count("booked)") == 2, text
     assert "hotel-area" in text or "restaurant-area" in text
