@@ -52,7 +52,7 @@ def main() -> None:
     results = {}
     print(
         "| noise | success | reward | turns | inform P | inform R | inform F1 | match rate "
-        "| task success (ConvLab) |\n|---|---|---|---|---|---|---|---|---|"
+        "| book rate | task success (ConvLab) |\n|---|---|---|---|---|---|---|---|---|---|"
     )
     for noise in args.noise:
         start = time.perf_counter()
@@ -62,7 +62,8 @@ def main() -> None:
         print(
             f"| {noise:.0%} | {_pct(m['success'])} | {_num(m['reward'])} | {_num(m['turns'])} "
             f"| {_pct(c['inform_precision'])} | {_pct(c['inform_recall'])} "
-            f"| {_pct(c['inform_f1'])} | {_pct(c['match_rate'])} | {_pct(c['task_success'])} |"
+            f"| {_pct(c['inform_f1'])} | {_pct(c['match_rate'])} "
+            f"| {_pct(c['book_rate']) if 'book_rate' in c else '-'} | {_pct(c['task_success'])} |"
         )
     print(
         f"\n{args.scenario}, rule policy (greedy), {args.episodes} conversations per noise level, "

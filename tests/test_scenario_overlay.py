@@ -131,12 +131,13 @@ def test_a_base_by_shipped_name_reads_its_kb_beside_itself(tmp_path):
     assert d.n_entities == load_domain("restaurant").n_entities and d.bases == ("restaurant",)
 
 
-def test_the_shipped_calibrated_overlay_extends_the_restaurant_scenario():
+def test_the_shipped_calibrated_overlay_extends_the_booking_restaurant_scenario():
     d = load_domain(str(ROOT / "scenarios" / "restaurant_calibrated.yaml"))
-    base = load_domain("restaurant")
-    assert d.bases == ("restaurant",) and d.kb_names == base.kb_names
-    assert d.act_names == base.act_names  # the agent's side is the restaurant scenario's
+    base = load_domain("restaurant_booking")
+    assert d.bases == ("restaurant_booking", "restaurant") and d.kb_names == base.kb_names
+    assert d.act_names == base.act_names  # the agent's side is the booking scenario's
     assert d.behaviour.slots_per_turn and d.change > 0
+    assert d.booking.rate != base.booking.rate  # fitted
 
 
 def test_extends_and_behaviour_are_in_the_generated_format_reference():

@@ -28,6 +28,15 @@ parameter                               estimator, and why
                                         count (Kaplan-Meier): a customer who said all their goal
                                         still held might have said more, so such a turn says
                                         only "at least this many".
+``goals.book.rate``,                    maximum likelihood, Bernoulli per goal (``book``), and
+``goals.book.slots.*``                  per booking goal (the slots its ``book`` names).
+``goals.book.available``                maximum likelihood, Bernoulli per booking goal: the
+                                        share without a ``fail_book`` (the first booking finds
+                                        room).
+``goals.book.on_fail.*``                maximum likelihood, categorical: the slot each
+                                        ``fail_book`` changes. Booking values (days, times,
+                                        party sizes) keep the scenario's weights: 45 times from
+                                        about 100 bookings would be noise.
 ``personas[*].cooperativeness``         maximum likelihood of the mean (answers / questions
                                         about slots the goal constrains), then moment matching:
                                         every persona shifted alike so the mix has that mean.
@@ -192,6 +201,8 @@ def _estimates(scenario: Scenario, d: Domain, observed: list[Observed], nan: boo
         counts[key] = (total, int(nm[k]))
         before = (d.relax, d.change, 1.0 - d.relax - d.change)[k]
         out[key] = (nm[k] / total, "ML, categorical") if total else kept(before)
+    if d.booking.on and scenario.goals.book is not None:
+        _booking_estimates(d, goals, rate, out, counts, kept)
     b = d.behaviour
     for key, before in (
         ("correct", b.correct),
@@ -236,6 +247,38 @@ def _estimates(scenario: Scenario, d: Domain, observed: list[Observed], nan: boo
             f"bound: above the longest conversation ({longest} agent turns, no hang-up)",
         )
     return out, counts
+
+
+def _booking_estimates(d: Domain, goals: list[Observed], rate, out: dict, counts: dict, kept):
+    """Who books, with which slots, how often there is room, and what changes when not."""
+    bk = d.booking
+    rate("goals.book.rate", [(o.books, 1) for o in goals], bk.rate[0], ML + " per goal")
+    booking = [o for o in goals if o.books]
+    per_booking = ML + " per booking goal"
+    rate(
+        "goals.book.available",
+        [(not o.book_fail, 1) for o in booking],
+        bk.available[0],
+        per_booking,
+    )
+    for s in bk.slots:
+        name = d.inf_names[s]
+        rate(
+            f"goals.book.slots.{name}",
+            [(s in o.book_slots, 1) for o in booking],
+            bk.prob[s],
+            per_booking,
+        )
+    changed = [s for o in booking for s in o.book_fail if s in bk.slots]
+    for s in bk.slots:
+        key = f"goals.book.on_fail.{d.inf_names[s]}"
+        counts[key] = (len(changed), changed.count(s))
+        total = sum(bk.on_fail[t] for t in bk.slots) or 1.0
+        out[key] = (
+            (changed.count(s) / len(changed), "ML, categorical")
+            if changed
+            else kept(bk.on_fail[s] / total)
+        )
 
 
 def _censored_counts(pieces: list[tuple[int, bool]]) -> tuple[float, ...]:
@@ -341,6 +384,14 @@ def _before(scenario: Scenario, d: Domain, key: str) -> object:
             return round(float(w @ c / w.sum()), 4)
         persona = next(p for p in scenario.personas if p.name == parts[1])
         return getattr(persona, parts[2])
+    if parts[:2] == ["goals", "book"]:  # as compiled: the defaults filled in
+        bk = d.booking
+        if len(parts) == 3:
+            return getattr(bk, parts[2])[0]
+        s = d.inf_names.index(parts[3])
+        if parts[2] == "slots":
+            return bk.prob[s]
+        return round(bk.on_fail[s] / (sum(bk.on_fail[t] for t in bk.slots) or 1.0), 4)
     node: object = scenario
     for part in parts:
         node = node.get(part, 0.0) if isinstance(node, dict) else getattr(node, part)
@@ -381,6 +432,15 @@ def _nest(scenario: Scenario, point: dict) -> dict:
         elif key.startswith("behaviour."):
             behaviour[key.split(".", 1)[1]] = _round(value)
     out["behaviour"] = behaviour
+    book: dict = {}
+    for key, (value, _) in point.items():
+        parts = key.split(".")
+        if key.startswith("goals.book.") and len(parts) == 3:
+            book[parts[2]] = _round(value)
+        elif key.startswith("goals.book."):
+            book.setdefault(parts[2], {})[parts[3]] = _round(value)
+    if book:
+        g["book"] = book
     return out
 
 

@@ -80,6 +80,14 @@ def overlay_text(result: Fit, extends: str, name: str, header: list[str]) -> str
     lines.append("  on_no_match:")
     for k, v in o["goals"]["on_no_match"].items():
         lines.append(f"    {k}: {v}{note(f'goals.on_no_match.{k}')}")
+    if "book" in o["goals"]:
+        lines.append("  book:")
+        for k, v in o["goals"]["book"].items():
+            if isinstance(v, dict):
+                lines.append(f"    {k}:")
+                lines += [f"      {s}: {w}{note(f'goals.book.{k}.{s}')}" for s, w in v.items()]
+            else:
+                lines.append(f"    {k}: {v}{note(f'goals.book.{k}')}")
     lines.append("")
     coop = notes.get("personas.cooperativeness")
     if coop is not None:

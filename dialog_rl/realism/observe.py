@@ -79,6 +79,13 @@ class Observed:
     """The scenario's requestable slots the goal asks for (``reqt``)."""
     failed: bool = False
     """The goal starts with constraints nothing meets (``fail_info`` on the scenario's slots)."""
+    books: bool = False
+    """The goal books (MultiWOZ's ``book``)."""
+    book_slots: frozenset[int] = frozenset()
+    """The scenario's booking slots the booking names (day, time, people, ...)."""
+    book_fail: frozenset[int] = frozenset()
+    """The booking slots the customer changes when the first booking finds no room
+    (``fail_book``); empty if it finds room."""
     correct: list[int] = field(default_factory=lambda: [0, 0])
     """Turns after the agent stated a value other than the customer's: the customer restates
     theirs (or says no)."""
@@ -125,12 +132,16 @@ def observe(labels: Labels, dialogue: Dialogue, corpus_domain: str) -> Observed:
     slots = {labels.informable(k) for k in info} - {None}
     wants = {labels.requestable(k) for k in reqt if isinstance(k, str)}
     fail = {labels.informable(k) for k in _dict(goal.get("fail_info"))} - {None}
+    book = {k: v for k, v in _dict(goal.get("book")).items() if k not in ("invalid", "pre_invalid")}
     ob = Observed(
         user_turns=len(dialogue.user_turns),
         agent_turns=sum(t.speaker == "system" for t in dialogue.turns),
         goal_slots=frozenset(slots),
         goal_requests=frozenset(wants - {None}),
         failed=bool(fail),
+        books=bool(book),
+        book_slots=frozenset({labels.informable(k) for k in book} - {None}),
+        book_fail=frozenset({labels.informable(k) for k in _dict(goal.get("fail_book"))} - {None}),
     )
     stated: dict[int, int] = {}  # the customer's constraints as said (scenario values)
     said: dict[int, str] = {}  # ... as written (values the scenario lacks too)

@@ -188,11 +188,11 @@ def test_calibrate_on_the_real_corpus_is_quick_and_the_shipped_overlay_is_its_ou
     corpus = multiwoz / "restaurant_val_dialogues.json"
     out = tmp_path / "restaurant_calibrated.yaml"
     start = time.perf_counter()
-    args = ["calibrate", "--scenario", "restaurant", "--corpus", str(corpus), "--out", str(out)]
-    assert main(args) == 0
+    args = ["calibrate", "--scenario", "restaurant_booking", "--corpus", str(corpus)]
+    assert main([*args, "--out", str(out)]) == 0
     assert time.perf_counter() - start < 20  # seconds, imports and 200 resamples included
     assert "50 dialogues about restaurant" in capsys.readouterr().out
-    assert load_domain(str(out)).bases == ("restaurant",)
+    assert load_domain(str(out)).bases == ("restaurant_booking", "restaurant")
     shipped = ROOT / "scenarios" / "restaurant_calibrated.yaml"
 
     def body(path: Path) -> list[str]:
@@ -200,3 +200,33 @@ def test_calibrate_on_the_real_corpus_is_quick_and_the_shipped_overlay_is_its_ou
         return [x for x in lines if not x.startswith(("#", "extends:"))]
 
     assert body(out) == body(shipped), "regenerate it with the command in its header"
+
+
+def test_calibrate_fits_who_books_how_often_there_is_room_and_what_changes(tmp_path, domains):
+    """Three goals, two book; one booking finds no room at first and changes its time."""
+    book = {"day": "monday", "time": "18:00", "people": "2"}
+    turns = [user("Cheap food.", **inform(("Price", "cheap")))]
+    data = {
+        "a": {"goal": {"info": {"pricerange": "cheap"}, "book": book}, "turns": turns},
+        "b": {
+            "goal": {
+                "info": {"pricerange": "cheap"},
+                "book": {**book, "time": "19:00"},
+                "fail_book": {"time": "18:00"},
+            },
+            "turns": turns,
+        },
+        "c": {"goal": {"info": {"pricerange": "cheap"}}, "turns": turns},
+    }
+    corpus = tmp_path / "book.json"
+    corpus.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "booked.yaml"
+    args = ["calibrate", "--scenario", "restaurant_booking", "--corpus", str(corpus)]
+    assert main([*args, "--out", str(out), "--bootstrap", "20"]) == 0
+    d = load_domain(str(out))
+    assert d.booking.rate == (0.667,) and d.booking.available == (0.5,)
+    time_slot = d.inf_names.index("time")
+    weights = {d.inf_names[s]: d.booking.on_fail[s] for s in d.booking.slots}
+    assert weights == {"day": 0.0, "time": 1.0, "people": 0.0}
+    assert d.booking.prob[time_slot] == 1.0
+    assert "goals.book.available" in out.read_text() or "available: 0.5" in out.read_text()
