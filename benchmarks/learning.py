@@ -55,6 +55,7 @@ def run_one(task: dict) -> dict:
             noise=task["noise"],
             eval_every=task["dialogues"] or 1,
             eval_episodes=1,  # the loop's own curve is not needed: evaluated below, once
+            hyperparameters=task.get("hp", {}).get(task["algo"], {}),
         )
         result = train(domain, config)
         policy, cpu = result.learner, result.cpu_seconds
@@ -144,6 +145,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--json", default=None, help="also write per-seed results here")
     parser.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="ALGO:KEY=VALUE",
+        help="a learner's hyperparameter (dqn:exploration_episodes=3000); repeatable",
+    )
+    parser.add_argument(
         "--from-json",
         nargs="+",
         default=None,
@@ -162,6 +170,14 @@ def main() -> None:
         present = {r["algo"] for r in results}
         print(table(results, [a for a in args.algos if a in present]))
         return
+    from dialog_rl.cli.train import hyperparameters
+
+    hp: dict[str, dict] = {}
+    for item in args.hp:
+        algo, _, pair = item.partition(":")
+        if algo not in LEARNERS or "=" not in pair:
+            parser.error(f"--hp {item!r}: expected ALGO:KEY=VALUE with ALGO one of {LEARNERS}")
+        hp.setdefault(algo, {}).update(hyperparameters([pair]))
     quick = args.quick
     seeds = args.seeds or (2 if quick else 3)
     dialogues = args.dialogues or (300 if quick else 4000)
@@ -184,6 +200,7 @@ def main() -> None:
             "seed": seed,
             "dialogues": dialogues,
             "eval_episodes": eval_episodes,
+            "hp": hp,
         }
         for s in scenarios
         for n in noises

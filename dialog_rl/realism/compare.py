@@ -108,7 +108,10 @@ def simulated_side(
 
     env = DialogueEnv(domain, noise=noise, channel="text")
     policy = make_policy("rule", domain, env.spec_obs)
-    booking_slots = {s for s, n in enumerate(domain.inf_names) if kind_of_slot(n) is not None}
+    # a booking's slots: declared (``slots.booking``), or named like one (``day``, ``people``)
+    booking_slots = set(domain.booking.slots) | {
+        s for s, n in enumerate(domain.domains.inf_local) if kind_of_slot(n) is not None
+    }
     conversations, outcomes = [], {}
 
     def view(info: dict) -> TurnView:
