@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/calibrate_holdout.py [--data DIR] [--bootstrap 200]
 
-``dialog-rl calibrate`` fits the restaurant scenario's customer model to the 50 restaurant-only
+``dialog-rl calibrate`` fits the booking restaurant scenario's customer model to the 50 restaurant-only
 dialogues of MultiWOZ's validation set (``restaurant_val_dialogues.json``). The restaurant-only
 dialogues of ``val_search_dialogues.json`` are those same 50 and one more, so they check nothing;
 its held-out restaurant customers are in the 137 dialogues that take a restaurant and a hotel or
@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--bootstrap", type=int, default=200)
     args = ap.parse_args()
-    loaded = load_scenario("restaurant")
+    loaded = load_scenario("restaurant_booking")
     domain = compile_scenario(loaded)
     train = dialogues_about(load_corpus(args.data / "restaurant_val_dialogues.json"), "restaurant")
     search = load_corpus(args.data / "val_search_dialogues.json")
