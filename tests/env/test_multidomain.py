@@ -145,6 +145,8 @@ def test_the_batched_engine_plays_the_same_multi_domain_conversations(cambridge)
     batched = sorted(run_batched(vec, policy, range(64), seed=5), key=lambda e: e.episode)
     assert [o["reward"] for o in one] == [e.outcome["reward"] for e in batched]
     assert [o["inform_tp"] for o in one] == [e.outcome["inform_tp"] for e in batched]
+    assert [o["book_made"] for o in one] == [e.outcome["book_made"] for e in batched]
+    assert sum(o["book_domains"] for o in one) > 10  # cambridge books
 
 
 # -- bad multi-domain files: one line, file:line:field, exit 2 -------------------------------
