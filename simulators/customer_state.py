@@ -109,6 +109,7 @@ class Tables(NamedTuple):
     p_act: float
     p_slot: float
     conf: np.ndarray  # float64 [2, 2]: Beta (a, b) of corrupted (row 0) and intact (row 1) acts
+    conf_calibrated: bool  # report P(intact | score) instead of the score
     choices: np.ndarray  # int64 [8, 4]: act types a confused act may become, per true type
     n_choices: np.ndarray
     n_req: int
@@ -209,6 +210,7 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         p_act=float(d.confusion[0]),
         p_slot=float(d.confusion[1]),
         conf=np.array([d.conf_wrong, d.conf_correct], dtype=np.float64),
+        conf_calibrated=bool(d.conf_calibrated),
         choices=choices,
         n_choices=n_choices,
         n_req=int(d.n_req),

@@ -11,6 +11,8 @@ food=italian, the line crackles the same way" in both.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dialog_rl.acts import BYE, HANGUP, INFORM, REQUEST
@@ -50,7 +52,28 @@ def hear(T: Tables, C: Customers, i: int, pairing: int) -> None:
             kind, slot, value = _corrupt(T, kind, slot, value, seed, a, b + 1, C.cur[i])
         C.heard[i, p, 0], C.heard[i, p, 1], C.heard[i, p, 2] = kind, slot, value
         ab = T.conf[1] if intact else T.conf[0]
-        C.heard_conf[i, p] = beta(ab[0], ab[1], seed, CONFIDENCE, a, b_conf)
+        c = beta(ab[0], ab[1], seed, CONFIDENCE, a, b_conf)
+        if T.conf_calibrated:
+            c = 1.0 if kind in (HANGUP, BYE) or rate == 0.0 else posterior(T, c, rate)
+        C.heard_conf[i, p] = c
+
+
+@njit(cache=True)
+def posterior(T: Tables, c: float, rate: float) -> float:
+    """P(the act came through intact | its score ``c``): Bayes with the two Betas' densities
+    and the error rate."""
+    if rate >= 1.0:
+        return 0.0
+    c = min(max(c, 1e-12), 1.0 - 1e-12)
+    log_right = math.log(1.0 - rate) + _log_beta_pdf(c, T.conf[1, 0], T.conf[1, 1])
+    log_wrong = math.log(rate) + _log_beta_pdf(c, T.conf[0, 0], T.conf[0, 1])
+    return 1.0 / (1.0 + math.exp(log_wrong - log_right))
+
+
+@njit(cache=True, inline="always")
+def _log_beta_pdf(c: float, a: float, b: float) -> float:
+    norm = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    return norm + (a - 1.0) * math.log(c) + (b - 1.0) * math.log(1.0 - c)
 
 
 @njit(cache=True)

@@ -205,6 +205,8 @@ class Domain:
     lifetime: LifetimeParams | None = None
     # the domains (one for a one-domain scenario)
     domains: Domains | None = None
+    # the act channel reports calibrated confidences (``noise.confidence.calibrated``)
+    conf_calibrated: bool = False
     # on no match: probability of changing a constraint (after ``relax``, before hanging up)
     change: float = 0.0
     # what customers do besides pursuing their goal

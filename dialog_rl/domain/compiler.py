@@ -179,6 +179,7 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
         confusion=confusion,
         conf_correct=sc.noise.confidence.correct,
         conf_wrong=sc.noise.confidence.wrong,
+        conf_calibrated=sc.noise.confidence.calibrated,
         r_success=sc.reward.success,
         r_failure=sc.reward.failure,
         r_turn=sc.reward.turn,
