@@ -12,9 +12,9 @@ onto the scenario. Counted apart: unannotated turns; turns whose acts are only a
 scenario lacks (booking: day, time, people, reference number; a restaurant's name); turns whose
 only constraint is a value the scenario does not have (e.g. "belgian" food).
 
-Part A is run twice: on the restaurant scenario as it ships, and on the same scenario with
-MultiWOZ's booking slots added (day, time, people: ``with_booking_slots``), so that the turns
-that book are scored too and the NLU's value readers ("7:30pm", "for 4", "on Tuesday") count.
+Part A is run twice: on the restaurant scenario, and on the restaurant scenario with booking
+(``scenarios/restaurant_booking.yaml``: day, time, people), so that the turns that book are
+scored too and the NLU's value readers ("7:30pm", "for 4", "on Tuesday") count.
 
 Part B is ``dialog-rl compare --scenario restaurant --corpus PATH`` (``dialog_rl.realism``).
 """
@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
-
-import yaml
 
 from dialog_rl.domain import Domain, load_domain
 from dialog_rl.realism.compare import compare, format_comparison, real_side, simulated_side
@@ -46,39 +43,8 @@ DEFAULT_DATA = next(
     ROOT.parent / "shared" / "data" / "multiwoz" / "restaurant_val_dialogues.json",
 )
 SCENARIO = ROOT / "scenarios" / "restaurant.yaml"
+BOOKING_SCENARIO = ROOT / "scenarios" / "restaurant_booking.yaml"
 CATEGORIES = ("scored", "booking / name only", "value not in scenario", "unannotated")
-
-#: MultiWOZ's restaurant booking slots, as informable slots a scenario could declare
-BOOKING_SLOTS = [
-    {
-        "name": "day",
-        "values": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
-        "user_templates": ["On {value}, please.", "I'd like to book for {value}."],
-    },
-    {
-        "name": "time",
-        "values": [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45)],
-        "user_templates": ["At {value}.", "We'd like to eat at {value}."],
-    },
-    {
-        "name": "people",
-        "values": [str(n) for n in range(1, 21)],
-        "user_templates": ["A table for {value}, please.", "There will be {value} of us."],
-    },
-]
-
-
-def with_booking_slots(scenario: Path, workdir: Path) -> Domain:
-    """The scenario with MultiWOZ's booking slots added as informable slots (values only: no
-    goal asks for them, so the customer never books; the NLU reads them)."""
-    data = yaml.safe_load(scenario.read_text(encoding="utf-8"))
-    data["name"] = data["name"] + "_booking"
-    data["slots"]["informable"] += BOOKING_SLOTS
-    if data["kb"].get("file"):
-        data["kb"]["file"] = str((scenario.parent / data["kb"]["file"]).resolve())
-    path = workdir / f"{data['name']}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return load_domain(str(path), [scenario.parent.resolve()])
 
 
 def real_accuracy(d: Domain, dialogues: list[Dialogue], domain: str) -> RealNLUScore:
@@ -122,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="MultiWOZ dialogues (JSON)")
     parser.add_argument("--scenario", default=str(SCENARIO), help="restaurant scenario file")
+    parser.add_argument(
+        "--booking-scenario", default=str(BOOKING_SCENARIO), help="the same, with booking slots"
+    )
     parser.add_argument("--domain", default="restaurant", help="the corpus's domain")
     parser.add_argument("--episodes", type=int, default=1000, help="simulated dialogues")
     parser.add_argument("--noise", type=float, default=0.15, help="text noise of the simulation")
@@ -143,10 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     everything = list(corpus.values())
     print_accuracy(f"   scenario {d.name}", real_accuracy(d, everything, args.domain), len(corpus))
-    with tempfile.TemporaryDirectory() as tmp:
-        booking = with_booking_slots(Path(args.scenario), Path(tmp))
+    booking = load_domain(args.booking_scenario)
     print_accuracy(
-        f"   scenario {booking.name} (+ day, time, people)",
+        f"   scenario {booking.name} (day, time, people)",
         real_accuracy(booking, everything, args.domain),
         len(corpus),
     )
