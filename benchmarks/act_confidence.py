@@ -64,7 +64,9 @@ def auc(conf: np.ndarray, right: np.ndarray) -> float:
     ranks = np.empty(len(conf))
     ranks[order] = np.arange(1, len(conf) + 1)
     n1, n0 = right.sum(), (~right).sum()
-    return float((ranks[right].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)) if n1 and n0 else float("nan")
+    return (
+        float((ranks[right].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)) if n1 and n0 else float("nan")
+    )
 
 
 def main() -> None:
@@ -72,7 +74,9 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=2000)
     ap.add_argument("--noise", nargs="+", type=float, default=[0.15, 0.3])
     args = ap.parse_args()
-    print("| scenario | noise | acts | right | ECE raw | ECE calibrated | AUC raw | AUC calibrated |")
+    print(
+        "| scenario | noise | acts | right | ECE raw | ECE calibrated | AUC raw | AUC calibrated |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in SCENARIOS:
         base = load_domain(name)

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{shipped.fitted_on.get('acts', '?')} acts of other conversations, seed "
         f"{shipped.fitted_on.get('seed', '?')} on)"
     )
-    head = f"{'scenario':<14}{'source':<9}{'acts':>7}{'wrong':>7}"
+    head = f"{'scenario':<23}{'source':<9}{'acts':>7}{'wrong':>7}"
     head += f"{'ECE raw':>10}{'ECE map':>10}{'AUC raw':>10}{'AUC map':>10}"
     print(head)
     print("-" * len(head))
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 cells.append((conf, right))
             (conf, right) = cells[1]
             print(
-                f"{d.name:<14}{source:<9}{len(right):>7}{int((~right).sum()):>7}"
+                f"{d.name:<23}{source:<9}{len(right):>7}{int((~right).sum()):>7}"
                 + "".join(f"{expected_calibration_error(*c):>10.4f}" for c in cells)
                 + "".join(f"{ranking_auc(*c):>10.3f}" for c in cells)
             )
