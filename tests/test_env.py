@@ -102,10 +102,10 @@ def test_observation_depends_on_goal_only_through_what_the_user_said(domains):
             while not done:
                 action = policy.act(obs, info["action_mask"], rng=rng).action
                 obs, _, term, trunc, info = env.step(action)
-                # what the agent itself said: its action, plus the value / entity it used
-                tracker.system_act(
-                    agent.t, agent.b, 0, action, env.tracker.last_value, env.tracker.offered
-                )
+                # what the agent itself said: its action, plus the value / entity it used (for
+                # a booking, whether its own system found room)
+                value, entity = int(env.engine.sys_value[0]), int(env.engine.sys_entity[0])
+                tracker.system_act(agent.t, agent.b, 0, action, value, entity)
                 seen, mask = agent.observe(info["observed_acts"])
                 assert np.array_equal(seen, obs), (d.name, seed)
                 assert np.array_equal(mask, info["action_mask"])
