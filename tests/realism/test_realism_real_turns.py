@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 from dialog_rl.acts import INFORM, REQUEST
@@ -13,18 +10,6 @@ from dialog_rl.realism.labels import Labels
 from dialog_rl.realism.real_turns import confidence_on_real_turns, real_nlu_score, turns_about
 from simulators.confidence_map import ranking_auc
 from simulators.nlu import RuleNLU
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _benchmark():
-    spec = importlib.util.spec_from_file_location(
-        "bench_real_customers", ROOT / "benchmarks" / "real_customers.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_nlu_slot_f1_on_real_restaurant_turns_does_not_fall_with_booking_counted(
     multiwoz, restaurant, domains
