@@ -11,6 +11,7 @@ from dialog_rl.realism.real_turns import confidence_on_real_turns, real_nlu_scor
 from simulators.confidence_map import ranking_auc
 from simulators.nlu import RuleNLU
 
+
 def test_nlu_slot_f1_on_real_restaurant_turns_does_not_fall_with_booking_counted(
     multiwoz, restaurant, domains
 ):
