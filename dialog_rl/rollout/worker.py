@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from dialog_rl.counter_rng import KeyedStream
 from dialog_rl.domain import Domain
 from dialog_rl.numerics import NumericalError
 from dialog_rl.rollout.logs import PART_EPISODES, EpisodeLogWriter, part_name, write_bytes_atomic
+from dialog_rl.rollout.metrics import OutcomeColumns
 
 #: conversations each worker steps together by default: big enough that the per-step work of
 #: Python (the policy's call, the vector env, the log's columns) is spread over many turns,
@@ -124,7 +126,9 @@ class ChunkResult:
     """What a worker sends back for one chunk: outcomes in episode order, and its Parquet parts."""
 
     start: int
-    outcomes: list[dict]
+    outcomes: Sequence[dict]
+    """``DialogueEnv.outcome()`` of each episode: ``OutcomeColumns`` from a batched worker (one
+    array per field), a list of dicts from one playing a conversation at a time."""
     turns: int
     seconds: float = 0.0
     """Wall time the worker spent playing the chunk (for throughput figures)."""
@@ -264,9 +268,11 @@ class RolloutWorker:
             done.result()
         episode = np.concatenate([s["episode"] for s in steps])
         order = np.argsort(episode)  # outcomes in episode order
-        columns = [np.concatenate([s[key] for s in steps])[order].tolist() for key in _OUTCOME_KEYS]
-        outcomes = [dict(zip(_OUTCOME_KEYS, values)) for values in zip(*columns)]
-        turns = sum(columns[_OUTCOME_KEYS.index("turns")])
+        # as columns: they travel to the driver and are summarised without a dict per episode
+        outcomes = OutcomeColumns(
+            {key: np.concatenate([s[key] for s in steps])[order] for key in _OUTCOME_KEYS}
+        )
+        turns = int(outcomes.columns["turns"].sum())
         return ChunkResult(
             chunk.start,
             outcomes,
