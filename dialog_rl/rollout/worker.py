@@ -108,16 +108,27 @@ class RolloutJob:
             size = min(size, LOGGED_CHUNK_EPISODES)
         per_chunk = max(1, round(size / self.part_episodes))
         parts = -(-self.episodes // self.part_episodes)
+        missing = [p for p in range(parts) if p not in self.skip_parts]
+        # as many chunks as whole parts of about ``size`` episodes make, rounded up to a multiple
+        # of the workers and the parts spread evenly over them (sizes differ by one part at
+        # most): the workers then run out of work together, rather than one playing the last
+        # chunk alone while the other waits
+        n = -(-len(missing) // per_chunk)
+        if self.batched and workers > 1:
+            n = min(-(-n // workers) * workers, len(missing))
         chunks: list[range] = []
-        for p in range(parts):
-            if p in self.skip_parts:
-                continue
-            start, stop = p * self.part_episodes, min((p + 1) * self.part_episodes, self.episodes)
-            last = chunks[-1] if chunks else None
-            if last and last.stop == start and len(last) < per_chunk * self.part_episodes:
-                chunks[-1] = range(last.start, stop)  # the next part of a run of missing ones
-            else:
-                chunks.append(range(start, stop))
+        for k in range(n):
+            group = missing[k * len(missing) // n : (k + 1) * len(missing) // n]
+            for p in group:  # each chunk a run of consecutive missing parts
+                start, stop = (
+                    p * self.part_episodes,
+                    min((p + 1) * self.part_episodes, self.episodes),
+                )
+                last = chunks[-1] if chunks and p != group[0] else None
+                if last is not None and last.stop == start:
+                    chunks[-1] = range(last.start, stop)
+                else:
+                    chunks.append(range(start, stop))
         return chunks
 
 
