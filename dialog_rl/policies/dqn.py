@@ -137,13 +137,19 @@ def _numpy_sum(w: np.ndarray) -> float:
         for i in range(n):
             res += w[i]
         return res
-    r = w[:8].copy()
+    r0, r1, r2, r3, r4, r5, r6, r7 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
     i = 8
     while i < n - n % 8:
-        for k in range(8):
-            r[k] += w[i + k]
+        r0 += w[i]
+        r1 += w[i + 1]
+        r2 += w[i + 2]
+        r3 += w[i + 3]
+        r4 += w[i + 4]
+        r5 += w[i + 5]
+        r6 += w[i + 6]
+        r7 += w[i + 7]
         i += 8
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     while i < n:
         res += w[i]
         i += 1
