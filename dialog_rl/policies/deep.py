@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import threading
 import weakref
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -167,7 +168,8 @@ def _forward_block(layers, hidden: list[torch.Tensor], x: torch.Tensor, y: torch
 
 #: activations run in place on a layer's output (the same op as the module's out-of-place one)
 _IN_PLACE = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_}
-_HIDDEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: each thread's activation buffers by network (a thread's own: two threads may act at once)
+_HIDDEN = threading.local()
 
 
 def _plain_layers(network: nn.Module) -> list | None:
@@ -190,13 +192,16 @@ def _plain_layers(network: nn.Module) -> list | None:
 
 
 def _buffers(network: nn.Module, layers: list) -> list[torch.Tensor]:
-    """The network's activation buffers ([FORWARD_BLOCK, width] per hidden layer), kept while
-    the network lives."""
+    """The network's activation buffers ([FORWARD_BLOCK, width] per hidden layer), this
+    thread's, kept while the network lives."""
     widths = [w.shape[0] for w, _, _ in layers[:-1]]
-    bufs = _HIDDEN.get(network)
+    kept = getattr(_HIDDEN, "buffers", None)
+    if kept is None:
+        kept = _HIDDEN.buffers = weakref.WeakKeyDictionary()
+    bufs = kept.get(network)
     if bufs is None or [b.shape[1] for b in bufs] != widths:
         bufs = [torch.empty(FORWARD_BLOCK, w) for w in widths]
-        _HIDDEN[network] = bufs
+        kept[network] = bufs
     return bufs
 
 
