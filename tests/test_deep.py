@@ -133,7 +133,8 @@ def test_forward_rows_in_place_gives_the_modules_bits(activation, n):
     padded), for any number of rows."""
     import torch
 
-    from dialog_rl.policies.deep import _forward_modules, forward_rows, make_generator, mlp
+    from dialog_rl.policies.deep import make_generator, mlp
+    from dialog_rl.policies.forward import _forward_modules, forward_rows
 
     act = torch.nn.ReLU if activation == "relu" else torch.nn.Tanh
     net = mlp([11, 32, 32, 5], make_generator(4, 0), activation=act)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import threading
-import weakref
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 
@@ -31,6 +29,11 @@ from torch import nn
 from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Learner, sample_rows
+from dialog_rl.policies.forward import (  # noqa: F401 (the learners import them from here)
+    FORWARD_BLOCK,
+    FORWARD_MIN_ROWS,
+    forward_rows,
+)
 from dialog_rl.policies.optim import (
     Adam,
     clip_grad_norm,
@@ -74,6 +77,27 @@ class MLP(nn.Sequential):
                 x = m(x)
         return x
 
+    def plain_layers(self) -> list | None:
+        """Linear layers with biases (float32), each followed by at most one ReLU (not in place)
+        or tanh, as ``[weight, bias, in-place activation or None]``; None if the sequence holds
+        anything else. ``forward.forward_rows`` runs such a network into kept buffers."""
+        layers: list = []
+        for m in self._modules.values():
+            kind = type(m)
+            if kind is nn.Linear and m.bias is not None and m.weight.dtype == torch.float32:
+                layers.append([m.weight, m.bias, None])
+            elif kind in _IN_PLACE and layers and layers[-1][2] is None:
+                if kind is nn.ReLU and m.inplace:
+                    return None
+                layers[-1][2] = _IN_PLACE[kind]
+            else:
+                return None
+        return layers or None
+
+
+#: activations run in place on a layer's output (the same op as the module's out-of-place one)
+_IN_PLACE = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_}
+
 
 def mlp(
     sizes: Sequence[int],
@@ -102,129 +126,6 @@ def mlp(
         if i < n - 1:
             layers.append(activation())
     return MLP(*layers)
-
-
-#: rows per forward pass when acting: bounds the activations' memory on big batches
-FORWARD_BLOCK = 1024
-#: fewest rows a forward pass sees when acting. BLAS takes other code paths (gemv, small-M
-#: kernels) for one to three rows, whose sums round differently in the last bit; at four rows
-#: and up a row's outputs do not depend on the rows beside it, so padding small batches makes
-#: ``act`` (one row) and ``act_batch`` (many) agree bit for bit.
-FORWARD_MIN_ROWS = 8
-
-
-def forward_rows(network: nn.Module, obs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``network`` on every row of ``obs`` [n, obs_dim] for acting: float32 [n, out].
-
-    Every caller that acts goes through here, so a row gets the same outputs whether it is
-    scored alone or in a batch of any size (blocks of ``FORWARD_BLOCK``, short blocks padded
-    with zero rows to ``FORWARD_MIN_ROWS``). ``out`` (float32 [n, out], C-contiguous) receives
-    the result instead of a new array.
-
-    An ``MLP`` of linear layers, ReLU and tanh runs layer by layer into buffers kept for the
-    network (``torch.addmm`` into them, the activation in place): the ops ``F.linear`` and
-    ``torch.relu`` run, so the same bits, without allocating the activations of every block.
-    """
-    x = torch.from_numpy(np.ascontiguousarray(obs, dtype=np.float32))
-    n = len(x)
-    layers = _plain_layers(network)
-    if layers is None:
-        return _forward_modules(network, x, out)
-    width = layers[-1][0].shape[0]
-    result = np.empty((n, width), dtype=np.float32) if out is None else out
-    if result.shape != (n, width) or result.dtype != np.float32:
-        raise ValueError(
-            f"out has shape {result.shape} {result.dtype}, expected ({n}, {width}) float32"
-        )
-    y = torch.from_numpy(result)
-    hidden = _buffers(network, layers)
-    with torch.inference_mode():
-        for start in range(0, n, FORWARD_BLOCK):
-            block = x[start : start + FORWARD_BLOCK]
-            rows = len(block)
-            if rows < FORWARD_MIN_ROWS:
-                padded = torch.zeros(FORWARD_MIN_ROWS, x.shape[1], dtype=x.dtype)
-                padded[:rows] = block
-                short = torch.empty(FORWARD_MIN_ROWS, width)
-                _forward_block(layers, hidden, padded, short)
-                y[start:] = short[:rows]
-            else:
-                _forward_block(layers, hidden, block, y[start : start + rows])
-    return result
-
-
-def _forward_block(layers, hidden: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> None:
-    """The plain MLP ``layers`` on block ``x`` into ``y``, activations in ``hidden``."""
-    rows = len(x)
-    last = len(layers) - 1
-    h = x
-    for i, (weight, bias, activation) in enumerate(layers):
-        dest = y if i == last else hidden[i][:rows]
-        torch.addmm(bias, h, weight.t(), out=dest)  # F.linear's op for 2-D input with a bias
-        if activation is not None:
-            activation(dest)
-        h = dest
-
-
-#: activations run in place on a layer's output (the same op as the module's out-of-place one)
-_IN_PLACE = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_}
-#: each thread's activation buffers by network (a thread's own: two threads may act at once)
-_HIDDEN = threading.local()
-
-
-def _plain_layers(network: nn.Module) -> list | None:
-    """An ``MLP`` of linear layers with biases, each followed by at most one ReLU (not in
-    place) or tanh, as (weight, bias, in-place activation); None for any other network."""
-    if type(network) is not MLP:
-        return None
-    layers: list = []
-    for m in network._modules.values():
-        kind = type(m)
-        if kind is nn.Linear and m.bias is not None and m.weight.dtype == torch.float32:
-            layers.append([m.weight, m.bias, None])
-        elif kind in _IN_PLACE and layers and layers[-1][2] is None:
-            if kind is nn.ReLU and m.inplace:
-                return None
-            layers[-1][2] = _IN_PLACE[kind]
-        else:
-            return None
-    return layers or None
-
-
-def _buffers(network: nn.Module, layers: list) -> list[torch.Tensor]:
-    """The network's activation buffers ([FORWARD_BLOCK, width] per hidden layer), this
-    thread's, kept while the network lives."""
-    widths = [w.shape[0] for w, _, _ in layers[:-1]]
-    kept = getattr(_HIDDEN, "buffers", None)
-    if kept is None:
-        kept = _HIDDEN.buffers = weakref.WeakKeyDictionary()
-    bufs = kept.get(network)
-    if bufs is None or [b.shape[1] for b in bufs] != widths:
-        bufs = [torch.empty(FORWARD_BLOCK, w) for w in widths]
-        kept[network] = bufs
-    return bufs
-
-
-def _forward_modules(network: nn.Module, x: torch.Tensor, out: np.ndarray | None) -> np.ndarray:
-    """``forward_rows`` for any network: its own forward on each block."""
-    n = len(x)
-    parts: list[torch.Tensor] = []
-    with torch.inference_mode():
-        if FORWARD_MIN_ROWS <= n <= FORWARD_BLOCK:  # one block as it is: no slicing, no cat
-            result = network(x).numpy()
-        else:
-            for start in range(0, max(n, 1), FORWARD_BLOCK):
-                block = x[start : start + FORWARD_BLOCK]
-                rows = len(block)
-                if rows < FORWARD_MIN_ROWS:
-                    pad = torch.zeros(FORWARD_MIN_ROWS - rows, x.shape[1], dtype=x.dtype)
-                    block = torch.cat([block, pad])
-                parts.append(network(block)[:rows])
-            result = torch.cat(parts).numpy()
-    if out is not None:
-        out[...] = result
-        return out
-    return result
 
 
 def check_masks(masks: np.ndarray) -> np.ndarray:
