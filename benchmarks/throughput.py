@@ -64,7 +64,8 @@ def measure(domain, episodes: int, text: bool, record: bool, noise: float) -> tu
 def batched_dqn(domain, spec):
     """An untrained DQN whose ``act_batch`` scores the whole batch in one forward pass.
 
-    The DQN's own ``act_batch`` when it has one (``DeepLearner.act_batch``); otherwise this
+    The DQN's own ``act_batch`` when it has one (``DQNLearner.act_batch``: one forward pass,
+    the ε-greedy choice and the draw compiled in one pass over the rows); otherwise this
     template: the same ε-greedy rule as ``DQNLearner.distribution`` row by row (first allowed
     maximum, ε spread over allowed actions), sampled per row with ``sample_rows``. The forward pass runs under
     ``inference_mode`` in blocks of ``BLOCK`` rows (activations that stay in cache run ~1.8x
@@ -150,11 +151,11 @@ def batched_rate(
 #: where the batched DQN path spends its time: (label, function, file suffix(es), caller or None).
 #: The engine's turn is one compiled call (numba), so cProfile sees it whole.
 _PARTS = (
-    ("policy: forward pass (torch)", "forward", ("container.py", "deep.py"), None),
+    ("policy: forward pass (torch)", "forward_rows", "forward.py", None),
     (
         "policy: act_batch all (forward, mask, eps-greedy, sampling)",
         "act_batch",
-        ("deep.py", "throughput.py"),
+        ("dqn.py", "deep.py", "throughput.py"),
         None,
     ),
     ("env: turn (Engine.step: act, reply, channel, tracker, features)", "step", "engine.py", None),

@@ -123,3 +123,62 @@ def test_adam_and_clipping_give_torch_optims_bits(eps):
         for k, v in st.items():
             assert torch.equal(v, ta[i][k]), (i, k)
     assert float(ours.state[len(params[0]) - 1]["step"]) == 35.0
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("n", [0, 3, 8, 1024, 1027, 2500])
+def test_forward_rows_in_place_gives_the_modules_bits(activation, n):
+    """``forward_rows`` runs a plain MLP layer by layer into kept buffers (``addmm`` and in-place
+    activations): the very bits of the module's own forward on the same blocks (short ones
+    padded), for any number of rows."""
+    import torch
+
+    from dialog_rl.policies.deep import make_generator, mlp
+    from dialog_rl.policies.forward import _forward_modules, forward_rows
+
+    act = torch.nn.ReLU if activation == "relu" else torch.nn.Tanh
+    net = mlp([11, 32, 32, 5], make_generator(4, 0), activation=act)
+    obs = np.random.default_rng(n).random((n, 11)).astype(np.float32)
+    got = forward_rows(net, obs)
+    expected = _forward_modules(net, torch.from_numpy(obs), None)
+    assert got.dtype == np.float32 and got.shape == (n, 5)
+    assert np.array_equal(got, expected)
+    out = np.empty((n, 5), np.float32)
+    assert forward_rows(net, obs, out) is out and np.array_equal(out, got)
+
+
+@pytest.mark.parametrize("end_weight", [0.1, 0.0])
+@pytest.mark.parametrize("explore", [True, False])
+def test_dqn_compiled_act_batch_gives_the_row_wise_bits(restaurant, explore, end_weight):
+    """``DQNLearner.act_batch`` (ε-greedy and the draw compiled in one pass) gives the actions
+    and propensities of ``rows`` + ``sample_rows``, bit for bit: int8 and bool masks, rows that
+    allow only ending actions (weight 0: uniform over them), counter-based streams, Generators
+    and no streams, at the start of exploration, midway and after it."""
+    from dialog_rl.policies.deep import DeepLearner
+    from dialog_rl.rollout.batched import RowStreams
+
+    spec = DialogueEnv(restaurant).spec_obs
+    learner = DQNLearner(restaurant, spec, 1, explore_end_weight=end_weight)
+    n, k = 700, restaurant.n_actions
+    rng = np.random.default_rng(5)
+    obs = rng.random((n, learner.obs_dim)).astype(np.float32)
+    masks = random_masks(rng, n, k)
+    ends = np.flatnonzero(learner.explore_weights != 1.0)
+    masks[:20] = 0
+    masks[:20, ends] = 1
+
+    def streams(kind):
+        if kind == "rows":
+            s = RowStreams(n)
+            s.reseed(np.arange(n), np.arange(n) + 11)
+            return s
+        return [np.random.default_rng(i) for i in range(n)] if kind == "gens" else None
+
+    for episodes in (0, 1000, 10_000):
+        learner.episodes = episodes
+        for kind in ("rows", "gens", None):
+            for m in (masks, masks.astype(bool)):
+                a, p = learner.act_batch(obs, m, explore=explore, rng=streams(kind))
+                ra, rp = DeepLearner.act_batch(learner, obs, m, explore=explore, rng=streams(kind))
+                assert a.dtype == np.int64 and p.dtype == np.float64
+                assert np.array_equal(a, ra) and np.array_equal(p, rp)

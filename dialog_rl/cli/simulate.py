@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 
 from dialog_rl.cli.errors import UsageError
 from dialog_rl.cli.options import (
@@ -206,15 +207,16 @@ def _job(args: argparse.Namespace, domain, spec, noise: float, run):
     )
 
 
-def _play(args: argparse.Namespace, job, run) -> tuple[list[dict], int, float]:
+def _play(args: argparse.Namespace, job, run) -> tuple[Sequence[dict], int, float]:
     """Play the job on its backend: the outcomes (every part's, with --out), turns, seconds."""
     import contextlib
 
     from tqdm import tqdm
 
     from dialog_rl.rollout.backends import BackendError, run_rollouts
+    from dialog_rl.rollout.metrics import concat_outcomes
 
-    outcomes: list[dict] = []
+    pieces: list[Sequence[dict]] = []
     turns = 0
     start = time.perf_counter()
     bar = tqdm(
@@ -237,7 +239,7 @@ def _play(args: argparse.Namespace, job, run) -> tuple[list[dict], int, float]:
                 if run is not None:
                     run.add(chunk.start, chunk.outcomes)  # records each part once it is on disk
                 else:
-                    outcomes.extend(chunk.outcomes)
+                    pieces.append(chunk.outcomes)
                 turns += chunk.turns
                 bar.update(len(chunk.outcomes))
             bar.close()
@@ -245,15 +247,23 @@ def _play(args: argparse.Namespace, job, run) -> tuple[list[dict], int, float]:
         raise UsageError(str(err)) from None
     elapsed = time.perf_counter() - start
     if run is not None:
-        outcomes = run.outcomes()  # with the parts an interrupted run had already played
-    return outcomes, turns, elapsed
+        return run.outcomes(), turns, elapsed  # with the parts an interrupted run had played
+    return concat_outcomes(pieces), turns, elapsed
 
 
 def _report(args, domain, noise: float, run, outcomes, turns: int, elapsed: float) -> None:
-    from dialog_rl.rollout.metrics import format_metric, summarize, summarize_lifetimes
+    from dialog_rl.rollout.metrics import (
+        OutcomeColumns,
+        format_metric,
+        summarize,
+        summarize_lifetimes,
+    )
 
     metrics = summarize_lifetimes(outcomes) if args.lifetime else summarize(outcomes)
-    rows = sum(int(o["turns"]) for o in outcomes)
+    if isinstance(outcomes, OutcomeColumns):
+        rows = int(outcomes.columns["turns"].sum())
+    else:
+        rows = sum(int(o["turns"]) for o in outcomes)
     if run is not None:
         run.complete(metrics)
     print(

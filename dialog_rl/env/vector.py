@@ -218,11 +218,14 @@ class DialogueVectorEnv(VectorEnv):
         finished = np.flatnonzero(done)
         extra: dict[str, Any] = {}
         if len(finished):
-            final_obs = np.zeros_like(self.engine.obs)
+            # np.zeros, not zeros_like: fresh zeroed pages rather than a pass writing zeros
+            final_obs = np.zeros(self.engine.obs.shape, dtype=self.engine.obs.dtype)
             final_obs[finished] = self.engine.obs[finished]
+            final_masks = np.zeros(self.engine.masks.shape, dtype=np.int8)
+            final_masks[finished] = self.engine.masks[finished]
             final_info: dict[str, Any] = {
                 "episode": np.where(done, self.episodes, -1),
-                "action_mask": np.where(done[:, None], self.engine.masks, 0).astype(np.int8),
+                "action_mask": final_masks,
             }
             outcomes = self.engine.outcomes(finished)
             for name, dtype in OUTCOME_FIELDS:

@@ -29,6 +29,11 @@ from torch import nn
 from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
 from dialog_rl.policies.base import Learner, sample_rows
+from dialog_rl.policies.forward import (  # noqa: F401 (the learners import them from here)
+    FORWARD_BLOCK,
+    FORWARD_MIN_ROWS,
+    forward_rows,
+)
 from dialog_rl.policies.optim import (
     Adam,
     clip_grad_norm,
@@ -72,6 +77,27 @@ class MLP(nn.Sequential):
                 x = m(x)
         return x
 
+    def plain_layers(self) -> list | None:
+        """Linear layers with biases (float32), each followed by at most one ReLU (not in place)
+        or tanh, as ``[weight, bias, in-place activation or None]``; None if the sequence holds
+        anything else. ``forward.forward_rows`` runs such a network into kept buffers."""
+        layers: list = []
+        for m in self._modules.values():
+            kind = type(m)
+            if kind is nn.Linear and m.bias is not None and m.weight.dtype == torch.float32:
+                layers.append([m.weight, m.bias, None])
+            elif kind in _IN_PLACE and layers and layers[-1][2] is None:
+                if kind is nn.ReLU and m.inplace:
+                    return None
+                layers[-1][2] = _IN_PLACE[kind]
+            else:
+                return None
+        return layers or None
+
+
+#: activations run in place on a layer's output (the same op as the module's out-of-place one)
+_IN_PLACE = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_}
+
 
 def mlp(
     sizes: Sequence[int],
@@ -100,38 +126,6 @@ def mlp(
         if i < n - 1:
             layers.append(activation())
     return MLP(*layers)
-
-
-#: rows per forward pass when acting: bounds the activations' memory on big batches
-FORWARD_BLOCK = 1024
-#: fewest rows a forward pass sees when acting. BLAS takes other code paths (gemv, small-M
-#: kernels) for one to three rows, whose sums round differently in the last bit; at four rows
-#: and up a row's outputs do not depend on the rows beside it, so padding small batches makes
-#: ``act`` (one row) and ``act_batch`` (many) agree bit for bit.
-FORWARD_MIN_ROWS = 8
-
-
-def forward_rows(network: nn.Module, obs: np.ndarray) -> np.ndarray:
-    """``network`` on every row of ``obs`` [n, obs_dim] for acting: float32 [n, out].
-
-    Every caller that acts goes through here, so a row gets the same outputs whether it is
-    scored alone or in a batch of any size (blocks of ``FORWARD_BLOCK``, short blocks padded
-    with zero rows to ``FORWARD_MIN_ROWS``).
-    """
-    x = torch.from_numpy(np.ascontiguousarray(obs, dtype=np.float32))
-    n = len(x)
-    out: list[torch.Tensor] = []
-    with torch.inference_mode():
-        if FORWARD_MIN_ROWS <= n <= FORWARD_BLOCK:  # one block as it is: no slicing, no cat
-            return network(x).numpy()
-        for start in range(0, max(n, 1), FORWARD_BLOCK):
-            block = x[start : start + FORWARD_BLOCK]
-            rows = len(block)
-            if rows < FORWARD_MIN_ROWS:
-                pad = torch.zeros(FORWARD_MIN_ROWS - rows, x.shape[1], dtype=x.dtype)
-                block = torch.cat([block, pad])
-            out.append(network(block)[:rows])
-    return torch.cat(out).numpy()
 
 
 def check_masks(masks: np.ndarray) -> np.ndarray:

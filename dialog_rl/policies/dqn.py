@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from dialog_rl.acts import SYS_BYE, SYS_HANDOVER
 from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import ObservationSpec
-from dialog_rl.policies.base import Episode
+from dialog_rl.jit import njit
+from dialog_rl.policies.base import Episode, row_uniforms
 from dialog_rl.policies.deep import (
     DeepConfig,
     DeepLearner,
@@ -110,6 +111,110 @@ class DQNConfig(DeepConfig):
                 (self.explore_end_weight >= 0, "explore_end_weight must be >= 0"),
             ],
         )
+
+
+@njit(cache=True)
+def _argmax(v: np.ndarray) -> int:
+    """``np.argmax``: the first maximum, or the first NaN if there is one."""
+    best, at = v[0], 0
+    if np.isnan(best):
+        return 0
+    for j in range(1, len(v)):
+        if not v[j] <= best:
+            best, at = v[j], j
+            if np.isnan(best):
+                break
+    return at
+
+
+@njit(cache=True)
+def _numpy_sum(w: np.ndarray) -> float:
+    """``np.sum`` of a contiguous float64 row of at most 128 entries, in numpy's order (its
+    pairwise sum: eight running sums combined as a tree, then the rest one by one)."""
+    n = len(w)
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += w[i]
+        return res
+    r0, r1, r2, r3, r4, r5, r6, r7 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
+    i = 8
+    while i < n - n % 8:
+        r0 += w[i]
+        r1 += w[i + 1]
+        r2 += w[i + 2]
+        r3 += w[i + 3]
+        r4 += w[i + 4]
+        r5 += w[i + 5]
+        r6 += w[i + 6]
+        r7 += w[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += w[i]
+        i += 1
+    return res
+
+
+#: most actions ``_epsilon_greedy`` handles (numpy sums longer rows in another order)
+KERNEL_MAX_ACTIONS = 128
+
+
+@njit(cache=True)
+def _epsilon_greedy(
+    q: np.ndarray,
+    masks: np.ndarray,
+    weights: np.ndarray,
+    eps: float,
+    u: np.ndarray,
+    sample: bool,
+    actions: np.ndarray,
+    props: np.ndarray,
+) -> int:
+    """``DQNLearner.rows`` then ``sample_rows``, fused, row by row, the same float operations
+    in the same order (so the same bits): the first allowed maximum of ``q`` takes 1 - ε, ε is
+    spread over the allowed actions by ``weights`` (uniformly if they weigh nothing), then the
+    row draws with ``u`` (``sample``) or takes its most probable action. Returns the first row
+    that allows nothing, or -1."""
+    n, n_actions = q.shape
+    allowed_q = np.empty(n_actions, dtype=np.float32)
+    w = np.empty(n_actions)
+    probs = np.empty(n_actions)
+    cum = np.empty(n_actions)
+    for i in range(n):
+        any_allowed = False
+        for j in range(n_actions):
+            ok = masks[i, j] != 0
+            any_allowed |= ok
+            allowed_q[j] = q[i, j] if ok else -np.inf
+            w[j] = weights[j] if ok else 0.0
+        if not any_allowed:
+            return i
+        greedy = _argmax(allowed_q)
+        total = _numpy_sum(w)
+        if not total > 0:
+            for j in range(n_actions):
+                w[j] = 1.0 if masks[i, j] != 0 else 0.0
+            total = _numpy_sum(w)
+        for j in range(n_actions):
+            probs[j] = w[j] / total * eps
+        probs[greedy] += 1.0 - eps
+        if sample:
+            acc = 0.0
+            for j in range(n_actions):
+                acc = probs[j] if j == 0 else acc + probs[j]
+                cum[j] = acc
+            threshold = u[i] * cum[n_actions - 1]
+            a = 0
+            for j in range(n_actions):
+                if cum[j] <= threshold:
+                    a += 1
+            a = min(a, n_actions - 1)
+        else:
+            a = _argmax(probs)
+        actions[i] = a
+        props[i] = probs[a]
+    return -1
 
 
 def n_step_transitions(episode: Episode, n: int, gamma: float) -> ReplaySample:
@@ -206,6 +311,27 @@ class DQNLearner(DeepLearner):
         probs = w / total * eps
         probs[np.arange(len(q)), greedy] += 1.0 - eps
         return q.astype(np.float64), probs
+
+    def act_batch(self, obs, masks, *, explore=True, rng=None) -> tuple[np.ndarray, np.ndarray]:
+        """``DeepLearner.act_batch`` (``rows`` then ``sample_rows``) with the ε-greedy choice and
+        the draw compiled in one pass over the rows: the same actions and propensities, bit for
+        bit, without the [n, n_actions] float64 temporaries."""
+        masks = np.asarray(masks)
+        if self.n_actions > KERNEL_MAX_ACTIONS or masks.shape != (len(obs), self.n_actions):
+            return super().act_batch(obs, masks, explore=explore, rng=rng)
+        if masks.dtype == np.bool_:
+            masks = masks.view(np.int8)
+        n = len(masks)
+        q = forward_rows(self.q_network, obs)
+        sample = explore and rng is not None
+        u = row_uniforms(rng, n) if sample else np.zeros(0)
+        actions = np.empty(n, dtype=np.int64)
+        props = np.empty(n, dtype=np.float64)
+        eps = self.epsilon() if explore else 0.0
+        bad = _epsilon_greedy(q, masks, self.explore_weights, eps, u, sample, actions, props)
+        if bad != -1:
+            raise ValueError("the action mask allows no action")
+        return actions, props
 
     # -- learning ------------------------------------------------------------------------------
 

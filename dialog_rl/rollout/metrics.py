@@ -1,12 +1,76 @@
-"""Summary statistics of a batch of conversations, each with a 95% confidence interval."""
+"""Summary statistics of a batch of conversations, each with a 95% confidence interval.
+
+Outcomes come as a list of dicts (one per conversation) or as ``OutcomeColumns`` (one array per
+field, as a batched worker makes them): the same numbers either way.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
 Z95 = 1.959963984540054
+
+
+class OutcomeColumns(Sequence):
+    """The outcomes of consecutive episodes, one array per field: a read-only sequence of the
+    dicts ``DialogueEnv.outcome()`` gives (``outcomes[i]``, iteration, slices, ``==`` with a
+    list), which travels between processes and is summarised without a Python object per
+    episode (``summarize``, ``rollout.rundir``).
+
+    Every column has one entry per episode; numbers and flags as numpy arrays, names as object
+    arrays of ``str``. A dict's values are the columns' ``tolist()`` entries (Python types).
+    """
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        self.columns = columns
+
+    @classmethod
+    def concat(cls, parts: Iterable[OutcomeColumns]) -> OutcomeColumns:
+        """The parts end to end (they share their fields)."""
+        parts = list(parts)
+        return cls({k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns})
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return OutcomeColumns({k: v[index] for k, v in self.columns.items()})
+        i = range(len(self))[index]  # IndexError past the end, negative indices from it
+        return {k: v[i : i + 1].tolist()[0] for k, v in self.columns.items()}
+
+    def __iter__(self) -> Iterator[dict]:
+        keys = list(self.columns)
+        for values in zip(*(v.tolist() for v in self.columns.values())):
+            yield dict(zip(keys, values))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (OutcomeColumns, list, tuple)):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"OutcomeColumns({len(self)} episodes: {', '.join(self.columns)})"
+
+
+def concat_outcomes(parts: Sequence[Sequence[dict]]) -> Sequence[dict]:
+    """Outcome sequences end to end: ``OutcomeColumns`` if every part is one, else a list."""
+    if parts and all(isinstance(p, OutcomeColumns) for p in parts):
+        return OutcomeColumns.concat(parts)
+    return [o for p in parts for o in p]
+
+
+def outcome_column(outcomes: Sequence[dict], key: str) -> np.ndarray:
+    """Field ``key`` of every outcome as an array: the column itself for ``OutcomeColumns``,
+    else ``np.array`` of the values (the same dtype and values)."""
+    if isinstance(outcomes, OutcomeColumns):
+        return outcomes.columns[key]
+    return np.array([o[key] for o in outcomes])
 
 
 def mean_ci(values: np.ndarray) -> dict:
@@ -31,24 +95,28 @@ def rate_ci(hits: np.ndarray) -> dict:
     return {"mean": float(p), "ci95": [float(centre - half), float(centre + half)]}
 
 
-def summarize(outcomes: list[dict]) -> dict:
+def summarize(outcomes: Sequence[dict]) -> dict:
     """Success, reward, turns, hang-ups, hand-overs and truncations over episodes, and
     ConvLab/MultiWOZ's metrics of the same conversations (``convlab``)."""
     out = {
         "episodes": len(outcomes),
-        "success": rate_ci(np.array([o["success"] for o in outcomes])),
-        "reward": mean_ci(np.array([o["reward"] for o in outcomes])),
-        "turns": mean_ci(np.array([o["turns"] for o in outcomes])),
-        "hangup": rate_ci(np.array([o["hangup"] for o in outcomes])),
-        "handover": rate_ci(np.array([o["handover"] for o in outcomes])),
-        "truncated": rate_ci(np.array([o["truncated"] for o in outcomes])),
+        "success": rate_ci(outcome_column(outcomes, "success")),
+        "reward": mean_ci(outcome_column(outcomes, "reward")),
+        "turns": mean_ci(outcome_column(outcomes, "turns")),
+        "hangup": rate_ci(outcome_column(outcomes, "hangup")),
+        "handover": rate_ci(outcome_column(outcomes, "handover")),
+        "truncated": rate_ci(outcome_column(outcomes, "truncated")),
     }
-    if outcomes and all("inform_tp" in o for o in outcomes):
+    if isinstance(outcomes, OutcomeColumns):
+        has_counts = len(outcomes) > 0 and "inform_tp" in outcomes.columns
+    else:
+        has_counts = bool(outcomes) and all("inform_tp" in o for o in outcomes)
+    if has_counts:
         out["convlab"] = convlab_metrics(outcomes)
     return out
 
 
-def convlab_metrics(outcomes: list[dict]) -> dict:
+def convlab_metrics(outcomes: Sequence[dict]) -> dict:
     """ConvLab-2's evaluation of conversations (``MultiWozEvaluator`` in
     ``convlab2/evaluator/multiwoz_eval.py``), from each one's counts.
 
@@ -62,7 +130,7 @@ def convlab_metrics(outcomes: list[dict]) -> dict:
     defined (no question, no booking) counts as met where ConvLab-2 counts it as failed.
     """
     tp, fp, fn, matched, domains = (
-        np.array([o[k] for o in outcomes], dtype=np.float64)
+        np.asarray(outcome_column(outcomes, k), dtype=np.float64)
         for k in ("inform_tp", "inform_fp", "inform_fn", "match_domains", "goal_domains")
     )
     made, bookings = (

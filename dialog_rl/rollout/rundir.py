@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,6 +42,7 @@ from dialog_rl.outputs import (
     stamp,
 )
 from dialog_rl.rollout.logs import PART_EPISODES, part_name, write_bytes_atomic
+from dialog_rl.rollout.metrics import OutcomeColumns, concat_outcomes
 from dialog_rl.rollout.runlock import RunLock, check_not_locked, has_content, pid_alive, run_status
 from dialog_rl.seeding import CONVERSATIONS_VERSION
 
@@ -234,8 +236,8 @@ class SimulationRun:
         self.already_complete = False
         self.metrics: dict | None = None
         """The stored metrics of a run that was already complete."""
-        self._done: dict[int, list[dict]] = {}
-        self._pending: dict[int, list[dict]] = {}
+        self._done: dict[int, Sequence[dict]] = {}
+        self._pending: dict[int, list[Sequence[dict]]] = {}  # a part's pieces as they come
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -360,30 +362,34 @@ class SimulationRun:
     def episodes_done(self) -> int:
         return sum(len(o) for o in self._done.values())
 
-    def add(self, start: int, outcomes: list[dict]) -> None:
-        """Take the outcomes of episodes ``start ..``; a part whose outcomes are all in (its
-        Parquet file is on disk by then) is recorded as done."""
+    def add(self, start: int, outcomes: Sequence[dict]) -> None:
+        """Take the outcomes of episodes ``start ..`` (a list of dicts or ``OutcomeColumns``); a
+        part whose outcomes are all in (its Parquet file is on disk by then) is recorded as
+        done."""
         j, n = 0, len(outcomes)
         while j < n:  # part by part, as slices (a chunk holds thousands of episodes)
             part = (start + j) // self.part_episodes
             end = min(n, (part + 1) * self.part_episodes - start)
-            self._pending.setdefault(part, []).extend(outcomes[j:end])
+            self._pending.setdefault(part, []).append(outcomes[j:end])
             j = end
         recorded = False
         for part in sorted(self._pending):
-            if len(self._pending[part]) == self._part_size(part):
-                self._record(part, self._pending.pop(part))
+            if sum(len(p) for p in self._pending[part]) == self._part_size(part):
+                self._record(part, concat_outcomes(self._pending.pop(part)))
                 recorded = True
         if recorded:
             self._write_running()
 
-    def _record(self, part: int, outcomes: list[dict]) -> None:
+    def _record(self, part: int, outcomes: Sequence[dict]) -> None:
         # the outcomes field by field, compact: json's C encoder writes columns of numbers three
         # times as fast as one object per episode (an indented dump runs in Python: ten times).
         # Not fsynced: a record a power cut empties or tears does not parse, and --resume plays
         # its part again; syncing (and, on a disk mounted with discard, deleting synced files at
         # the end) cost a simulate of 400 parts seconds.
-        columns = {key: [o[key] for o in outcomes] for key in outcomes[0]}
+        if isinstance(outcomes, OutcomeColumns):
+            columns = {key: values.tolist() for key, values in outcomes.columns.items()}
+        else:
+            columns = {key: [o[key] for o in outcomes] for key in outcomes[0]}
         data = {"part": part, "start": part * self.part_episodes, "columns": columns}
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_plain) + "\n"
         path = self.progress_dir / f"part-{part:05d}.json"
@@ -401,12 +407,13 @@ class SimulationRun:
         }
         write_bytes_atomic(self.path / "summary.json", _json(summary))
 
-    def outcomes(self) -> list[dict]:
-        """Every episode's outcome, in episode order (all parts must be done)."""
+    def outcomes(self) -> Sequence[dict]:
+        """Every episode's outcome, in episode order (all parts must be done): ``OutcomeColumns``
+        when this process played every part on a vector env, else a list of dicts."""
         missing = [p for p in range(self.n_parts) if p not in self._done]
         if missing:
             raise RuntimeError(f"{self.path}: parts {missing[:5]} were never recorded")
-        return [o for p in range(self.n_parts) for o in self._done[p]]
+        return concat_outcomes([self._done[p] for p in range(self.n_parts)])
 
     # -- ending --------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from dialog_rl.counter_rng import KeyedStream
 from dialog_rl.domain import Domain
 from dialog_rl.numerics import NumericalError
 from dialog_rl.rollout.logs import PART_EPISODES, EpisodeLogWriter, part_name, write_bytes_atomic
+from dialog_rl.rollout.metrics import OutcomeColumns
 
 #: conversations each worker steps together by default: big enough that the per-step work of
 #: Python (the policy's call, the vector env, the log's columns) is spread over many turns,
@@ -106,16 +108,27 @@ class RolloutJob:
             size = min(size, LOGGED_CHUNK_EPISODES)
         per_chunk = max(1, round(size / self.part_episodes))
         parts = -(-self.episodes // self.part_episodes)
+        missing = [p for p in range(parts) if p not in self.skip_parts]
+        # as many chunks as whole parts of about ``size`` episodes make, rounded up to a multiple
+        # of the workers and the parts spread evenly over them (sizes differ by one part at
+        # most): the workers then run out of work together, rather than one playing the last
+        # chunk alone while the other waits
+        n = -(-len(missing) // per_chunk)
+        if self.batched and workers > 1:
+            n = min(-(-n // workers) * workers, len(missing))
         chunks: list[range] = []
-        for p in range(parts):
-            if p in self.skip_parts:
-                continue
-            start, stop = p * self.part_episodes, min((p + 1) * self.part_episodes, self.episodes)
-            last = chunks[-1] if chunks else None
-            if last and last.stop == start and len(last) < per_chunk * self.part_episodes:
-                chunks[-1] = range(last.start, stop)  # the next part of a run of missing ones
-            else:
-                chunks.append(range(start, stop))
+        for k in range(n):
+            group = missing[k * len(missing) // n : (k + 1) * len(missing) // n]
+            for p in group:  # each chunk a run of consecutive missing parts
+                start, stop = (
+                    p * self.part_episodes,
+                    min((p + 1) * self.part_episodes, self.episodes),
+                )
+                last = chunks[-1] if chunks and p != group[0] else None
+                if last is not None and last.stop == start:
+                    chunks[-1] = range(last.start, stop)
+                else:
+                    chunks.append(range(start, stop))
         return chunks
 
 
@@ -124,7 +137,9 @@ class ChunkResult:
     """What a worker sends back for one chunk: outcomes in episode order, and its Parquet parts."""
 
     start: int
-    outcomes: list[dict]
+    outcomes: Sequence[dict]
+    """``DialogueEnv.outcome()`` of each episode: ``OutcomeColumns`` from a batched worker (one
+    array per field), a list of dicts from one playing a conversation at a time."""
     turns: int
     seconds: float = 0.0
     """Wall time the worker spent playing the chunk (for throughput figures)."""
@@ -264,9 +279,11 @@ class RolloutWorker:
             done.result()
         episode = np.concatenate([s["episode"] for s in steps])
         order = np.argsort(episode)  # outcomes in episode order
-        columns = [np.concatenate([s[key] for s in steps])[order].tolist() for key in _OUTCOME_KEYS]
-        outcomes = [dict(zip(_OUTCOME_KEYS, values)) for values in zip(*columns)]
-        turns = sum(columns[_OUTCOME_KEYS.index("turns")])
+        # as columns: they travel to the driver and are summarised without a dict per episode
+        outcomes = OutcomeColumns(
+            {key: np.concatenate([s[key] for s in steps])[order] for key in _OUTCOME_KEYS}
+        )
+        turns = int(outcomes.columns["turns"].sum())
         return ChunkResult(
             chunk.start,
             outcomes,
