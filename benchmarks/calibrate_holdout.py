@@ -2,15 +2,15 @@
 
 Usage: python benchmarks/calibrate_holdout.py [--data DIR] [--bootstrap 200]
 
-``dialog-rl calibrate`` fits the booking restaurant scenario's customer model to the 50 restaurant-only
-dialogues of MultiWOZ's validation set (``restaurant_val_dialogues.json``). The restaurant-only
-dialogues of ``val_search_dialogues.json`` are those same 50 and one more, so they check nothing;
-its held-out restaurant customers are in the 137 dialogues that take a restaurant and a hotel or
-an attraction. This script fits the same parameters, the same way, to the restaurant part of
-those dialogues (the restaurant labels, the goal's restaurant part; greetings and closings are
-the dialogue's) and prints both fits side by side: a held-out estimate outside the calibration
-interval is a parameter the 50 dialogues do not pin down, or one that differs when the customer
-also wants a hotel.
+``dialog-rl calibrate`` fits the booking restaurant scenario's customer model to the 50
+restaurant-only dialogues of MultiWOZ's validation set (``restaurant_val_dialogues.json``). The
+restaurant-only dialogues of ``val_search_dialogues.json`` are those same 50 and one more, so
+they check nothing; its held-out restaurant customers are in the 137 dialogues that take a
+restaurant and a hotel or an attraction. This script fits the same parameters, the same way, to
+the restaurant part of those dialogues (the restaurant labels, the goal's restaurant part;
+greetings and closings are the dialogue's) and prints both fits side by side: a held-out
+estimate outside the calibration interval is a parameter the 50 dialogues do not pin down, or
+one that differs when the customer also wants a hotel.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def _rule_actions(
     """The rule's action for every row of ``obs`` / ``masks`` into ``out`` (see ``rule_action``).
 
     ``slots`` [n, 8]: feature indices of known, conf, confirmed, dontcare, asked, then the request
-    and confirm actions (-1: none), then 1 for a booking's parameter; ``requests`` [n, 2]: feature requested, inform action;
+    and confirm actions (-1: none), then 1 for a booking's parameter; ``requests`` [n, 2]:
+    feature requested, inform action;
     ``tasks`` [n, 2]: feature is_task, perform action; ``required`` [1 + n_tasks, n_slots]: the
     slots an offer (row 0) and each task need; ``misc``: -1 (unused), reqmore, bye actions, then the
     features offer.made, offer.matches_belief, offer.rejected, task.performed, matches_0,

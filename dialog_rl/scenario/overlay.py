@@ -5,9 +5,9 @@ The base's keys are read first, then the overlay's replace them: mappings are me
 ``personas`` is the whole persona list), except the action catalogs (``actions``), merged item by
 item as Kubernetes merges lists in a strategic merge patch: an overlay's action replaces the
 base's action of the same kind, slot and task, and a new one is added at the end (a ``book``
-action, say), so an overlay never repeats the catalog it extends. The merge is done twice, alike: on the YAML node trees,
-whose nodes keep the file and line they were written at (so an error names the file that wrote
-the key), and on the plain data built from them.
+action, say), so an overlay never repeats the catalog it extends. The merge is done twice,
+alike: on the YAML node trees, whose nodes keep the file and line they were written at (so an
+error names the file that wrote the key), and on the plain data built from them.
 """
 
 from __future__ import annotations
