@@ -264,6 +264,8 @@ def start(
     C.multi[i] = T.p_multi[persona]
     C.accepted[i, :] = -1
     C.booked[i, :] = False
+    for d in range(C.book.shape[1]):  # the first choice: the booking's parameters as drawn
+        C.book_key[i, d] = _booking_key(T, C.cons[i], d) if C.book[i, d] else -1
     C.alt[i, :] = False
     C.sys_kind[i] = -1
     C.thanked[i] = False
@@ -622,19 +624,27 @@ def _on_offer(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, 
 
 
 @njit(cache=True)
-def room(T: Tables, seed: np.uint64, entity: int, stated: np.ndarray, d: int) -> bool:
-    """Whether ``entity`` (of domain ``d``) has room for a booking with the parameters in
-    ``stated``: one fixed draw per conversation, entity and parameters, so booking the same
-    again gets the same answer, and two policies that book alike in a paired run share it."""
+def room(T: Tables, C: Customers, i: int, entity: int, stated: np.ndarray, d: int) -> bool:
+    """Whether ``entity`` (of domain ``d``) has room for row ``i``'s booking with the parameters
+    in ``stated``: one fixed draw per conversation, entity and parameters (so booking the same
+    again gets the same answer, and two policies that book alike in a paired run share it),
+    with the scenario's ``available`` for the customer's first choice and
+    ``available_after_change`` for other parameters (MultiWOZ: the changed booking has room)."""
     if entity < 0:
         return False
-    if T.book_avail[d] >= 1.0:
-        return True
+    key = _booking_key(T, stated, d)
+    p = T.book_avail[d] if key == C.book_key[i, d] else T.book_avail2[d]
+    return p >= 1.0 or uniform(C.seed[i], BOOKING, entity, key) < p
+
+
+@njit(cache=True, inline="always")
+def _booking_key(T: Tables, values: np.ndarray, d: int) -> int:
+    """A booking's parameters in domain ``d`` as one 32-bit key."""
     key = 0
     for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
         if T.is_book[s]:
-            key = (key * 131 + stated[s] + 2) & 0xFFFFFFFF
-    return uniform(seed, BOOKING, entity, key) < T.book_avail[d]
+            key = (key * 131 + values[s] + 2) & 0xFFFFFFFF
+    return key
 
 
 @njit(cache=True)

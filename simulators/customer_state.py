@@ -141,7 +141,8 @@ class Tables(NamedTuple):
     # booking (``domain.booking``; no booking: nothing is a booking slot and no one books)
     is_book: np.ndarray  # bool [n_inf]: a booking parameter, not a KB column
     book_rate: np.ndarray  # float64 [n_dom]: probability a customer books in the domain
-    book_avail: np.ndarray  # float64 [n_dom]: probability an entity has room for a booking
+    book_avail: np.ndarray  # float64 [n_dom]: probability the first choice has room
+    book_avail2: np.ndarray  # float64 [n_dom]: the same for other parameters
     book_prob: np.ndarray  # float64 [n_inf]: probability a booking names the slot
     book_cdf: np.ndarray  # float64 [n_inf, max_values]: running sums of its values' probabilities
     book_fail: np.ndarray  # float64 [n_inf]: weight of changing it when a booking fails
@@ -256,6 +257,7 @@ def _booking_tables(d: Domain, n_vals: np.ndarray, width: int) -> dict[str, np.n
         "is_book": is_book,
         "book_rate": np.resize(np.array(bk.rate, dtype=np.float64), n_dom),
         "book_avail": np.resize(np.array(bk.available, dtype=np.float64), n_dom),
+        "book_avail2": np.resize(np.array(bk.available_after, dtype=np.float64), n_dom),
         "book_prob": prob,
         "book_cdf": cdf,
         "book_fail": fail,
@@ -296,6 +298,7 @@ class Customers(NamedTuple):
     accepted: np.ndarray  # int64 [n, n_dom]: the entity accepted in each domain, -1 none
     book: np.ndarray  # bool [n, n_dom]: the customer books in the domain
     booked: np.ndarray  # bool [n, n_dom]: the agent booked the accepted entity as they want
+    book_key: np.ndarray  # int64 [n, n_dom]: the key of the first choice's parameters
     alt: np.ndarray  # bool [n, n_dom]: asked for an alternative to an offer in the domain
     sys_kind: np.ndarray  # int64: the kind of the agent's act being answered, -1 none yet
     thanked: np.ndarray  # bool: thanked once and waits to close again (``closing.again``)
@@ -354,6 +357,7 @@ def customers(domain: Domain, n: int, pairing: int = TURN_KEYED) -> Customers:
         accepted=ints(n, d.domains.n, fill=-1),
         book=np.zeros((n, d.domains.n), dtype=np.bool_),
         booked=np.zeros((n, d.domains.n), dtype=np.bool_),
+        book_key=ints(n, d.domains.n, fill=-1),
         alt=np.zeros((n, d.domains.n), dtype=np.bool_),
         sys_kind=ints(n, fill=-1),
         thanked=np.zeros(n, dtype=np.bool_),

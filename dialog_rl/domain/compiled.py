@@ -111,7 +111,8 @@ class Booking:
 
     slots: tuple[int, ...] = ()  # the informable slots that are booking parameters
     rate: tuple[float, ...] = (0.0,)  # per domain: probability a customer books there
-    available: tuple[float, ...] = (1.0,)  # per domain: probability an entity has room
+    available: tuple[float, ...] = (1.0,)  # per domain: probability the first choice has room
+    available_after: tuple[float, ...] = (1.0,)  # per domain: the same for other parameters
     prob: tuple[float, ...] = ()  # per informable slot: probability a booking names it
     weights: tuple[tuple[float, ...], ...] = ()  # per informable slot: its values' probabilities
     on_fail: tuple[float, ...] = ()  # per informable slot: weight of changing it after a failure

@@ -241,6 +241,7 @@ def _booking(domain_parts, inf_local, inf_values, slot_domain, is_book) -> Booki
         slots=tuple(s for s in range(len(is_book)) if is_book[s]),
         rate=tuple(b.rate if b else 0.0 for b in books),
         available=tuple(b.available if b else 1.0 for b in books),
+        available_after=tuple(b.available_after_change if b else 1.0 for b in books),
         prob=tuple(prob),
         weights=tuple(weights),
         on_fail=tuple(on_fail),

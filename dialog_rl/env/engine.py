@@ -203,7 +203,7 @@ def _act_rows(
         value, entity = tracker.act_arguments(T, B, i, a)
         if T.act_kind[a] == SYS_BOOK:  # the KB says whether there is room: 1 booked, 0 not
             d = tracker.act_domain(T, B, i, a)
-            value = 1 if customer.room(T, C.seed[i], entity, B.values[i], d) else 0
+            value = 1 if customer.room(T, C, i, entity, B.values[i], d) else 0
         sys_value[i], sys_entity[i] = value, entity
         tracker.system_act(T, B, i, a, value, entity)
         C.turn[i] = turn[i] + 1

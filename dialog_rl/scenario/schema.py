@@ -169,8 +169,12 @@ class BookingGoal(Strict):
     values: dict[Name, dict[str, Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)
     """Relative frequency of each value of a booking slot (default: uniform)."""
     available: Probability = 1.0
-    """Probability that an entity has room for a given booking (the day, time, people, ...):
-    a fixed draw per conversation, entity and parameters, so asking again gets the same answer."""
+    """Probability that the customer's first choice (the entity, with the day, time, people ...
+    of their goal) has room: a fixed draw per conversation, entity and parameters, so asking
+    again gets the same answer (MultiWOZ's `fail_book` share)."""
+    available_after_change: Probability = 1.0
+    """The same for a booking with parameters other than the first choice (after the customer
+    changed one): 1, as in MultiWOZ's goals, where the changed booking always finds room."""
     on_fail: dict[Name, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     """When a booking fails: relative frequency of the booking slot the customer changes to
     another value (default: each named slot alike)."""

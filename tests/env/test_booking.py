@@ -65,20 +65,26 @@ def test_goals_book_at_the_scenarios_rate_with_every_parameter(booking):
     assert np.abs(days - 1 / 7).max() < 0.02
 
 
-def test_room_is_a_fixed_draw_per_entity_and_parameters(booking):
-    engine = Engine(booking, 1)
-    t = engine.refs[0]
+def test_room_is_a_fixed_draw_for_the_first_choice_and_there_for_a_changed_one(booking):
     d = booking
-    stated = np.full(d.n_inf, -1, dtype=np.int64)
-    hits = []
-    for e in range(100):
-        for day in range(7):
-            stated[list(d.booking.slots)] = day, 20, 3
-            a = customer.room(t, np.uint64(5), e, stated, 0)
-            assert a == customer.room(t, np.uint64(5), e, stated, 0)
-            hits.append(a)
+    n = 400
+    engine = Engine(d, n)
+    engine.start(np.arange(n), np.arange(n, dtype=np.uint64) + 11)
+    t, _, c, _ = engine.refs
+    cons = engine.customers.cons
+    first, changed = [], []
+    for i in np.flatnonzero(engine.customers.book[:, 0]):
+        wanted = cons[i].copy()
+        for e in range(0, 100, 7):
+            a = customer.room(t, c, int(i), e, wanted, 0)
+            assert a == customer.room(t, c, int(i), e, wanted, 0)  # the same answer again
+            first.append(a)
+        other = wanted.copy()
+        other[d.booking.slots[1]] = (wanted[d.booking.slots[1]] + 1) % 45  # another time
+        changed.append(customer.room(t, c, int(i), 0, other, 0))
     p = d.booking.available[0]
-    assert abs(np.mean(hits) - p) < 4 * np.sqrt(p * (1 - p) / len(hits))
+    assert abs(np.mean(first) - p) < 4 * np.sqrt(p * (1 - p) / len(first))
+    assert all(changed)  # available_after_change: 1, as in MultiWOZ
 
 
 class _Customer:
