@@ -379,6 +379,9 @@ def main() -> None:
     parser.add_argument(
         "--only-commands", action="store_true", help="part 3 only (simulate and train)"
     )
+    parser.add_argument(
+        "--only-scenarios", action="store_true", help="part 1 only (one conversation at a time)"
+    )
     parser.add_argument("--simulate-episodes", type=int, default=200_000)
     parser.add_argument("--train-dialogues", type=int, default=4000)
     parser.add_argument(
@@ -413,6 +416,9 @@ def main() -> None:
             f"the loop, per wall second in parentheses; noise {args.noise}; 1 process)"
         )
         print()
+    if args.only_scenarios:
+        print(f"load average (1 min, at the end): {os.getloadavg()[0]:.1f}")
+        return
     if not args.only_commands:
         rates = scale_report(args)
         figures["batched_rule_1p"] = rates[("batched1", "rule")]
