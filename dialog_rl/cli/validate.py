@@ -52,10 +52,19 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     for s, name in enumerate(d.inf_names):
         values = d.inf_values[s]
         shown = ", ".join(values[:6]) + (", ..." if len(values) > 6 else "")
-        print(f"    {name:<14} {len(values):>4} values: {shown}")
+        booking = " (booking)" if s in d.booking.slots else ""
+        print(f"    {name:<14} {len(values):>4} values: {shown}{booking}")
     print(f"  requestable slots ({d.n_req}): {', '.join(d.req_names) or '-'}")
     print(f"  knowledge base: {d.n_entities} entities")
     print(f"  tasks: {', '.join(d.task_names) or '-'}")
+    bk = d.booking
+    for k, name in enumerate(d.domains.names):
+        if bk.rate[k] > 0:
+            where = f" ({name})" if d.domains.n > 1 else ""
+            print(
+                f"  booking{where}: {bk.rate[k]:.0%} of customers book; their first choice has "
+                f"room {bk.available[k]:.0%} of the time, a changed one {bk.available_after[k]:.0%}"
+            )
     print(f"  actions ({d.n_actions}): {', '.join(d.act_names)}")
     mix = ", ".join(f"{p.name} {w:.0%}" for p, w in zip(d.personas, d.persona_weights))
     print(f"  personas: {mix}")
