@@ -12,6 +12,7 @@ from dialog_rl.cli.options import (
     JSON,
     KB_ROOT,
     NOISE,
+    POLICY,
     SCENARIO,
     SEED,
 )
@@ -21,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
         help="simulated customers against real ones (an annotated corpus), side by side",
-        description="Simulated customers (rule policy, text channel) against the real ones of an "
+        description="Simulated customers (the agent: the rule policy or --policy; text channel) "
+        "against the real ones of an "
         "annotated corpus in MultiWOZ's JSON format: user turns per conversation, act-type "
         "shares, slots per inform, booking share, each with a 95% bootstrap interval, and "
         "act_tv, the total-variation distance between the act-type distributions the "
@@ -31,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     CORPUS.add(p, required=True)
     CORPUS_DOMAIN.add(p, shown_default="the scenario's name, or that of the scenario it extends")
     EPISODES.add(p, default=1000)
+    POLICY.add(p, default="rule", detail="the agent the simulated customers talk to")
     SEED.add(p, default=0, detail="the simulation and the bootstrap")
     NOISE.add(p, detail="here the text channel's word error rate", shown_default="the scenario's")
     JSON.add(p)
@@ -40,7 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from dialog_rl.domain import load_domain
+    from dialog_rl.env.featurizer import observation_spec
     from dialog_rl.outputs import check_replaceable_file
+    from dialog_rl.policies import make_policy
     from dialog_rl.realism.compare import compare, format_comparison, real_side, simulated_side
     from dialog_rl.realism.corpus import (
         CorpusError,
@@ -52,6 +57,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.json:  # before the work: an existing file is replaced only if compare wrote it
         check_replaceable_file(args.json, "compare", "--json")
     domain = load_domain(args.scenario, args.kb_root)
+    policy = make_policy(args.policy, domain, observation_spec(domain))  # checked before the work
     try:
         corpus = load_corpus(args.corpus)
     except CorpusError as err:
@@ -70,11 +76,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             f"{', '.join(found)}); name one with --domain"
         )
     real = real_side(domain, dialogues, name)
-    simulated, outcomes = simulated_side(domain, args.episodes, args.seed, args.noise)
+    simulated, outcomes = simulated_side(domain, args.episodes, args.seed, args.noise, policy)
     result = compare(real, simulated, seed=args.seed)
     noise = domain.error_rate if args.noise is None else args.noise
     print(
-        f"scenario {domain.name} (rule policy, text channel, word noise {noise:.2f}, "
+        f"scenario {domain.name} ({args.policy} policy, text channel, word noise {noise:.2f}, "
         f"{args.episodes} conversations, seed {args.seed}) against {len(dialogues)} real "
         f"dialogues about {name} in {args.corpus} ({len(corpus) - len(dialogues)} about other "
         "domains, left out)"

@@ -97,17 +97,19 @@ def real_side(
 
 
 def simulated_side(
-    domain: Domain, episodes: int, seed: int, noise: float | None = None
+    domain: Domain, episodes: int, seed: int, noise: float | None = None, policy=None
 ) -> tuple[list[list[TurnView]], dict[str, int]]:
-    """Simulated conversations with the rule policy on the text channel: each customer turn as
-    the NLU read it (after word noise) and as the customer meant it; and the outcomes."""
+    """Simulated conversations with ``policy`` (default: the rule policy) on the text channel:
+    each customer turn as the NLU read it (after word noise) and as the customer meant it; and
+    the outcomes."""
     from dialog_rl.env import DialogueEnv
     from dialog_rl.policies import make_policy
     from dialog_rl.rollout.runner import policy_rng
     from dialog_rl.seeding import episode_seed
 
     env = DialogueEnv(domain, noise=noise, channel="text")
-    policy = make_policy("rule", domain, env.spec_obs)
+    if policy is None:
+        policy = make_policy("rule", domain, env.spec_obs)
     # a booking's slots: declared (``slots.booking``), or named like one (``day``, ``people``)
     booking_slots = set(domain.booking.slots) | {
         s for s, n in enumerate(domain.domains.inf_local) if kind_of_slot(n) is not None

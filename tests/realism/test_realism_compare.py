@@ -105,6 +105,22 @@ def test_compare_command_prints_both_sides_and_writes_json(tmp_path, capsys):
     assert main([*args, "--json", str(out)]) == 0  # its own output is replaced
 
 
+def test_compare_plays_the_agent_it_is_given(tmp_path, capsys):
+    corpus = _tiny_corpus(tmp_path / "tiny.json")
+    args = ["compare", "--scenario", "restaurant", "--corpus", str(corpus), "--episodes", "30"]
+    assert main(args) == 0
+    rule = capsys.readouterr().out
+    assert main([*args, "--policy", "random"]) == 0
+    random = capsys.readouterr().out
+    assert "(rule policy," in rule and "(random policy," in random
+
+    def turns(text: str) -> str:
+        return next(x for x in text.splitlines() if "user turns per conversation" in x)
+
+    assert turns(rule) != turns(random)  # another agent, other conversations
+    assert main([*args, "--policy", str(tmp_path / "no-such-run")]) == 2
+
+
 def test_compare_command_refuses_a_bad_corpus_in_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(
