@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from dialog_rl.cli.corpus import corpus_dialogues
 from dialog_rl.cli.errors import UsageError
 from dialog_rl.cli.options import (
     BOOTSTRAP,
@@ -24,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "calibrate",
         help="fit the customer model to annotated real dialogues; write it as an overlay",
-        description="Fit a one-domain scenario's customer model (goal rates, what customers do "
+        description="Fit a one-domain scenario's customer model (goal rates, booking, what customers do "
         "when nothing matches, corrections, don't-care, pieces per turn, alternatives, yes to "
         "offers, greetings, closings, cooperativeness, a patience bound) to annotated dialogues "
         "in MultiWOZ's JSON format, by maximum likelihood or moment matching (which, and why, "
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             f"--scenario {args.scenario}: calibrate fits one-domain scenarios; "
             f"{domain.name!r} has {domain.domains.n} domains"
         )
-    corpus, name, dialogues = _dialogues(args, domain)
+    corpus, name, dialogues = corpus_dialogues(args, domain)
     result = fit(
         loaded.scenario,
         domain,
@@ -97,30 +98,6 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.json:
         _write_json(args, result, domain, name, digest)
     return 0
-
-
-def _dialogues(args: argparse.Namespace, domain) -> tuple[dict, str, list]:
-    """The corpus, the domain read in it, and its dialogues about that domain alone."""
-    from dialog_rl.realism.corpus import (
-        CorpusError,
-        default_domain,
-        dialogues_about,
-        load_corpus,
-    )
-
-    try:
-        corpus = load_corpus(args.corpus)
-    except CorpusError as err:
-        raise UsageError(str(err)) from None
-    name = (args.domain or default_domain(corpus, (domain.name, *domain.bases))).lower()
-    dialogues = dialogues_about(corpus, name)
-    if not dialogues:
-        found = sorted({x for d in corpus.values() for x in d.domains}) or ["none labelled"]
-        raise UsageError(
-            f"{args.corpus}: no dialogue is about {name!r} alone (its domains: "
-            f"{', '.join(found)}); name one with --domain"
-        )
-    return corpus, name, dialogues
 
 
 def _names(base, out, scenario: str) -> tuple[str, str]:

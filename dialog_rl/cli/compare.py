@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dialog_rl.cli.errors import UsageError
+from dialog_rl.cli.corpus import corpus_dialogues
 from dialog_rl.cli.options import (
     CORPUS,
     CORPUS_DOMAIN,
@@ -47,34 +47,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from dialog_rl.outputs import check_replaceable_file
     from dialog_rl.policies import make_policy
     from dialog_rl.realism.compare import compare, format_comparison, real_side, simulated_side
-    from dialog_rl.realism.corpus import (
-        CorpusError,
-        default_domain,
-        dialogues_about,
-        load_corpus,
-    )
 
     if args.json:  # before the work: an existing file is replaced only if compare wrote it
         check_replaceable_file(args.json, "compare", "--json")
     domain = load_domain(args.scenario, args.kb_root)
     policy = make_policy(args.policy, domain, observation_spec(domain))  # checked before the work
-    try:
-        corpus = load_corpus(args.corpus)
-    except CorpusError as err:
-        raise UsageError(str(err)) from None
-    name = (args.domain or default_domain(corpus, (domain.name, *domain.bases))).lower()
-    names = domain.domains.names
-    if len(names) > 1:  # every dialogue within the scenario's domains
-        name = "+".join(names)
-        dialogues = [d for d in corpus.values() if d.domains and d.domains <= set(names)]
-    else:
-        dialogues = dialogues_about(corpus, name)
-    if not dialogues:
-        found = sorted({x for d in corpus.values() for x in d.domains}) or ["none labelled"]
-        raise UsageError(
-            f"{args.corpus}: no dialogue is about {name!r} alone (its domains: "
-            f"{', '.join(found)}); name one with --domain"
-        )
+    corpus, name, dialogues = corpus_dialogues(args, domain)
     real = real_side(domain, dialogues, name)
     simulated, outcomes = simulated_side(domain, args.episodes, args.seed, args.noise, policy)
     result = compare(real, simulated, seed=args.seed)

@@ -25,7 +25,6 @@ from dialog_rl.realism.labels import ANNOTATED_TYPES as LABEL_TYPES
 from dialog_rl.realism.labels import Labels
 from simulators.nlu import RuleNLU
 from simulators.nlu_eval import ActiveDomain
-from simulators.value_readers import kind_of_slot
 
 __all__ = ["TurnView", "compare", "format_comparison", "real_side", "simulated_side"]
 
@@ -110,10 +109,7 @@ def simulated_side(
     env = DialogueEnv(domain, noise=noise, channel="text")
     if policy is None:
         policy = make_policy("rule", domain, env.spec_obs)
-    # a booking's slots: declared (``slots.booking``), or named like one (``day``, ``people``)
-    booking_slots = set(domain.booking.slots) | {
-        s for s, n in enumerate(domain.domains.inf_local) if kind_of_slot(n) is not None
-    }
+    booking_slots = set(domain.booking.slots)
     conversations, outcomes = [], {}
 
     def view(info: dict) -> TurnView:
