@@ -196,11 +196,12 @@ def run_pool(job: RolloutJob, workers: int) -> Iterator[ChunkResult]:
                     f"{lost.start}-{lost.stop - 1}: {err}); the parts logged so far are kept: "
                     "run the same command with --resume to finish"
                 ) from None
-            if job.log_dir is not None:
-                remove_dead_temporaries(Path(job.log_dir))  # the dead worker's half-written part
         finally:
             # on an early stop (Ctrl-C, an error) only the chunks already running finish
             pool.shutdown(wait=True, cancel_futures=True)
+            if job.log_dir is not None:
+                # what a dead worker half-wrote; after the shutdown, so every worker is reaped
+                remove_dead_temporaries(Path(job.log_dir))
 
 
 # -- Ray ---------------------------------------------------------------------------------------

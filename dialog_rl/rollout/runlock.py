@@ -146,11 +146,16 @@ def run_status(directory: str | Path) -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    """True if a process with this pid exists (for temporaries named after their writer)."""
+    """True if a process with this pid exists and is not a zombie (killed, not yet reaped), for
+    temporaries named after their writer."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): trust the signal
+    return status.rsplit(")", 1)[1].split()[0] != "Z"
