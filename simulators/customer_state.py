@@ -134,6 +134,7 @@ class Tables(NamedTuple):
     turn_cdf: np.ndarray  # running sums of the weights of 1, 2, ... pieces a turn (empty: none)
     alternative: float
     affirm_offer: float
+    affirm_answer: float
     hello: float
     bye: float
     closing_negate: float
@@ -234,6 +235,7 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         turn_cdf=np.cumsum(np.array(b.slots_per_turn, dtype=np.float64)),
         alternative=float(b.alternative),
         affirm_offer=float(b.affirm_offer),
+        affirm_answer=float(b.affirm_answer),
         hello=float(b.hello),
         bye=float(b.bye),
         closing_negate=float(b.closing_negate),

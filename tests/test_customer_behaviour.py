@@ -130,6 +130,18 @@ def test_an_answer_counts_towards_the_pieces_of_a_turn(restaurant):
         assert [a[0] for a in acts] == [INFORM] * expect
 
 
+@pytest.mark.parametrize("rate", [0.0, 1.0])
+def test_affirm_answer_sets_how_often_an_answer_opens_with_yes(restaurant, rate):
+    d = restaurant
+    goal = _goal(d, area="north", food="indian", pricerange="cheap")
+    user = _User(_with(d, affirm_answer=rate, slots_per_turn=(0, 1)), goal, 0, 0)
+    told = {a[1] for a in user.said()}  # two of the three constraints
+    asked = next(s for s in range(3) if s not in told)
+    acts = user.respond(d.action_index(f"request({d.inf_names[asked]})"), -1, -1, [-1] * 3)
+    answer = (INFORM, asked, goal.constraints[asked])
+    assert acts == ([(AFFIRM, -1, -1), answer] if rate else [answer])  # "yes, cheap"
+
+
 # -- alternatives ------------------------------------------------------------------------------
 
 

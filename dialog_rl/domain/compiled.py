@@ -39,6 +39,7 @@ class BehaviourParams:
     slots_per_turn: tuple[float, ...] = ()  # normalised weights of 1, 2, ... pieces; () none
     alternative: float = 0.0
     affirm_offer: float = 1.0
+    affirm_answer: float = 0.0
     hello: float = 0.0
     bye: float = 0.3
     closing_negate: float = 0.0
@@ -53,6 +54,7 @@ class BehaviourParams:
             slots_per_turn=tuple(w / total for w in b.slots_per_turn) if total > 0 else (),
             alternative=b.alternative,
             affirm_offer=b.affirm_offer,
+            affirm_answer=b.affirm_answer,
             hello=b.hello,
             bye=b.closing.bye,
             closing_negate=b.closing.negate,

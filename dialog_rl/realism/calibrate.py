@@ -209,6 +209,7 @@ def _estimates(scenario: Scenario, d: Domain, observed: list[Observed], nan: boo
         ("dontcare", b.dontcare),
         ("alternative", b.alternative),
         ("affirm_offer", b.affirm_offer),
+        ("affirm_answer", b.affirm_answer),
         ("hello", b.hello),
         ("closing.bye", b.bye),
         ("closing.negate", b.closing_negate),

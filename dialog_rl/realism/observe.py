@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from dialog_rl.realism.corpus import Dialogue, Turn
 from dialog_rl.realism.labels import Labels
 
-__all__ = ["ALTERNATIVE", "HELLO", "NO", "YES", "Observed", "goal_part", "observe"]
+__all__ = ["ALTERNATIVE", "BYE", "HELLO", "NO", "YES", "Observed", "goal_part", "observe"]
 
 #: a turn opening with one of these says yes (an offer taken, a question answered)
 YES = (
@@ -42,6 +42,9 @@ YES = (
     "excellent",
     "absolutely",
 )
+#: a closing turn with one of these says good-bye (MultiWOZ often labels "thank you, goodbye"
+#: a thanks alone)
+BYE = ("bye", "goodbye", "good bye")
 #: a turn opening with one of these says no
 NO = ("no", "nope", "nah", "not really")
 #: a first turn opening with one of these greets
@@ -97,8 +100,11 @@ class Observed:
     """Offers taken (no alternative, no change, no "no"): taken with a yes."""
     hello: list[int] = field(default_factory=lambda: [0, 0])
     """The first turn: a greeting."""
+    affirm_answer: list[int] = field(default_factory=lambda: [0, 0])
+    """Questions for a constraint the goal has, answered: the answer opens with yes."""
     bye: list[int] = field(default_factory=lambda: [0, 0])
-    """Labelled closing turns (thanks or good-bye only): a good-bye label."""
+    """Labelled closing turns (thanks or good-bye only): a good-bye, labelled or in the words
+    (annotators often label "thank you, goodbye" a thanks alone)."""
     closing_negate: list[int] = field(default_factory=lambda: [0, 0])
     """Closing turns: opens with no ("no, that's all")."""
     closing_again: list[int] = field(default_factory=lambda: [0, 0])
@@ -149,7 +155,7 @@ def observe(labels: Labels, dialogue: Dialogue, corpus_domain: str) -> Observed:
     offered: set[str] = set()
     free_said: set[int] = set()
     alt_asked = False
-    turns: list[tuple[bool, bool, bool, bool]] = []  # closing, unlabelled, no, good-bye label
+    turns: list[tuple[bool, bool, bool, bool]] = []  # closing, unlabelled, no, good-bye
     prev: Turn | None = None  # the agent's turn before the customer's
     n = -1
     for turn in dialogue.turns:
@@ -169,7 +175,10 @@ def observe(labels: Labels, dialogue: Dialogue, corpus_domain: str) -> Observed:
         changed = any(s in said and said[s] != v for s, v in raw.items())
         if sys.requested & slots:  # a question the goal has an answer to
             ob.answered[1] += 1
-            ob.answered[0] += bool(sys.requested & slots & set(raw))
+            if sys.requested & slots & set(raw):
+                ob.answered[0] += 1
+                ob.affirm_answer[1] += 1
+                ob.affirm_answer[0] += yes
         wrong = {s for s, v in sys.stated.items() if s in stated and stated[s] != v}
         wrong -= {s for s in wrong if stated[s] >= d.dontcare(s)}
         if wrong:
@@ -190,7 +199,8 @@ def observe(labels: Labels, dialogue: Dialogue, corpus_domain: str) -> Observed:
                 ob.affirm_offer[1] += 1
                 ob.affirm_offer[0] += yes
             offered |= sys.names
-        turns.append((closing, not turn.labels, no, "general-bye" in turn.labels))
+        bye = "general-bye" in turn.labels or _has(words, BYE)
+        turns.append((closing, not turn.labels, no, bye))
         for s, v in informs:
             if v >= d.dontcare(s) and s not in sys.requested and s not in slots:
                 free_said.add(s)

@@ -270,6 +270,10 @@ class Behaviour(Strict):
     affirm_offer: Probability = 1.0
     """When accepting an offer: probability of saying "yes" (else the customer goes straight on
     to their next question or their thanks)."""
+    affirm_answer: Probability = 0.0
+    """When answering the agent's question (a request for a value their goal holds):
+    probability of opening with "yes" ("Yes, in the centre"), as real customers answer a
+    question put as "do you have an area in mind?"."""
     hello: Probability = 0.0
     """Probability of opening the conversation with a greeting ("Hi, ...")."""
     closing: Closing = Field(default_factory=Closing)

@@ -43,7 +43,7 @@ def _corpus(path: Path) -> Path:
                 user("No, that is all, thank you.", **THANK),
             ],
         },
-        "nomatch": {  # an answered question, nothing matches, a change, thanks and bye
+        "nomatch": {  # a question answered with a yes, nothing matches, a change, thanks and bye
             "goal": {
                 "info": {"food": "chinese", "area": "centre"},
                 "fail_info": {"food": "belgian", "area": "centre"},
@@ -51,21 +51,22 @@ def _corpus(path: Path) -> Path:
             "turns": [
                 user("I want belgian food.", **inform(("Food", "belgian"))),
                 system("Which area?", **{"Restaurant-Request": [["Area", "?"]]}),
-                user("The centre.", **inform(("Area", "centre"))),
+                user("Yes, the centre.", **inform(("Area", "centre"))),
                 system("No belgian there.", **{"Restaurant-NoOffer": [["Food", "belgian"]]}),
                 user("How about chinese instead?", **inform(("Food", "chinese"))),
                 offer,
                 user("Great, thanks. Bye.", **THANK, **{"general-bye": [["none", "none"]]}),
             ],
         },
-        "quiet": {  # one piece of two (exact), an offer taken without a yes, closes twice
+        "quiet": {  # one piece of two (exact), an offer taken without a yes, closes twice (the
+            # first time with a good-bye its label leaves out)
             "goal": {"info": {"food": "indian", "pricerange": "moderate"}},
             "turns": [
                 user("Indian food.", **inform(("Food", "indian"))),
                 system("Price?", **{"Restaurant-Request": [["Price", "?"]]}),
                 user("Moderate.", **inform(("Price", "moderate"))),
                 offer,
-                user("Thanks!", **THANK),
+                user("Thanks, goodbye!", **THANK),
                 system("Anything else?", **{"general-reqmore": [["none", "none"]]}),
                 user("No, that's all.", **THANK),
             ],
@@ -96,7 +97,9 @@ def test_each_dialogue_shows_the_occasions_and_what_the_customer_did(restaurant,
     assert ob["greet"].affirm_offer == [1, 1] and ob["quiet"].affirm_offer == [0, 1]
     assert ob["greet"].closing_negate == [1, 1] and ob["greet"].closing_again == [0, 1]
     assert ob["quiet"].closing_again == [1, 1] and ob["quiet"].closing_negate == [1, 2]
-    assert ob["nomatch"].bye == [1, 1] and ob["quiet"].bye == [0, 2]
+    # a good-bye labelled, or in the words of a turn labelled a thanks alone
+    assert ob["nomatch"].bye == [1, 1] and ob["quiet"].bye == [1, 2]
+    assert ob["nomatch"].affirm_answer == [1, 1] and ob["quiet"].affirm_answer == [0, 1]
     assert ob["nomatch"].no_match == [0, 1, 0, 0]  # a change
     assert ob["nomatch"].answered == [1, 1] and ob["quiet"].answered == [1, 1]
     assert ob["misheard"].correct == [1, 1]
@@ -135,7 +138,12 @@ def test_calibrate_writes_an_overlay_that_loads_with_the_fitted_rates(tmp_path, 
     assert d.name == "fitted" and d.bases == ("restaurant",)
     b = d.behaviour
     assert b.hello == 0.25 and b.affirm_offer == 0.5 and b.correct == 1.0
-    assert b.bye == 0.2 and b.closing_negate == 0.4 and b.closing_again == 0.25
+    assert (
+        b.bye == 0.4
+        and b.affirm_answer == 0.5
+        and b.closing_negate == 0.4
+        and b.closing_again == 0.25
+    )
     assert d.change == 1.0 and d.relax == 0.0
     assert sum(b.slots_per_turn) == pytest.approx(1.0)
     text = out.read_text()
