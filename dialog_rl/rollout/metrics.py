@@ -73,6 +73,15 @@ def outcome_column(outcomes: Sequence[dict], key: str) -> np.ndarray:
     return np.array([o[key] for o in outcomes])
 
 
+def _column_or_zeros(outcomes: Sequence[dict], key: str) -> np.ndarray:
+    """Field ``key`` of every outcome as float64, 0 where an outcome lacks it (a scenario
+    without booking has no booking fields)."""
+    if isinstance(outcomes, OutcomeColumns):
+        col = outcomes.columns.get(key)
+        return np.zeros(len(outcomes)) if col is None else col.astype(np.float64)
+    return np.array([o.get(key, 0) for o in outcomes], dtype=np.float64)
+
+
 def mean_ci(values: np.ndarray) -> dict:
     """Mean with a normal-approximation 95% CI (n is in the thousands in practice)."""
     values = np.asarray(values, dtype=np.float64)
@@ -133,10 +142,7 @@ def convlab_metrics(outcomes: Sequence[dict]) -> dict:
         np.asarray(outcome_column(outcomes, k), dtype=np.float64)
         for k in ("inform_tp", "inform_fp", "inform_fn", "match_domains", "goal_domains")
     )
-    made, bookings = (
-        np.array([o.get(k, 0) for o in outcomes], dtype=np.float64)
-        for k in ("book_made", "book_domains")
-    )
+    made, bookings = (_column_or_zeros(outcomes, k) for k in ("book_made", "book_domains"))
     asked = tp + fn > 0
     recall = tp[asked] / (tp + fn)[asked]
     told = tp[asked] + fp[asked] > 0
