@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -270,11 +270,17 @@ class RolloutWorker:
             recorder = PartRecorder(
                 self.vec, job.seed, job.part_episodes, job.log_metadata, write, text=self.text
             )
-        steps = list(
-            run_batched_columns(
-                self.vec, self.policy, chunk, job.seed, explore=job.explore, recorder=recorder
+        try:
+            steps = list(
+                run_batched_columns(
+                    self.vec, self.policy, chunk, job.seed, explore=job.explore, recorder=recorder
+                )
             )
-        )
+        finally:
+            # Every write handed to the disk thread has finished (its part on disk, or failed
+            # and its temporary removed) before this returns or raises: after a full disk or
+            # Ctrl-C, nothing is still being written behind the caller's back.
+            wait(writes)
         for done in writes:  # every part on disk before the chunk is reported (or its OSError)
             done.result()
         episode = np.concatenate([s["episode"] for s in steps])
