@@ -142,6 +142,17 @@ def test_affirm_answer_sets_how_often_an_answer_opens_with_yes(restaurant, rate)
     assert acts == ([(AFFIRM, -1, -1), answer] if rate else [answer])  # "yes, cheap"
 
 
+def test_a_question_about_a_free_slot_gets_no_yes(restaurant):
+    """The fit counts answers to questions the goal has a value for; "any area" is not one."""
+    d = restaurant
+    goal = _goal(d, food="indian")
+    user = _User(_with(d, affirm_answer=1.0, slots_per_turn=(1,)), goal, 0, 0)
+    user.said()
+    area = _slot(d, "area")
+    acts = user.respond(d.action_index("request(area)"), -1, -1, [-1] * 3)
+    assert acts == [(INFORM, area, d.dontcare(area))]
+
+
 # -- alternatives ------------------------------------------------------------------------------
 
 
