@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
@@ -14,10 +15,11 @@ from dialog_rl.domain import load_domain
 from dialog_rl.rollout import backends
 from dialog_rl.rollout.backends import VECTOR_ENVS, BackendError, RolloutJob, run_rollouts
 from dialog_rl.rollout.logs import TEXT_COLUMNS, read_log
-from dialog_rl.rollout.metrics import summarize
+from dialog_rl.rollout.metrics import OutcomeColumns, concat_outcomes, summarize
 from dialog_rl.train import TrainConfig, TrainError, train
 
 SCENARIO = "scenarios/restaurant.yaml"
+ROOT = Path(__file__).resolve().parent.parent
 EPISODES = 90
 PART = 40  # 3 parts: 40 + 40 + 10 episodes
 
@@ -102,6 +104,17 @@ def test_process_pool_gives_byte_identical_parts_and_metrics(
     parts, metrics = in_process
     assert _parts(tmp_path / "log") == parts
     assert summarize(outcomes) == metrics
+
+
+@pytest.mark.parametrize("scenario", ["restaurant", "restaurant_booking"])
+def test_outcome_columns_summarise_as_the_dicts_they_hold(scenario):
+    """``summarize`` reads the columns (no dict per episode, booking counts included) and gives
+    what it gives for the same outcomes as dicts."""
+    domain = load_domain(str(ROOT / "scenarios" / f"{scenario}.yaml"))
+    chunks = list(run_rollouts(_job(domain, None, episodes=300)))
+    columns = concat_outcomes([c.outcomes for c in chunks])
+    assert isinstance(columns, OutcomeColumns)
+    assert summarize(columns) == summarize(list(columns))
 
 
 @pytest.mark.slow

@@ -74,8 +74,9 @@ def outcome_column(outcomes: Sequence[dict], key: str) -> np.ndarray:
 
 
 def _column_or_zeros(outcomes: Sequence[dict], key: str) -> np.ndarray:
-    """Field ``key`` of every outcome as float64, 0 where an outcome lacks it (a scenario
-    without booking has no booking fields)."""
+    """Field ``key`` of every outcome as float64: the column itself for ``OutcomeColumns``
+    (never a dict per episode), else 0 where an outcome dict lacks it (saved before the field
+    existed)."""
     if isinstance(outcomes, OutcomeColumns):
         col = outcomes.columns.get(key)
         return np.zeros(len(outcomes)) if col is None else col.astype(np.float64)
