@@ -1,4 +1,5 @@
-"""Temporaries of writers that are gone are removed; a live writer's are left to it.
+"""Temporaries of writers that are gone are removed, a live writer's are left to it, and no
+write is still under way when a failed one is reported.
 
 A killed worker stays a zombie until its parent reaps it: it still answers ``kill(pid, 0)``, but
 it will never rename its temporary, so it counts as gone.
@@ -46,3 +47,36 @@ def test_a_zombie_is_not_alive_and_its_temporary_is_removed(tmp_path):
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, part.name])
     finally:
         os.waitpid(pid, 0)
+
+
+def test_a_failed_part_write_returns_only_after_the_writes_queued_behind_it(
+    restaurant, tmp_path, monkeypatch
+):
+    """A batched worker hands parts to a disk thread: when one write fails (a full disk), the
+    error reaches the caller only once every write queued behind it has finished, so nothing is
+    still being written when the run reports the error and cleans up."""
+    import errno
+    import threading
+
+    from dialog_rl.rollout import worker
+    from dialog_rl.rollout.backends import RolloutJob, run_rollouts
+
+    finished: list[str] = []
+    first = threading.Event()
+
+    def write(path, data, *, sync=True):
+        if not first.is_set():
+            first.set()
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        time.sleep(0.05)  # a slow disk
+        finished.append(path.name)
+
+    job = RolloutJob(restaurant, policy="rule", episodes=200, seed=3, noise=0.2,
+                     log_dir=str(tmp_path / "log"), part_episodes=20)  # fmt: skip
+    monkeypatch.setattr(worker, "write_bytes_atomic", write)
+    with pytest.raises(OSError):
+        next(run_rollouts(job))
+    done = list(finished)
+    time.sleep(0.3)
+    assert finished == done, "a write finished after the error was raised"
+    assert done, "parts were queued behind the failed one"
