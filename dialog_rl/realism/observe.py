@@ -43,8 +43,18 @@ YES = (
     "absolutely",
 )
 #: a closing turn with one of these says good-bye (MultiWOZ often labels "thank you, goodbye"
-#: a thanks alone)
-BYE = ("bye", "goodbye", "good bye")
+#: or "thanks, have a nice day" a thanks alone)
+BYE = (
+    "bye",
+    "goodbye",
+    "good bye",
+    "have a nice day",
+    "have a good day",
+    "have a great day",
+    "have a wonderful day",
+    "have a good one",
+    "enjoy your day",
+)
 #: a turn opening with one of these says no
 NO = ("no", "nope", "nah", "not really")
 #: a first turn opening with one of these greets
