@@ -16,7 +16,6 @@ Run: python benchmarks/agent_acts.py [--scenario scenarios/restaurant_calibrated
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -27,49 +26,43 @@ DATA = ROOT.parent / "shared" / "data" / "multiwoz"
 def real_agent(corpus: Path, domain: str) -> tuple[int, float, Counter]:
     """Dialogues about ``domain`` alone: their count, system turns before the last user turn per
     dialogue, and per label the number of those turns carrying it (summed over dialogues)."""
-    data = json.loads(corpus.read_text(encoding="utf-8"))
+    from dialog_rl.realism.corpus import dialogues_about, load_corpus
+
+    dialogues = dialogues_about(load_corpus(corpus), domain)
     labels: Counter = Counter()
-    dialogues = turns = 0
-    for d in data.values():
-        user_domains = {
-            lab.split("-", 1)[0].lower()
-            for t in d["turns"]
-            if t["speaker"] == "user"
-            for lab in (t.get("dialog_act") or {})
-        } - {"general"}
-        if user_domains != {domain}:
-            continue
-        last_user = max(i for i, t in enumerate(d["turns"]) if t["speaker"] == "user")
-        dialogues += 1
-        for t in d["turns"][:last_user]:
-            if t["speaker"] == "system":
+    turns = 0
+    for d in dialogues:
+        last_user = max(i for i, t in enumerate(d.turns) if t.speaker == "user")
+        for t in d.turns[:last_user]:
+            if t.speaker == "system":
                 turns += 1
-                labels.update(set(t.get("dialog_act") or {}))
-    return dialogues, turns / max(dialogues, 1), labels
+                labels.update(set(t.labels))
+    return len(dialogues), turns / max(len(dialogues), 1), labels
+
+
+class _Counting:
+    """The rule policy, counting the actions it takes by catalog name."""
+
+    def __init__(self, policy, names: tuple[str, ...]) -> None:
+        self.policy, self.names, self.acts = policy, names, Counter()
+
+    def act(self, *args, **kw):
+        decision = self.policy.act(*args, **kw)
+        self.acts[self.names[decision.action]] += 1
+        return decision
 
 
 def simulated_agent(scenario: str, episodes: int, noise: float) -> tuple[float, Counter]:
+    """The agent's actions per conversation in ``compare``'s own simulated conversations."""
     from dialog_rl.domain import load_domain
-    from dialog_rl.env import DialogueEnv
+    from dialog_rl.env.featurizer import observation_spec
     from dialog_rl.policies import make_policy
-    from dialog_rl.rollout.runner import policy_rng
-    from dialog_rl.seeding import episode_seed
+    from dialog_rl.realism.compare import simulated_side
 
     d = load_domain(scenario)
-    env = DialogueEnv(d, noise=noise, channel="text")
-    policy = make_policy("rule", d, env.spec_obs)
-    acts: Counter = Counter()
-    for i in range(episodes):
-        s = episode_seed(0, i)
-        obs, info = env.reset(seed=s)
-        rng = policy_rng(s)
-        while True:
-            a = policy.act(obs, info["action_mask"], explore=False, rng=rng).action
-            acts[d.act_names[a]] += 1
-            obs, _, terminated, truncated, info = env.step(a)
-            if terminated or truncated:
-                break
-    return sum(acts.values()) / episodes, acts
+    agent = _Counting(make_policy("rule", d, observation_spec(d)), d.act_names)
+    simulated_side(d, episodes, 0, noise, agent)
+    return sum(agent.acts.values()) / episodes, agent.acts
 
 
 def main() -> None:

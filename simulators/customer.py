@@ -467,11 +467,11 @@ def respond(
         if C.asked[i, slot] > 1 and C.told[i, slot]:
             _annoy(C, i, 1.0)
         if _u(C, i, USER) < C.coop[i]:
-            # a value the goal holds, not "any" (the fit counts only those answers)
-            held = _wanted(T, C, i, slot) < T.n_vals[slot]
-            if T.affirm_answer > 0 and held and _u(C, i, USER) < T.affirm_answer:
+            wanted = _wanted(T, C, i, slot)
+            # a yes only before a value the goal holds, not "any" (the fit counts only those)
+            if T.affirm_answer > 0 and wanted < T.n_vals[slot] and _u(C, i, USER) < T.affirm_answer:
                 _push(C, i, AFFIRM, -1, -1)  # "yes, in the centre"
-            _push(C, i, INFORM, slot, _wanted(T, C, i, slot))
+            _push(C, i, INFORM, slot, wanted)
             _drop(C, i, INFORM, slot)
     elif kind == SYS_CONFIRM:
         wanted = _wanted(T, C, i, slot)

@@ -65,22 +65,17 @@ def concat_outcomes(parts: Sequence[Sequence[dict]]) -> Sequence[dict]:
     return [o for p in parts for o in p]
 
 
-def outcome_column(outcomes: Sequence[dict], key: str) -> np.ndarray:
-    """Field ``key`` of every outcome as an array: the column itself for ``OutcomeColumns``,
-    else ``np.array`` of the values (the same dtype and values)."""
+def outcome_column(outcomes: Sequence[dict], key: str, default=None) -> np.ndarray:
+    """Field ``key`` of every outcome as an array: the column itself for ``OutcomeColumns``
+    (never a dict per episode), else ``np.array`` of the values (the same dtype and values).
+    With a ``default``, outcomes saved before the field existed read as it."""
     if isinstance(outcomes, OutcomeColumns):
+        if default is not None and key not in outcomes.columns:
+            return np.full(len(outcomes), default)
         return outcomes.columns[key]
+    if default is not None:
+        return np.array([o.get(key, default) for o in outcomes])
     return np.array([o[key] for o in outcomes])
-
-
-def _column_or_zeros(outcomes: Sequence[dict], key: str) -> np.ndarray:
-    """Field ``key`` of every outcome as float64: the column itself for ``OutcomeColumns``
-    (never a dict per episode), else 0 where an outcome dict lacks it (saved before the field
-    existed)."""
-    if isinstance(outcomes, OutcomeColumns):
-        col = outcomes.columns.get(key)
-        return np.zeros(len(outcomes)) if col is None else col.astype(np.float64)
-    return np.array([o.get(key, 0) for o in outcomes], dtype=np.float64)
 
 
 def mean_ci(values: np.ndarray) -> dict:
@@ -143,7 +138,10 @@ def convlab_metrics(outcomes: Sequence[dict]) -> dict:
         np.asarray(outcome_column(outcomes, k), dtype=np.float64)
         for k in ("inform_tp", "inform_fp", "inform_fn", "match_domains", "goal_domains")
     )
-    made, bookings = (_column_or_zeros(outcomes, k) for k in ("book_made", "book_domains"))
+    made, bookings = (
+        np.asarray(outcome_column(outcomes, k, default=0), dtype=np.float64)
+        for k in ("book_made", "book_domains")
+    )
     asked = tp + fn > 0
     recall = tp[asked] / (tp + fn)[asked]
     told = tp[asked] + fp[asked] > 0
