@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,9 +40,14 @@ from dialog_rl.outputs import (
     clear_directory,
     stamp,
 )
-from dialog_rl.rollout.logs import PART_EPISODES, part_name, write_bytes_atomic
+from dialog_rl.rollout.logs import (
+    PART_EPISODES,
+    part_name,
+    remove_dead_temporaries,
+    write_bytes_atomic,
+)
 from dialog_rl.rollout.metrics import OutcomeColumns, concat_outcomes
-from dialog_rl.rollout.runlock import RunLock, check_not_locked, has_content, pid_alive, run_status
+from dialog_rl.rollout.runlock import RunLock, check_not_locked, has_content, run_status
 from dialog_rl.seeding import CONVERSATIONS_VERSION
 
 #: summary fields a resumed run must share with the run it continues
@@ -65,7 +69,6 @@ IDENTITY = (
 )
 #: a summary.json bigger than this is no summary of ours (its metrics are a few kB)
 MAX_SUMMARY_BYTES = 16 * 1024 * 1024
-_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
 
 
 class SimulationRunError(ValueError):
@@ -325,12 +328,8 @@ class SimulationRun:
         """Remove what a killed run left half-written (temporaries of dead writers only: a
         worker of the killed run may still be finishing a part, which it renames whole)."""
         for parent in (self.path, self.log_dir, self.progress_dir):
-            if not parent.is_dir():
-                continue
-            for f in parent.iterdir():
-                m = _TEMPORARY.match(f.name)
-                if m and not pid_alive(int(m.group(1))):
-                    f.unlink(missing_ok=True)
+            if parent.is_dir():
+                remove_dead_temporaries(parent)
 
     def _part_size(self, part: int) -> int:
         return min(self.part_episodes, self.episodes - part * self.part_episodes)
