@@ -437,7 +437,8 @@ def respond(
 ) -> None:
     """Row ``i``'s customer reacts to system ``action``; what they say goes to ``C.out``.
 
-    ``value`` is the value a confirm asks about, ``entity`` the entity an offer, inform or
+    ``value`` is the value a confirm asks about (for an inform without a slot, the attributes it
+    answers, as bits of their requestable index), ``entity`` the entity an offer, inform or
     perform is about (-1: none / no match), ``stated`` the agent's belief per informable slot
     (used when it reports that nothing matches). The caller sets the turn's keys first.
     """
@@ -484,10 +485,13 @@ def respond(
     elif kind == SYS_OFFER:
         d = T.act_dom[action]
         _on_offer(T, C, i, entity, stated, C.cur[i] if d < 0 else d)
-    elif kind == SYS_INFORM:
-        if entity >= 0 and entity == C.accepted[i, T.req_dom[slot]] and C.req[i, slot]:
-            C.informed[i, slot] = True
-            _drop(C, i, REQUEST, slot)
+    elif kind == SYS_INFORM:  # one attribute, or (no slot) those in the bits of ``value``
+        for r in range(C.req.shape[1]):
+            if r != slot and not (slot < 0 and (value >> r) & 1):
+                continue
+            if entity >= 0 and entity == C.accepted[i, T.req_dom[r]] and C.req[i, r]:
+                C.informed[i, r] = True
+                _drop(C, i, REQUEST, r)
     elif kind == SYS_PERFORM:
         if T.act_task[action] == C.task[i] and entity >= 0 and entity == C.accepted[i, 0]:
             C.task_done[i] = True
@@ -899,11 +903,21 @@ def _nudge(T: Tables, C: Customers, i: int) -> None:
             if C.req[i, r] and not C.informed[i, r]:
                 _push(C, i, REQUEST, r, -1)
                 return
-        if C.book[i, d] and not C.booked[i, d]:  # restate the booking: "for 4, at 7pm, Friday"
+        if C.book[i, d] and not C.booked[i, d]:
+            # the booking: what it still lacks from them, or all of it again ("for 4, at 7pm,
+            # Friday"); after an answer or an offer, with ``restate_booking``'s probability
+            kind = C.sys_kind[i]
+            quiet = (kind == SYS_INFORM or kind == SYS_OFFER) and (  # noqa: SIM109 (numba)
+                T.restate_booking <= 0.0
+                or (T.restate_booking < 1.0 and _u(C, i, USER) >= T.restate_booking)
+            )
             for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
-                if T.is_book[s] and C.cons[i, s] >= 0:
+                if T.is_book[s] and C.cons[i, s] >= 0 and not (quiet and C.told[i, s]):
                     _push(C, i, INFORM, s, C.cons[i, s])
             if C.out_n[i]:
+                return
+            if quiet:  # told it all: thanks for the answer, yes to the offer
+                _push(C, i, THANK if kind == SYS_INFORM else AFFIRM, -1, -1)
                 return
         if C.task[i] >= 0 and not C.task_done[i]:
             _push(C, i, INFORM, T.task_slot, C.task[i])

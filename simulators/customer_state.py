@@ -135,6 +135,7 @@ class Tables(NamedTuple):
     alternative: float
     affirm_offer: float
     affirm_answer: float
+    restate_booking: float
     hello: float
     bye: float
     closing_negate: float
@@ -236,6 +237,7 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         alternative=float(b.alternative),
         affirm_offer=float(b.affirm_offer),
         affirm_answer=float(b.affirm_answer),
+        restate_booking=float(b.restate_booking),
         hello=float(b.hello),
         bye=float(b.bye),
         closing_negate=float(b.closing_negate),

@@ -166,6 +166,8 @@ def _arguments(d: Domain, c: Customers, action: int, rng: np.random.Generator) -
             if wanted >= 0 and rng.random() < 0.5
             else int(rng.integers(len(d.inf_values[slot]) + 1))
         )
+    elif kind == SYS_INFORM and slot < 0:  # answers all the customer wants
+        value = sum(1 << r for r in range(d.n_req) if c.req[0, r])
     elif kind == SYS_OFFER:
         u = rng.random()
         entity = first_match(d, goal) if u < 0.6 else entity if u < 0.9 else -1

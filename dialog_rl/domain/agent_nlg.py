@@ -9,7 +9,7 @@ import base64
 import hashlib
 import re
 
-from dialog_rl.acts import SYS_BOOK, SYS_CONFIRM, SYS_OFFER
+from dialog_rl.acts import SYS_BOOK, SYS_CONFIRM, SYS_INFORM, SYS_OFFER
 from dialog_rl.domain.compiled import Domain
 
 
@@ -20,7 +20,8 @@ def system_text(
 
     ``beliefs`` (top value per informable slot) fills slot names in no-match messages,
     confirmations and bookings; ``entity`` (or -1) fills the entity's columns. A booking
-    (``value`` 1: made, 0: no room) has a reference number, ``{ref}``.
+    (``value`` 1: made, 0: no room) has a reference number, ``{ref}``; an inform without a slot
+    says the attributes in the bits of ``value`` (``{answers}``).
     """
     kind = domain.act_kind[action]
     templates = domain.act_templates[action]
@@ -50,6 +51,14 @@ def system_text(
     if kind == SYS_CONFIRM:
         fields["slot"] = D.inf_local[slot]
         fields["value"] = domain.value_name(slot, value)
+    elif kind == SYS_INFORM and slot < 0:  # every attribute asked about: the bits of ``value``
+        said = [
+            f"the {D.req_local[r]} is {fields.get(D.req_local[r]) or 'not listed'}"
+            for r in range(domain.n_req)
+            if value >= 0 and (value >> r) & 1
+        ]
+        last = said.pop() if said else "nothing was asked"
+        fields["answers"] = f"{', '.join(said)} and {last}" if said else last
     task = domain.act_task[action]
     if task >= 0:
         fields["task"] = domain.task_names[task].replace("_", " ")

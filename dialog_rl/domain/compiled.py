@@ -40,6 +40,7 @@ class BehaviourParams:
     alternative: float = 0.0
     affirm_offer: float = 1.0
     affirm_answer: float = 0.0
+    restate_booking: float = 1.0
     hello: float = 0.0
     bye: float = 0.3
     closing_negate: float = 0.0
@@ -55,6 +56,7 @@ class BehaviourParams:
             alternative=b.alternative,
             affirm_offer=b.affirm_offer,
             affirm_answer=b.affirm_answer,
+            restate_booking=b.restate_booking,
             hello=b.hello,
             bye=b.closing.bye,
             closing_negate=b.closing.negate,

@@ -93,14 +93,14 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
     act_kind, act_slot, act_task, act_requires, act_names = [], [], [], [], []
     for a, d in actions:
         act_kind.append(ACT_KINDS.index(a.act))
-        if a.act == "inform":
+        if a.act == "inform" and a.slot:
             act_slot.append(slot_of(a.slot, d, req_local, req_domain))
         else:
             act_slot.append(slot_of(a.slot, d, inf_local, slot_domain) if a.slot else -1)
         act_task.append(task_idx[a.task] if a.task else -1)
         act_requires.append(tuple(slot_of(r, d, inf_local, slot_domain) for r in a.requires))
         arg = flat_name(sc, domain_parts[d].name, a.slot) if a.slot else a.task
-        if multi and a.act in ("offer", "book"):
+        if multi and (a.act in ("offer", "book") or (a.act == "inform" and not a.slot)):
             arg = domain_parts[d].name
         act_names.append(f"{a.act}({arg})" if arg else a.act)
 

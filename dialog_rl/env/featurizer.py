@@ -31,6 +31,7 @@ from dialog_rl.env.tracker import (
     OFFER_ACCEPTED,
     OFFER_REJECTED,
     Beliefs,
+    asked_bits,
     n_matches,
 )
 from dialog_rl.jit import njit
@@ -203,6 +204,8 @@ def featurize(T: Tables, L: Layout, B: Beliefs, i: int, obs: np.ndarray, mask: n
         ad = T.act_dom[a]
         if kind == SYS_INFORM and ad >= 0:
             ok = B.offers[i, ad] >= 0  # answers about any domain's entity on offer
+            if s < 0:  # answers everything asked about it: something must be
+                ok = ok and asked_bits(T, B, i, ad) != 0
         elif ad >= 0 and ad != d:
             ok = False  # the other domains' requests, confirmations and offers wait
         elif kind == SYS_GREET:
@@ -212,7 +215,7 @@ def featurize(T: Tables, L: Layout, B: Beliefs, i: int, obs: np.ndarray, mask: n
         elif kind == SYS_CONFIRM:
             ok = not B.confirmed[i, s] and values[s] >= 0
         elif kind in (SYS_PERFORM, SYS_BOOK) or (kind == SYS_INFORM and ad < 0):
-            ok = e >= 0
+            ok = e >= 0 and (kind != SYS_INFORM or s >= 0 or asked_bits(T, B, i, d) != 0)
         if ok and kind in (SYS_PERFORM, SYS_OFFER, SYS_BOOK):
             for t in range(len(values)):
                 if L.act_requires[a, t] and values[t] < 0:
@@ -231,9 +234,12 @@ def mask_reasons(domain: Domain, B: Beliefs, i: int) -> list[str]:
         kind, slot = d.act_kind[a], d.act_slot[a]
         ad = d.domains.act[a]
         reason = ""
+        asked = kind == SYS_INFORM and slot < 0 and not _asked(d, B, i, active if ad < 0 else ad)
         if kind == SYS_INFORM and ad >= 0:
             if B.offers[i, ad] < 0:
                 reason = f"no {names[ad]} offered yet"
+            elif asked:
+                reason = "nothing asked about it"
         elif ad >= 0 and ad != active:
             reason = f"the conversation is about the {names[active]}"
         elif kind == SYS_GREET and turn > 1:
@@ -246,9 +252,16 @@ def mask_reasons(domain: Domain, B: Beliefs, i: int) -> list[str]:
             reason = f"{d.inf_names[slot]} is already confirmed"
         elif kind in (SYS_INFORM, SYS_PERFORM, SYS_BOOK) and B.offered[i] < 0:
             reason = "no entity offered yet"
+        elif asked:
+            reason = "nothing asked about it"
         elif kind in (SYS_PERFORM, SYS_OFFER, SYS_BOOK) and d.act_requires[a]:
             missing = [d.inf_names[s] for s in d.act_requires[a] if values[s] < 0]
             if missing:
                 reason = "needs " + ", ".join(missing) + " first"
         out.append(reason)
     return out
+
+
+def _asked(domain: Domain, B: Beliefs, i: int, d: int) -> bool:
+    """Whether row ``i``'s agent heard the customer ask about anything in domain ``d``."""
+    return any(B.requested[i, r] and domain.domains.req[r] == d for r in range(domain.n_req))

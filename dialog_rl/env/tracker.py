@@ -156,7 +156,7 @@ def n_matches(T: Tables, values: np.ndarray, rejected: np.ndarray, first: bool, 
 @njit(cache=True)
 def act_domain(T: Tables, B: Beliefs, i: int, action: int) -> int:
     """The domain ``action`` is about: its own, its slot's, or (shared acts) the active one."""
-    if T.act_kind[action] == SYS_INFORM:
+    if T.act_kind[action] == SYS_INFORM and T.act_slot[action] >= 0:
         return T.req_dom[T.act_slot[action]]
     d = T.act_dom[action]
     return B.dom[i] if d < 0 else d
@@ -165,8 +165,9 @@ def act_domain(T: Tables, B: Beliefs, i: int, action: int) -> int:
 @njit(cache=True)
 def act_arguments(T: Tables, B: Beliefs, i: int, action: int) -> tuple[int, int]:
     """What the agent's ``action`` carries in row ``i``'s state: the value a confirmation asks
-    about (or -1) and the entity it is about: for an offer the first matching entity not
-    rejected (-1: nothing matches), else the entity on offer in its domain."""
+    about (for an inform without a slot, the requestable slots it answers as bits; else -1) and
+    the entity it is about: for an offer the first matching entity not rejected (-1: nothing
+    matches), else the entity on offer in its domain."""
     kind = T.act_kind[action]
     slot = T.act_slot[action]
     d = act_domain(T, B, i, action)
@@ -176,7 +177,19 @@ def act_arguments(T: Tables, B: Beliefs, i: int, action: int) -> tuple[int, int]
     elif kind == SYS_CONFIRM:
         v = B.values[i, slot]
         value = v if v >= 0 else T.n_vals[slot]
+    elif kind == SYS_INFORM and slot < 0:
+        value = asked_bits(T, B, i, d)
     return value, entity
+
+
+@njit(cache=True)
+def asked_bits(T: Tables, B: Beliefs, i: int, d: int) -> int:
+    """The requestable slots of domain ``d`` row ``i``'s agent heard asked about, as bits."""
+    bits = 0
+    for r in range(B.requested.shape[1]):
+        if B.requested[i, r] and T.req_dom[r] == d:
+            bits |= 1 << r
+    return bits
 
 
 @njit(cache=True)
@@ -196,8 +209,10 @@ def system_act(T: Tables, B: Beliefs, i: int, action: int, value: int, entity: i
         B.no_match[i] = entity < 0
         B.offer_states[i, d] = OFFER_PENDING if entity >= 0 else OFFER_NONE
     elif kind == SYS_INFORM and B.offers[i, d] >= 0:
-        B.requested[i, slot] = False
-        B.informed[i, slot] = True
+        for r in range(B.requested.shape[1]):
+            if r == slot or (slot < 0 and (value >> r) & 1):
+                B.requested[i, r] = False
+                B.informed[i, r] = True
     elif kind == SYS_PERFORM and B.offers[i, d] >= 0:
         B.performed[i] = T.act_task[action]
     elif kind == SYS_BOOK and entity >= 0:

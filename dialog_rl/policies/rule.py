@@ -1,7 +1,7 @@
 """The random baseline and the handcrafted rule policy.
 
 The rule policy is the one a competent engineer writes, driven by the scenario (no per-domain
-code): answer pending questions, ask for what narrows the search (and what the task requires),
+code): answer pending questions (all at once if the catalog has an inform without a slot), ask for what narrows the search (and what the task requires),
 confirm what was heard with low confidence, offer, book if the customer gave a booking's
 parameters (asking for the missing ones), do the task, then ask if there is more.
 It reads the observation by feature name through the ``ObservationSpec``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dialog_rl.acts import SYS_BOOK, SYS_OFFER
+from dialog_rl.acts import SYS_BOOK, SYS_INFORM, SYS_OFFER
 from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import BOOKING_FEATURES, ObservationSpec
 from dialog_rl.jit import njit
@@ -29,6 +29,7 @@ def _rule_actions(
     misc: np.ndarray,
     offers: np.ndarray,
     books: np.ndarray,
+    answers: np.ndarray,
     confirm_below: float,
     out: np.ndarray,
 ) -> None:
@@ -42,16 +43,29 @@ def _rule_actions(
     features offer.made, offer.matches_belief, offer.rejected, task.performed, matches_0,
     matches_1, last.reqmore, then booking.wanted, booking.made, booking.failed (-1: no booking);
     ``offers``, ``books``: the offer and book actions (one per domain; the mask allows the active
-    domain's).
+    domain's); ``answers``: the informs without a slot (answer all that was asked; the mask allows
+    them when something was).
     """
     for r in range(obs.shape[0]):
         out[r] = _one_rule(
-            obs[r], masks[r], slots, requests, tasks, required, misc, offers, books, confirm_below
+            obs[r],
+            masks[r],
+            slots,
+            requests,
+            tasks,
+            required,
+            misc,
+            offers,
+            books,
+            answers,
+            confirm_below,
         )
 
 
 @njit(cache=True)
-def _one_rule(o, m, slots, requests, tasks, required, misc, offers, books, confirm_below) -> int:
+def _one_rule(
+    o, m, slots, requests, tasks, required, misc, offers, books, answers, confirm_below
+) -> int:
     """The rule's action for one observation ``o`` and mask ``m`` (arguments as above)."""
     reqmore, bye = misc[1], misc[2]
     f_made, f_matches, f_rejected, f_performed = misc[3], misc[4], misc[5], misc[6]
@@ -61,6 +75,9 @@ def _one_rule(o, m, slots, requests, tasks, required, misc, offers, books, confi
     booking = misc[10] >= 0 and offer_live and o[misc[10]] > 0 and o[misc[11]] == 0
     # 1. answer the customer's questions about the entity on offer
     if offer_live:
+        for a in answers:
+            if m[a]:
+                return a
         for k in range(requests.shape[0]):
             if o[requests[k, 0]] > 0 and m[requests[k, 1]]:
                 return requests[k, 1]
@@ -193,6 +210,9 @@ class RulePolicy(Policy):
         ]
         self._offers = [a for a in range(d.n_actions) if d.act_kind[a] == SYS_OFFER]
         self._books = [a for a in range(d.n_actions) if d.act_kind[a] == SYS_BOOK]
+        self._answers = [
+            a for a in range(d.n_actions) if d.act_kind[a] == SYS_INFORM and d.act_slot[a] < 0
+        ]
         f_booking = [ix(f) for f in BOOKING_FEATURES] if d.booking.on else [-1, -1, -1]
         self._offer_requires = {d.inf_names[s] for a in self._offers for s in d.act_requires[a]}
         self._reqmore = act.get("reqmore", -1)
@@ -235,6 +255,7 @@ class RulePolicy(Policy):
             ),
             np.array(self._offers, dtype=np.int64),
             np.array(self._books, dtype=np.int64),
+            np.array(self._answers, dtype=np.int64),
             float(confirm_below),
         )
 

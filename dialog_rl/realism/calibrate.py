@@ -210,6 +210,7 @@ def _estimates(scenario: Scenario, d: Domain, observed: list[Observed], nan: boo
         ("alternative", b.alternative),
         ("affirm_offer", b.affirm_offer),
         ("affirm_answer", b.affirm_answer),
+        ("restate_booking", b.restate_booking),
         ("hello", b.hello),
         ("closing.bye", b.bye),
         ("closing.negate", b.closing_negate),

@@ -110,6 +110,9 @@ class Observed:
     """Offers taken (no alternative, no change, no "no"): taken with a yes."""
     hello: list[int] = field(default_factory=lambda: [0, 0])
     """The first turn: a greeting."""
+    restate_booking: list[int] = field(default_factory=lambda: [0, 0])
+    """Turns after the customer said a parameter of the booking and before the agent tries to
+    book: the customer says one again, unchanged (real agents book at once, so few occasions)."""
     affirm_answer: list[int] = field(default_factory=lambda: [0, 0])
     """Questions for a constraint the goal has, answered: the answer opens with yes."""
     bye: list[int] = field(default_factory=lambda: [0, 0])
@@ -165,6 +168,7 @@ def observe(labels: Labels, dialogue: Dialogue, corpus_domain: str) -> Observed:
     offered: set[str] = set()
     free_said: set[int] = set()
     alt_asked = False
+    booking_tried = False
     turns: list[tuple[bool, bool, bool, bool]] = []  # closing, unlabelled, no, good-bye
     prev: Turn | None = None  # the agent's turn before the customer's
     n = -1
@@ -214,6 +218,14 @@ def observe(labels: Labels, dialogue: Dialogue, corpus_domain: str) -> Observed:
         for s, v in informs:
             if v >= d.dontcare(s) and s not in sys.requested and s not in slots:
                 free_said.add(s)
+        booking_tried |= prev is not None and bool(
+            {"booking-book", "booking-nobook"} & {k.lower() for k in prev.labels}
+        )
+        if ob.book_slots and not booking_tried and ob.book_slots & set(said):
+            ob.restate_booking[1] += 1
+            ob.restate_booking[0] += any(
+                s in ob.book_slots and said.get(s) == v for s, v in raw.items()
+            )
         if not closing:
             count = len(raw) + len(requests) + (yes or no)
             if count:  # censored when all the goal still had to say was said

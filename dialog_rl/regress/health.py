@@ -78,7 +78,15 @@ def static_checks(domain: Domain) -> list[Finding]:
     """Problems visible in the compiled scenario alone."""
     d = domain
     out: list[Finding] = []
-    informs = {d.act_slot[a] for a, k in enumerate(d.act_kind) if k == SYS_INFORM}
+    informs = set()
+    for a, k in enumerate(d.act_kind):
+        if k == SYS_INFORM:  # one attribute, or (no slot) every one of the action's domain
+            own = d.domains.act[a]
+            informs |= (
+                {d.act_slot[a]}
+                if d.act_slot[a] >= 0
+                else {r for r in range(d.n_req) if own < 0 or d.domains.req[r] == own}
+            )
     for r, p in enumerate(d.request_prob):
         if p > 0 and r not in informs:
             out.append(

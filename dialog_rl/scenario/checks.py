@@ -141,7 +141,7 @@ def _check_part(scenario: Scenario, part: Part) -> None:
         seen.add(key)
         if action.act in ("request", "confirm") and action.slot not in informable:
             _bad((*where, "slot"), f"{action.slot!r} is not a declared informable slot")
-        if action.act == "inform" and action.slot not in requestable:
+        if action.act == "inform" and action.slot is not None and action.slot not in requestable:
             _bad((*where, "slot"), f"{action.slot!r} is not a declared requestable slot")
         for j, slot in enumerate(action.requires):
             if slot not in informable:

@@ -24,7 +24,7 @@ SlotRef = Annotated[
 ]
 
 #: Placeholders every template may use besides slot names.
-COMMON_PLACEHOLDERS = frozenset({"name", "value", "slot", "task", "ref"})
+COMMON_PLACEHOLDERS = frozenset({"name", "value", "slot", "task", "ref", "answers"})
 
 ACT_KINDS = (
     "greet",
@@ -111,7 +111,9 @@ class Action(Strict):
     act: Literal[ACT_KINDS]  # type: ignore[valid-type]
     """What the agent does: one of the act kinds greet, request, confirm, offer, inform, ..."""
     slot: Name | None = None
-    """The slot it is about: informable for request and confirm, requestable for inform."""
+    """The slot it is about: informable for request and confirm, requestable for inform. An
+    `inform` without one answers, in one turn, every attribute the agent heard the customer ask
+    about (its templates say them with `{answers}`: "the address is ... and the phone is ...")."""
     task: Name | None = None
     """For `perform`: the task performed (start_return, refund, purchase, ...)."""
     requires: list[Name] = Field(default_factory=list)
@@ -119,17 +121,18 @@ class Action(Strict):
     (identity, say, or the day of a booking)."""
     templates: list[str] = Field(min_length=1)
     """Agent phrasings; placeholders are slot names, `{name}`, `{value}`, `{slot}`, `{task}`, and
-    for `book` the booking's reference number `{ref}`."""
+    for `book` the booking's reference number `{ref}`; for an `inform` without a slot, the answers
+    `{answers}`."""
     no_match_templates: list[str] = Field(default_factory=list)
     """For `offer`: what the agent says when no entity matches; for `book`: when the entity has
     nothing free for the booking's parameters."""
 
     @model_validator(mode="after")
     def _fields_fit_act(self) -> Action:
-        needs_slot = self.act in ("request", "confirm", "inform")
+        needs_slot = self.act in ("request", "confirm")
         if needs_slot and self.slot is None:
             raise ValueError(f"a `{self.act}` action needs a `slot`")
-        if not needs_slot and self.slot is not None:
+        if not needs_slot and self.act != "inform" and self.slot is not None:
             raise ValueError(f"a `{self.act}` action takes no `slot`")
         if (self.act == "perform") != (self.task is not None):
             raise ValueError("`task` goes with `perform` actions, and every `perform` needs one")
@@ -274,6 +277,11 @@ class Behaviour(Strict):
     """When answering the agent's question (a request for a value their goal holds):
     probability of opening with "yes" ("Yes, in the centre"), as real customers answer a
     question put as "do you have an area in mind?"."""
+    restate_booking: Probability = 1.0
+    """When the agent answers a question or makes an offer while the booking it has every
+    parameter of is not made yet: probability of saying the parameters again ("for 4, at 7pm,
+    on Friday"); else the customer thanks for the answer or says yes to the offer, and waits.
+    When the agent does anything else without booking, they always say them again."""
     hello: Probability = 0.0
     """Probability of opening the conversation with a greeting ("Hi, ...")."""
     closing: Closing = Field(default_factory=Closing)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from helpers import assert_refused_at
 
-from dialog_rl.acts import AFFIRM, INFORM, NEGATE
-from dialog_rl.domain import load_domain, system_text
+from dialog_rl.acts import AFFIRM, INFORM, NEGATE, THANK
+from dialog_rl.domain import BehaviourParams, load_domain, system_text
 from dialog_rl.env import DialogueEnv
 from dialog_rl.env.engine import Engine
 from dialog_rl.env.featurizer import mask_reasons
@@ -90,7 +90,7 @@ def test_room_is_a_fixed_draw_for_the_first_choice_and_there_for_a_changed_one(b
 class _Customer:
     """One booking customer on a one-row engine, driven act by act."""
 
-    def __init__(self, d, available=1.0):
+    def __init__(self, d, available=1.0, requests=()):
         d = dataclasses.replace(
             d,
             change_mind=0.0,
@@ -105,7 +105,7 @@ class _Customer:
         for s, v in zip(d.booking.slots, (_index(d, "day", "friday")[1], 36, 3)):
             values[s] = v  # friday, 19:00, 4 people
         self.goal = values
-        write_goal(self.c, 0, Goal(values, [], -1, entity, [0], [0]))
+        write_goal(self.c, 0, Goal(values, list(requests), -1, entity, [0], [0]))
         customer.start(self.t, self.ref, 0, np.uint64(1), False, 0, 1.0, 0.0)
         self.turn = 0
 
@@ -189,7 +189,8 @@ def test_the_rule_policy_books_and_convlab_counts_the_book_rate(booking):
     assert convlab["book_rate"]["mean"] >= 0.93
     # success needs the booking: a policy that never books fails every booking customer
     never = RulePolicy(booking, env.spec_obs)
-    never._kernel_args = (*never._kernel_args[:6], np.zeros(0, dtype=np.int64), 0.6)
+    args = never._kernel_args
+    never._kernel_args = (*args[:6], np.zeros(0, dtype=np.int64), *args[7:])
     ends = [run_episode(env, never, k, 11, explore=False).outcome for k in range(60)]
     booked_goals = [o for o in ends if o["book_domains"]]
     assert booked_goals and not any(o["success"] for o in booked_goals)
@@ -228,7 +229,7 @@ BAD = [
         "book requires an undeclared slot",
         "requires: [day, time, people]",
         "requires: [day, time, guests]",
-        "actions[21].requires[2]",
+        "actions[22].requires[2]",
         "'guests' is not a declared informable slot",
         "requires: [day, time, guests]",
     ),
@@ -240,3 +241,64 @@ def test_a_bad_booking_section_is_one_line_naming_file_line_and_field(tmp_path, 
     _, old, new, field, message, needle = case
     path, text = _bad(tmp_path, old, new)
     assert_refused_at(capsys, path, text, needle, field, message)
+
+
+# -- answering every question at once, and not restating a booking ----------------------------
+
+
+def test_an_inform_without_a_slot_answers_every_question_asked_in_one_turn(booking):
+    d = booking
+    answer = d.action_index("inform")
+    phone, postcode = d.req_names.index("phone"), d.req_names.index("postcode")
+    assert d.act_slot[answer] == -1
+    for bits, told in (((1 << phone) | (1 << postcode), {phone, postcode}), (1 << phone, {phone})):
+        user = _Customer(d, requests=[phone, postcode])
+        user.respond(d.action_index("offer"), -1, 0, user.goal)
+        user.respond(answer, bits, 0, user.goal)
+        assert {r for r in range(d.n_req) if user.c.informed[0, r]} == told  # only what was said
+    text = system_text(d, answer, (1 << phone) | (1 << postcode), 0, 0, [-1] * d.n_inf)
+    row = d.kb_rows[0]
+    assert f"the phone is {row['phone']} and the postcode is {row['postcode']}" in text
+
+
+def test_an_inform_without_a_slot_waits_for_an_offer_and_a_question(booking):
+    d = booking
+    env = DialogueEnv(d, noise=0.0)
+    env.reset(seed=0)
+    answer = d.action_index("inform")
+    assert mask_reasons(d, env.engine.beliefs, 0)[answer] == "no entity offered yet"
+    env.step(d.action_index("offer"))
+    if not env.engine.beliefs.requested[0].any():
+        assert env.action_masks()[answer] == 0
+        assert mask_reasons(d, env.engine.beliefs, 0)[answer] == "nothing asked about it"
+
+
+def test_the_rule_policy_answers_all_questions_at_once(booking):
+    env = DialogueEnv(booking, noise=0.0)
+    policy = RulePolicy(booking, env.spec_obs)
+    answer = booking.action_index("inform")
+    answers = 0
+    for k in range(100):
+        obs, info = env.reset(seed=k)
+        while True:
+            a = policy.act(obs, info["action_mask"], explore=False).action
+            assert booking.act_kind[a] != booking.act_kind[answer] or a == answer
+            answers += a == answer
+            obs, _, terminated, truncated, info = env.step(a)
+            if terminated or truncated:
+                break
+    assert answers > 0
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0])
+def test_restate_booking_sets_whether_a_told_booking_is_said_again(booking, rate):
+    d = dataclasses.replace(booking, behaviour=BehaviourParams(restate_booking=rate))
+    user = _Customer(d)
+    params = {(INFORM, s, user.goal[s]) for s in d.booking.slots}
+    said = set(user.respond(d.action_index("offer"), -1, 0, user.goal))
+    while not params <= said:  # the booking told, a piece or two a turn
+        said |= set(user.respond(d.action_index("reqmore"), -1, -1, user.goal))
+    again = user.respond(d.action_index("inform"), 0, 0, user.goal)
+    assert set(again) == ({(THANK, -1, -1)} if rate == 0 else params)  # thanks for the answer
+    acts = user.respond(d.action_index("reqmore"), -1, -1, user.goal)
+    assert set(acts) == params  # the agent went on without booking: said again at any rate
