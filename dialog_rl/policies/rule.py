@@ -1,9 +1,10 @@
 """The random baseline and the handcrafted rule policy.
 
 The rule policy is the one a competent engineer writes, driven by the scenario (no per-domain
-code): answer pending questions (all at once if the catalog has an inform without a slot), ask for what narrows the search (and what the task requires),
-confirm what was heard with low confidence, offer, book if the customer gave a booking's
-parameters (asking for the missing ones), do the task, then ask if there is more.
+code): answer pending questions (all at once if the catalog has an inform without a slot), ask
+for what narrows the search (and what the task requires), confirm what was heard with low
+confidence, offer, book if the customer gave a booking's parameters (asking for the missing
+ones), do the task, then ask if there is more.
 It reads the observation by feature name through the ``ObservationSpec``.
 """
 

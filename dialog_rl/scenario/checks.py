@@ -45,12 +45,25 @@ def parts(scenario: Scenario) -> list[Part]:
     ]
 
 
+#: requestable slots an inform without a slot can answer (its answers are the bits of an int64)
+MAX_ANSWERED = 62
+
+
 def check_references(scenario: Scenario) -> None:
     """Check that every slot, task and domain a scenario names is declared; raise
     ScenarioRefError."""
     domains = parts(scenario)
     for part in domains:
         _check_part(scenario, part)
+    n_req = sum(len(p.slots.requestable) for p in domains)
+    for p in domains:
+        for j, action in enumerate(p.actions):
+            if action.act == "inform" and action.slot is None and n_req > MAX_ANSWERED:
+                _bad(
+                    (*p.loc, "actions", j, "slot"),
+                    f"an inform without a slot answers up to {MAX_ANSWERED} requestable slots; "
+                    f"the scenario has {n_req}: give it a slot",
+                )
     if scenario.domains is not None:
         _check_domains(scenario, domains)
     if scenario.lifetime is not None:

@@ -302,3 +302,17 @@ def test_restate_booking_sets_whether_a_told_booking_is_said_again(booking, rate
     assert set(again) == ({(THANK, -1, -1)} if rate == 0 else params)  # thanks for the answer
     acts = user.respond(d.action_index("reqmore"), -1, -1, user.goal)
     assert set(acts) == params  # the agent went on without booking: said again at any rate
+
+
+def test_an_inform_without_a_slot_is_refused_past_62_requestable_slots(tmp_path, capsys):
+    extra = "".join(
+        f'    - name: fact{k}\n      user_templates: ["Fact {k}?"]\n' for k in range(60)
+    )
+    base = (ROOT / "scenarios" / "restaurant.yaml").read_text()
+    base = base.replace("  requestable:\n", "  requestable:\n" + extra, 1)
+    (tmp_path / "restaurant.yaml").write_text(base)
+    path = tmp_path / "restaurant_booking.yaml"
+    text = BOOKING
+    path.write_text(text)
+    needle = "  - act: inform  # no slot"
+    assert_refused_at(capsys, path, text, needle, "actions[15].slot", "answers up to 62")
