@@ -192,28 +192,7 @@ class DialogueVectorEnv(VectorEnv):
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        if self.seed_value is None:
-            raise RuntimeError("step() called before reset()")
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
-        rows = np.flatnonzero(self.active)
-        try:
-            rewards, terminated, truncated = self.engine.step(actions, rows)
-        except NumericalError as err:
-            slot = getattr(err, "slot", None)
-            if slot is not None:
-                err.at_episode(int(self.episodes[slot]))
-            raise
-        if self.engine_name == "array":  # the loop engine's envs check their own numbers
-            names = self.spec_obs.names
-            try:
-                check_batch(rewards, self.engine.obs, names, self.episodes, self.engine.turn - 1)
-            except NumericalError as err:  # the seed that replays the episode, as DialogueEnv's
-                err.seed = episode_seed(self.seed_value, err.episode)
-                raise
-        if self.on_turn is not None:
-            self.on_turn(rows, rewards, terminated, truncated)
+        rewards, terminated, truncated = self._turn(actions)
         done = terminated | truncated
         finished = np.flatnonzero(done)
         extra: dict[str, Any] = {}
@@ -250,6 +229,47 @@ class DialogueVectorEnv(VectorEnv):
             truncated,
             {**self._infos(), **extra},
         )
+
+    def step_columns(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``step`` for a consumer of columns (``rollout.batched.run_batched_columns``): the same
+        turn and the same fresh starts, without Gymnasium's infos (no full-width copies, final
+        observations or per-slot outcome arrays). Returns the slots that finished and, for
+        those slots in that order, ``episode`` and the ``engine.outcomes`` fields. The next
+        observations and masks are ``engine.obs`` and ``engine.masks`` (overwritten by the next
+        step); ``active`` and ``episodes`` say which slots play which episode now."""
+        _, terminated, truncated = self._turn(actions)
+        finished = np.flatnonzero(terminated | truncated)
+        columns: dict[str, np.ndarray] = {}
+        if len(finished):
+            columns = {"episode": self.episodes[finished], **self.engine.outcomes(finished)}
+            self._start(finished)
+        return finished, columns
+
+    def _turn(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One turn of the active slots, checked; the ``on_turn`` hook is called."""
+        if self.seed_value is None:
+            raise RuntimeError("step() called before reset()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
+        rows = np.flatnonzero(self.active)
+        try:
+            rewards, terminated, truncated = self.engine.step(actions, rows)
+        except NumericalError as err:
+            slot = getattr(err, "slot", None)
+            if slot is not None:
+                err.at_episode(int(self.episodes[slot]))
+            raise
+        if self.engine_name == "array":  # the loop engine's envs check their own numbers
+            names = self.spec_obs.names
+            try:
+                check_batch(rewards, self.engine.obs, names, self.episodes, self.engine.turn - 1)
+            except NumericalError as err:  # the seed that replays the episode, as DialogueEnv's
+                err.seed = episode_seed(self.seed_value, err.episode)
+                raise
+        if self.on_turn is not None:
+            self.on_turn(rows, rewards, terminated, truncated)
+        return rewards, terminated, truncated
 
     def _start(self, slots: np.ndarray) -> None:
         episodes = np.arange(self._next_episode, self._next_episode + len(slots))

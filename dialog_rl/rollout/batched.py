@@ -161,29 +161,26 @@ def run_batched_columns(
     A ``recorder`` logs every decision (``rollout.recorder``).
     """
     todo = episodes if isinstance(episodes, range) else range(episodes)
-    obs, infos, rngs = _start(vec, policy, todo, seed, explore)
-    masks = infos["action_mask"]
+    _, _, rngs = _start(vec, policy, todo, seed, explore)
+    obs, masks, active = vec.engine.obs, vec.engine.masks, vec.active  # updated in place
     left = len(todo)
     if recorder is not None:
         recorder.begin(todo)
         vec.on_turn = recorder.after_turn
     try:
         while left > 0:
-            actions, props = _act(policy, obs, masks, infos["active"], explore, rngs)
+            actions, props = _act(policy, obs, masks, active, explore, rngs)
             if recorder is not None:
-                recorder.before(obs, masks, actions, props, infos["active"])
-            obs, _, _, _, infos = vec.step(actions)
-            masks = infos["action_mask"]
-            if "final_info" not in infos:
+                recorder.before(obs, masks, actions, props, active)
+            done, fin = vec.step_columns(actions)
+            if not len(done):
                 continue
-            fin = infos["final_info"]
-            done = np.flatnonzero(infos["_final_info"])
-            _reseed(rngs, done, infos["episode"], seed)
-            rows = done[fin["episode"][done] < todo.stop]
-            left -= len(rows)
+            _reseed(rngs, done, vec.episodes, seed)
+            keep = fin["episode"] < todo.stop
+            left -= int(keep.sum())
             if recorder is not None:
-                recorder.finished(fin["episode"][rows], fin["outcome"][rows], fin["success"][rows])
-            yield {key: fin[key][rows] for key in ("episode", *_OUTCOME_KEYS)}
+                recorder.finished(fin["episode"][keep], fin["outcome"][keep], fin["success"][keep])
+            yield {key: fin[key][keep] for key in ("episode", *_OUTCOME_KEYS)}
     finally:
         vec.on_turn = None
     if recorder is not None:
