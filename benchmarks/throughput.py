@@ -201,9 +201,9 @@ def profile_batched(args) -> None:
         f"{total:.2f} CPU-s under cProfile ({turns / total:,.0f} turns/CPU-s with its overhead)"
     )
     rows = [(label, seconds(name, suffix, caller)) for label, name, suffix, caller in _PARTS]
-    own = seconds("step", "vector.py", None) - seconds("step", "engine.py", "step")
-    own -= seconds("_start", "vector.py", "step")
-    rows.append(("env: vector env's own work (infos, final obs, guards)", own))
+    own = seconds("step_columns", "vector.py", None) - seconds("step", "engine.py", "_turn")
+    own -= seconds("_start", "vector.py", "step_columns")
+    rows.append(("env: vector env's own work (outcomes, guards, restarts)", own))
     top = [sec for label, sec in rows if not label.startswith(("  ", "policy: forward"))]
     rows.append(("rollout loop and the rest", total - sum(top)))
     for label, sec in rows:
@@ -368,7 +368,7 @@ def main() -> None:
         "--scale-episodes", type=int, default=12000, help="episodes per part-2 figure"
     )
     parser.add_argument(
-        "--batch", type=int, default=32768, help="conversations per vector env (--profile)"
+        "--batch", type=int, default=1024, help="conversations per vector env (--profile)"
     )
     parser.add_argument(
         "--batches",
