@@ -238,3 +238,38 @@ def test_calibrate_fits_who_books_how_often_there_is_room_and_what_changes(tmp_p
     assert weights == {"day": 0.0, "time": 1.0, "people": 0.0}
     assert d.booking.prob[time_slot] == 1.0
     assert "goals.book.available" in out.read_text() or "available: 0.5" in out.read_text()
+
+
+def test_a_booking_said_again_unchanged_is_counted_until_the_agent_books(domains, tmp_path):
+    """``restate_booking``: turns after a booking parameter was said and before the agent tries
+    to book; the event is a parameter said again with the same value (a changed one is not)."""
+    book = {"day": "friday", "time": "18:00", "people": "2"}
+    booked = system("Booked, ref X.", **{"Booking-Book": [["Ref", "X"]]})
+    data = {
+        "again": {
+            "goal": {"info": {"food": "indian"}, "book": book},
+            "turns": [
+                user("Indian for 2 on friday.", **inform(("Food", "indian"), ("People", "2"), ("Day", "friday"))),
+                system("Golden House?", **inform(("Name", "golden house"))),
+                user("Yes, for 2 people at 18:00.", **inform(("People", "2"), ("Time", "18:00"))),
+                booked,
+                user("For 2, thanks.", **inform(("People", "2"))),  # after the booking: not counted
+            ],
+        },
+        "changed": {
+            "goal": {"info": {"food": "indian"}, "book": book},
+            "turns": [
+                user("Indian for 3 on friday.", **inform(("Food", "indian"), ("People", "3"), ("Day", "friday"))),
+                system("Golden House?", **inform(("Name", "golden house"))),
+                user("Make it 2 people, at 18:00.", **inform(("People", "2"), ("Time", "18:00"))),
+                booked,
+            ],
+        },
+    }  # fmt: skip
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    corpus = load_corpus(path)
+    d = domains["restaurant_booking"]
+    ob = dict(zip(corpus, observe_all(d, list(corpus.values()), "restaurant")))
+    assert ob["again"].restate_booking == [1, 1]
+    assert ob["changed"].restate_booking == [0, 1]
