@@ -463,7 +463,9 @@ def respond(
         C.out_n[i] = n_prev
         _told(C, i)
         return
-    if kind == SYS_REQUEST:
+    if kind == SYS_REQUEST and slot < 0:
+        _answer_all(T, C, i, value)
+    elif kind == SYS_REQUEST:
         C.asked[i, slot] += 1
         if C.asked[i, slot] > 1 and C.told[i, slot]:
             _annoy(C, i, 1.0)
@@ -519,6 +521,32 @@ def respond(
             _finish(T, C, i)
     _told(C, i)
     C.cur[i] = _current(T, C, i)
+
+
+@njit(cache=True)
+def _answer_all(T: Tables, C: Customers, i: int, bits: int) -> None:
+    """A request for several slots at once (the bits of ``bits``): annoyed once if any was
+    told already; cooperative (one draw), the customer answers each, "yes" first as for one."""
+    annoyed = False
+    for s in range(C.asked.shape[1]):
+        if (bits >> s) & 1:
+            C.asked[i, s] += 1
+            annoyed |= C.asked[i, s] > 1 and C.told[i, s]
+    if annoyed:
+        _annoy(C, i, 1.0)
+    if _u(C, i, USER) >= C.coop[i]:
+        return
+    drawn = False
+    for s in range(C.asked.shape[1]):
+        if not (bits >> s) & 1:
+            continue
+        wanted = _wanted(T, C, i, s)
+        if T.affirm_answer > 0 and not drawn and wanted < T.n_vals[s]:
+            drawn = True  # one "yes", before the first answer the goal holds a value for
+            if _u(C, i, USER) < T.affirm_answer:
+                _push(C, i, AFFIRM, -1, -1)
+        _push(C, i, INFORM, s, wanted)
+        _drop(C, i, INFORM, s)
 
 
 @njit(cache=True)

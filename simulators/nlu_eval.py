@@ -22,6 +22,7 @@ from dialog_rl.acts import (
     SYS_CONFIRM,
     SYS_INFORM,
     SYS_OFFER,
+    SYS_REQUEST,
     USER_ACT_NAMES,
 )
 from dialog_rl.domain import Domain, first_match
@@ -166,6 +167,8 @@ def _arguments(d: Domain, c: Customers, action: int, rng: np.random.Generator) -
             if wanted >= 0 and rng.random() < 0.5
             else int(rng.integers(len(d.inf_values[slot]) + 1))
         )
+    elif kind == SYS_REQUEST and slot < 0:  # asks for every slot that narrows the search
+        value = sum(1 << s for s in d.kb_slots if d.constraint_prob[s] > 0)
     elif kind == SYS_INFORM and slot < 0:  # answers all the customer wants
         value = sum(1 << r for r in range(d.n_req) if c.req[0, r])
     elif kind == SYS_OFFER:

@@ -9,7 +9,7 @@ import base64
 import hashlib
 import re
 
-from dialog_rl.acts import SYS_BOOK, SYS_CONFIRM, SYS_INFORM, SYS_OFFER
+from dialog_rl.acts import SYS_BOOK, SYS_CONFIRM, SYS_INFORM, SYS_OFFER, SYS_REQUEST
 from dialog_rl.domain.compiled import Domain
 
 
@@ -21,7 +21,8 @@ def system_text(
     ``beliefs`` (top value per informable slot) fills slot names in no-match messages,
     confirmations and bookings; ``entity`` (or -1) fills the entity's columns. A booking
     (``value`` 1: made, 0: no room) has a reference number, ``{ref}``; an inform without a slot
-    says the attributes in the bits of ``value`` (``{answers}``).
+    says the attributes in the bits of ``value`` (``{answers}``), a request without one the slots
+    it asks for (``{slots}``).
     """
     kind = domain.act_kind[action]
     templates = domain.act_templates[action]
@@ -57,8 +58,10 @@ def system_text(
             for r in range(domain.n_req)
             if value >= 0 and (value >> r) & 1
         ]
-        last = said.pop() if said else "nothing was asked"
-        fields["answers"] = f"{', '.join(said)} and {last}" if said else last
+        fields["answers"] = _listed(said, "nothing was asked")
+    elif kind == SYS_REQUEST and slot < 0:  # the slots asked for: the bits of ``value``
+        asked = [D.inf_local[s] for s in range(domain.n_inf) if value >= 0 and (value >> s) & 1]
+        fields["slots"] = _listed(asked, "anything")
     task = domain.act_task[action]
     if task >= 0:
         fields["task"] = domain.task_names[task].replace("_", " ")
@@ -66,6 +69,13 @@ def system_text(
         fields.setdefault(name, "unknown")
     template = templates[template_index % len(templates)]
     return with_articles(template.format(**fields))
+
+
+def _listed(items: list[str], none: str) -> str:
+    """``a``, ``a and b``, ``a, b and c``; ``none`` for no items."""
+    if len(items) < 2:
+        return items[0] if items else none
+    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def booking_reference(entity: int, params: tuple[int, ...]) -> str:

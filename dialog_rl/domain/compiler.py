@@ -100,7 +100,9 @@ def compile_scenario(loaded: LoadedScenario) -> Domain:
         act_task.append(task_idx[a.task] if a.task else -1)
         act_requires.append(tuple(slot_of(r, d, inf_local, slot_domain) for r in a.requires))
         arg = flat_name(sc, domain_parts[d].name, a.slot) if a.slot else a.task
-        if multi and (a.act in ("offer", "book") or (a.act == "inform" and not a.slot)):
+        if multi and (
+            a.act in ("offer", "book") or (a.act in ("inform", "request") and not a.slot)
+        ):
             arg = domain_parts[d].name
         act_names.append(f"{a.act}({arg})" if arg else a.act)
 

@@ -33,6 +33,7 @@ from dialog_rl.env.tracker import (
     Beliefs,
     asked_bits,
     n_matches,
+    unknown_bits,
 )
 from dialog_rl.jit import njit
 from dialog_rl.scenario.schema import ACT_KINDS
@@ -210,8 +211,8 @@ def featurize(T: Tables, L: Layout, B: Beliefs, i: int, obs: np.ndarray, mask: n
             ok = False  # the other domains' requests, confirmations and offers wait
         elif kind == SYS_GREET:
             ok = B.turn[i] <= 1
-        elif kind == SYS_REQUEST:
-            ok = not B.confirmed[i, s]
+        elif kind == SYS_REQUEST:  # (no slot: something to ask for)
+            ok = not B.confirmed[i, s] if s >= 0 else unknown_bits(T, B, i, d) != 0
         elif kind == SYS_CONFIRM:
             ok = not B.confirmed[i, s] and values[s] >= 0
         elif kind in (SYS_PERFORM, SYS_BOOK) or (kind == SYS_INFORM and ad < 0):
@@ -244,7 +245,9 @@ def mask_reasons(domain: Domain, B: Beliefs, i: int) -> list[str]:
             reason = f"the conversation is about the {names[active]}"
         elif kind == SYS_GREET and turn > 1:
             reason = "greet only opens a conversation"
-        elif kind == SYS_REQUEST and confirmed[slot]:
+        elif kind == SYS_REQUEST and slot < 0 and not _unknown(d, B, i, active):
+            reason = "nothing left to ask for"
+        elif kind == SYS_REQUEST and slot >= 0 and confirmed[slot]:
             reason = f"{d.inf_names[slot]} is already confirmed"
         elif kind == SYS_CONFIRM and values[slot] < 0:
             reason = f"nothing heard for {d.inf_names[slot]} yet"
@@ -265,3 +268,16 @@ def mask_reasons(domain: Domain, B: Beliefs, i: int) -> list[str]:
 def _asked(domain: Domain, B: Beliefs, i: int, d: int) -> bool:
     """Whether row ``i``'s agent heard the customer ask about anything in domain ``d``."""
     return any(B.requested[i, r] and domain.domains.req[r] == d for r in range(domain.n_req))
+
+
+def _unknown(domain: Domain, B: Beliefs, i: int, d: int) -> bool:
+    """Whether a slot of domain ``d`` that narrows the search is unknown to row ``i``'s agent and
+    not asked for twice (what a request without a slot asks for)."""
+    D = domain.domains
+    return any(
+        D.slot[s] == d
+        and domain.constraint_prob[s] > 0
+        and B.values[i, s] < 0
+        and B.asked[i, s] < 2
+        for s in domain.kb_slots
+    )

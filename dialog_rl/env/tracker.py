@@ -165,7 +165,8 @@ def act_domain(T: Tables, B: Beliefs, i: int, action: int) -> int:
 @njit(cache=True)
 def act_arguments(T: Tables, B: Beliefs, i: int, action: int) -> tuple[int, int]:
     """What the agent's ``action`` carries in row ``i``'s state: the value a confirmation asks
-    about (for an inform without a slot, the requestable slots it answers as bits; else -1) and
+    about (for an inform without a slot, the requestable slots it answers as bits; for a request
+    without one, the informable slots it asks for as bits; else -1) and
     the entity it is about: for an offer the first matching entity not rejected (-1: nothing
     matches), else the entity on offer in its domain."""
     kind = T.act_kind[action]
@@ -179,7 +180,21 @@ def act_arguments(T: Tables, B: Beliefs, i: int, action: int) -> tuple[int, int]
         value = v if v >= 0 else T.n_vals[slot]
     elif kind == SYS_INFORM and slot < 0:
         value = asked_bits(T, B, i, d)
+    elif kind == SYS_REQUEST and slot < 0:
+        value = unknown_bits(T, B, i, d)
     return value, entity
+
+
+@njit(cache=True)
+def unknown_bits(T: Tables, B: Beliefs, i: int, d: int) -> int:
+    """The slots of domain ``d`` that narrow its search (customers may constrain them) which row
+    ``i``'s agent has no value for and has not asked for twice yet, as bits."""
+    bits = 0
+    for s in T.kb_slots:
+        asking = T.slot_dom[s] == d and T.constraint_prob[s] > 0
+        if asking and B.values[i, s] < 0 and B.asked[i, s] < 2:
+            bits |= 1 << s
+    return bits
 
 
 @njit(cache=True)
@@ -200,8 +215,10 @@ def system_act(T: Tables, B: Beliefs, i: int, action: int, value: int, entity: i
     B.last_kind[i], B.last_slot[i], B.last_value[i] = kind, slot, value
     B.no_match[i] = False
     d = act_domain(T, B, i, action)
-    if kind == SYS_REQUEST:
-        B.asked[i, slot] += 1
+    if kind == SYS_REQUEST:  # one slot, or (no slot) those in the bits of ``value``
+        for s in range(B.asked.shape[1]):
+            if s == slot or (slot < 0 and (value >> s) & 1):
+                B.asked[i, s] += 1
     elif kind == SYS_OFFER:
         if entity != B.offers[i, d]:
             B.bookings[i, d] = BOOK_NONE

@@ -2,7 +2,8 @@
 
 The rule policy is the one a competent engineer writes, driven by the scenario (no per-domain
 code): answer pending questions (all at once if the catalog has an inform without a slot), ask
-for what narrows the search (and what the task requires), confirm what was heard with low
+for what narrows the search (all at once if it has a request without a slot) and what the task
+requires, confirm what was heard with low
 confidence, offer, book if the customer gave a booking's parameters (asking for the missing
 ones), do the task, then ask if there is more.
 It reads the observation by feature name through the ``ObservationSpec``.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dialog_rl.acts import SYS_BOOK, SYS_INFORM, SYS_OFFER
+from dialog_rl.acts import SYS_BOOK, SYS_INFORM, SYS_OFFER, SYS_REQUEST
 from dialog_rl.domain import Domain
 from dialog_rl.env.featurizer import BOOKING_FEATURES, ObservationSpec
 from dialog_rl.jit import njit
@@ -31,6 +32,7 @@ def _rule_actions(
     offers: np.ndarray,
     books: np.ndarray,
     answers: np.ndarray,
+    asks: np.ndarray,
     confirm_below: float,
     out: np.ndarray,
 ) -> None:
@@ -45,7 +47,8 @@ def _rule_actions(
     matches_1, last.reqmore, then booking.wanted, booking.made, booking.failed (-1: no booking);
     ``offers``, ``books``: the offer and book actions (one per domain; the mask allows the active
     domain's); ``answers``: the informs without a slot (answer all that was asked; the mask allows
-    them when something was).
+    them when something was); ``asks``: the requests without a slot (ask for all that narrows the
+    search and is unknown).
     """
     for r in range(obs.shape[0]):
         out[r] = _one_rule(
@@ -59,13 +62,14 @@ def _rule_actions(
             offers,
             books,
             answers,
+            asks,
             confirm_below,
         )
 
 
 @njit(cache=True)
 def _one_rule(
-    o, m, slots, requests, tasks, required, misc, offers, books, answers, confirm_below
+    o, m, slots, requests, tasks, required, misc, offers, books, answers, asks, confirm_below
 ) -> int:
     """The rule's action for one observation ``o`` and mask ``m`` (arguments as above)."""
     reqmore, bye = misc[1], misc[2]
@@ -87,7 +91,18 @@ def _one_rule(
     for t in range(tasks.shape[0]):
         if o[tasks[t, 0]] > 0:
             believed = t
-    # 2. ask for what narrows the search or what the task needs
+    # 2. ask for what narrows the search (two or more such slots: all at once, if the catalog
+    # can) or what the task needs
+    if not few and len(asks):
+        n_ask = 0
+        for i in range(slots.shape[0]):
+            f_known, f_asked, a_req = slots[i, 0], slots[i, 4], slots[i, 5]
+            if a_req >= 0 and not slots[i, 7] and o[f_known] == 0 and m[a_req]:
+                n_ask += o[f_asked] < 2 / 3 - 1e-6
+        if n_ask >= 2:
+            for a in asks:
+                if m[a]:
+                    return a
     for i in range(slots.shape[0]):
         f_known, f_asked, a_req = slots[i, 0], slots[i, 4], slots[i, 5]
         if a_req < 0 or o[f_known] > 0 or not m[a_req] or o[f_asked] >= 2 / 3 - 1e-6:
@@ -214,6 +229,9 @@ class RulePolicy(Policy):
         self._answers = [
             a for a in range(d.n_actions) if d.act_kind[a] == SYS_INFORM and d.act_slot[a] < 0
         ]
+        self._asks = [
+            a for a in range(d.n_actions) if d.act_kind[a] == SYS_REQUEST and d.act_slot[a] < 0
+        ]
         f_booking = [ix(f) for f in BOOKING_FEATURES] if d.booking.on else [-1, -1, -1]
         self._offer_requires = {d.inf_names[s] for a in self._offers for s in d.act_requires[a]}
         self._reqmore = act.get("reqmore", -1)
@@ -257,6 +275,7 @@ class RulePolicy(Policy):
             np.array(self._offers, dtype=np.int64),
             np.array(self._books, dtype=np.int64),
             np.array(self._answers, dtype=np.int64),
+            np.array(self._asks, dtype=np.int64),
             float(confirm_below),
         )
 

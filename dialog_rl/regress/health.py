@@ -120,7 +120,11 @@ def static_checks(domain: Domain) -> list[Finding]:
         )
     requestable = {d.act_slot[a] for a, k in enumerate(d.act_kind) if k == SYS_REQUEST}
     for s in d.kb_slots:
-        if d.constraint_prob[s] > 0 and s not in requestable:
+        asked_all = any(  # a request without a slot of the slot's domain asks for it
+            k == SYS_REQUEST and d.act_slot[a] < 0 and d.domains.act[a] in (-1, d.domains.slot[s])
+            for a, k in enumerate(d.act_kind)
+        )
+        if d.constraint_prob[s] > 0 and s not in requestable and not asked_all:
             out.append(
                 Finding(
                     "unsatisfiable-goals",

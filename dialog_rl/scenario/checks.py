@@ -45,7 +45,7 @@ def parts(scenario: Scenario) -> list[Part]:
     ]
 
 
-#: requestable slots an inform without a slot can answer (its answers are the bits of an int64)
+#: slots an inform (request) without a slot can answer (ask for): they are the bits of an int64
 MAX_ANSWERED = 62
 
 
@@ -56,6 +56,7 @@ def check_references(scenario: Scenario) -> None:
     for part in domains:
         _check_part(scenario, part)
     n_req = sum(len(p.slots.requestable) for p in domains)
+    n_inf = sum(len(p.slots.informable) + len(p.slots.booking) for p in domains) + 1  # the task
     for p in domains:
         for j, action in enumerate(p.actions):
             if action.act == "inform" and action.slot is None and n_req > MAX_ANSWERED:
@@ -63,6 +64,12 @@ def check_references(scenario: Scenario) -> None:
                     (*p.loc, "actions", j, "slot"),
                     f"an inform without a slot answers up to {MAX_ANSWERED} requestable slots; "
                     f"the scenario has {n_req}: give it a slot",
+                )
+            if action.act == "request" and action.slot is None and n_inf > MAX_ANSWERED:
+                _bad(
+                    (*p.loc, "actions", j, "slot"),
+                    f"a request without a slot asks for up to {MAX_ANSWERED} informable slots; "
+                    f"the scenario has {n_inf}: give it a slot",
                 )
     if scenario.domains is not None:
         _check_domains(scenario, domains)
@@ -152,7 +159,9 @@ def _check_part(scenario: Scenario, part: Part) -> None:
         if key in seen:
             _bad(where, f"the catalog already has this action ({action.act} {key[1] or ''})")
         seen.add(key)
-        if action.act in ("request", "confirm") and action.slot not in informable:
+        if action.act == "confirm" and action.slot not in informable:
+            _bad((*where, "slot"), f"{action.slot!r} is not a declared informable slot")
+        if action.act == "request" and action.slot is not None and action.slot not in informable:
             _bad((*where, "slot"), f"{action.slot!r} is not a declared informable slot")
         if action.act == "inform" and action.slot is not None and action.slot not in requestable:
             _bad((*where, "slot"), f"{action.slot!r} is not a declared requestable slot")

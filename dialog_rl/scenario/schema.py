@@ -24,7 +24,7 @@ SlotRef = Annotated[
 ]
 
 #: Placeholders every template may use besides slot names.
-COMMON_PLACEHOLDERS = frozenset({"name", "value", "slot", "task", "ref", "answers"})
+COMMON_PLACEHOLDERS = frozenset({"name", "value", "slot", "task", "ref", "answers", "slots"})
 
 ACT_KINDS = (
     "greet",
@@ -113,7 +113,9 @@ class Action(Strict):
     slot: Name | None = None
     """The slot it is about: informable for request and confirm, requestable for inform. An
     `inform` without one answers, in one turn, every attribute the agent heard the customer ask
-    about (its templates say them with `{answers}`: "the address is ... and the phone is ...")."""
+    about (its templates say them with `{answers}`: "the address is ... and the phone is ...");
+    a `request` without one asks, in one turn, for every slot that narrows the search and that
+    the agent does not know yet (`{slots}`: "area, food and pricerange")."""
     task: Name | None = None
     """For `perform`: the task performed (start_return, refund, purchase, ...)."""
     requires: list[Name] = Field(default_factory=list)
@@ -122,17 +124,17 @@ class Action(Strict):
     templates: list[str] = Field(min_length=1)
     """Agent phrasings; placeholders are slot names, `{name}`, `{value}`, `{slot}`, `{task}`, and
     for `book` the booking's reference number `{ref}`; for an `inform` without a slot, the answers
-    `{answers}`."""
+    `{answers}`; for a `request` without one, the slots asked for, `{slots}`."""
     no_match_templates: list[str] = Field(default_factory=list)
     """For `offer`: what the agent says when no entity matches; for `book`: when the entity has
     nothing free for the booking's parameters."""
 
     @model_validator(mode="after")
     def _fields_fit_act(self) -> Action:
-        needs_slot = self.act in ("request", "confirm")
+        needs_slot = self.act == "confirm"
         if needs_slot and self.slot is None:
             raise ValueError(f"a `{self.act}` action needs a `slot`")
-        if not needs_slot and self.act != "inform" and self.slot is not None:
+        if not needs_slot and self.act not in ("inform", "request") and self.slot is not None:
             raise ValueError(f"a `{self.act}` action takes no `slot`")
         if (self.act == "perform") != (self.task is not None):
             raise ValueError("`task` goes with `perform` actions, and every `perform` needs one")

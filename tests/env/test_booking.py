@@ -229,7 +229,7 @@ BAD = [
         "book requires an undeclared slot",
         "requires: [day, time, people]",
         "requires: [day, time, guests]",
-        "actions[22].requires[2]",
+        "actions[23].requires[2]",
         "'guests' is not a declared informable slot",
         "requires: [day, time, guests]",
     ),
@@ -316,3 +316,46 @@ def test_an_inform_without_a_slot_is_refused_past_62_requestable_slots(tmp_path,
     path.write_text(text)
     needle = "  - act: inform  # no slot"
     assert_refused_at(capsys, path, text, needle, "actions[15].slot", "answers up to 62")
+
+
+def test_a_request_without_a_slot_asks_for_every_unknown_search_slot_in_one_turn(booking):
+    d = booking
+    ask = d.action_index("request")
+    area, food, price = (d.inf_names.index(s) for s in ("area", "food", "pricerange"))
+    assert d.act_slot[ask] == -1
+    user = _Customer(d)
+    acts = user.respond(ask, (1 << area) | (1 << price), -1, [-1] * d.n_inf)
+    assert {(INFORM, area, user.goal[area]), (INFORM, price, user.goal[price])} <= set(acts)
+    assert user.c.asked[0, area] == user.c.asked[0, price] == 1 and user.c.asked[0, food] == 0
+    text = system_text(d, ask, (1 << area) | (1 << food) | (1 << price), -1, 0, [-1] * d.n_inf)
+    assert text == "What area, food and pricerange would you like?"
+
+
+def test_a_request_without_a_slot_is_allowed_while_a_search_slot_is_unknown(booking):
+    d = booking
+    env = DialogueEnv(d, noise=0.0)
+    ask = d.action_index("request")
+    for seed in range(50):
+        env.reset(seed=seed)
+        B = env.engine.beliefs
+        unknown = [s for s in d.kb_slots if B.values[0, s] < 0]
+        assert env.action_masks()[ask] == bool(unknown)
+        if not unknown:
+            assert mask_reasons(d, B, 0)[ask] == "nothing left to ask for"
+            return
+    raise AssertionError("no opening told every search slot")
+
+
+def test_the_rule_policy_asks_for_two_or_more_unknown_slots_at_once(booking):
+    env = DialogueEnv(booking, noise=0.0)
+    policy = RulePolicy(booking, env.spec_obs)
+    ask = booking.action_index("request")
+    asked = 0
+    for k in range(100):
+        obs, info = env.reset(seed=k)
+        unknown = sum(env.engine.beliefs.values[0, s] < 0 for s in booking.kb_slots)
+        a = policy.act(obs, info["action_mask"], explore=False).action
+        if unknown >= 2 and booking.act_kind[a] == booking.act_kind[ask]:
+            assert a == ask  # not one request(slot) after another
+            asked += 1
+    assert asked > 0
