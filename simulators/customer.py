@@ -438,7 +438,8 @@ def respond(
     """Row ``i``'s customer reacts to system ``action``; what they say goes to ``C.out``.
 
     ``value`` is the value a confirm asks about (for an inform without a slot, the attributes it
-    answers, as bits of their requestable index), ``entity`` the entity an offer, inform or
+    answers, as bits of their requestable index; for a request without one, the slots it asks
+    for, as bits of their informable index), ``entity`` the entity an offer, inform or
     perform is about (-1: none / no match), ``stated`` the agent's belief per informable slot
     (used when it reports that nothing matches). The caller sets the turn's keys first.
     """
@@ -463,19 +464,8 @@ def respond(
         C.out_n[i] = n_prev
         _told(C, i)
         return
-    if kind == SYS_REQUEST and slot < 0:
-        _answer_all(T, C, i, value)
-    elif kind == SYS_REQUEST:
-        C.asked[i, slot] += 1
-        if C.asked[i, slot] > 1 and C.told[i, slot]:
-            _annoy(C, i, 1.0)
-        if _u(C, i, USER) < C.coop[i]:
-            wanted = _wanted(T, C, i, slot)
-            # a yes only before a value the goal holds, not "any" (the fit counts only those)
-            if T.affirm_answer > 0 and wanted < T.n_vals[slot] and _u(C, i, USER) < T.affirm_answer:
-                _push(C, i, AFFIRM, -1, -1)  # "yes, in the centre"
-            _push(C, i, INFORM, slot, wanted)
-            _drop(C, i, INFORM, slot)
+    if kind == SYS_REQUEST:
+        _answer(T, C, i, slot, value)
     elif kind == SYS_CONFIRM:
         wanted = _wanted(T, C, i, slot)
         if value == wanted:
@@ -524,12 +514,14 @@ def respond(
 
 
 @njit(cache=True)
-def _answer_all(T: Tables, C: Customers, i: int, bits: int) -> None:
-    """A request for several slots at once (the bits of ``bits``): annoyed once if any was
-    told already; cooperative (one draw), the customer answers each, "yes" first as for one."""
+def _answer(T: Tables, C: Customers, i: int, slot: int, bits: int) -> None:
+    """The agent asks for ``slot`` (or, -1, for the slots in the bits of ``bits``): annoyed if
+    it asks again for one told already; cooperative (one draw), the customer answers each, a
+    yes before the first answer their goal holds a value for ("yes, in the centre"; not before
+    "any area")."""
     annoyed = False
     for s in range(C.asked.shape[1]):
-        if (bits >> s) & 1:
+        if s == slot or (slot < 0 and (bits >> s) & 1):
             C.asked[i, s] += 1
             annoyed |= C.asked[i, s] > 1 and C.told[i, s]
     if annoyed:
@@ -538,11 +530,11 @@ def _answer_all(T: Tables, C: Customers, i: int, bits: int) -> None:
         return
     drawn = False
     for s in range(C.asked.shape[1]):
-        if not (bits >> s) & 1:
+        if s != slot and not (slot < 0 and (bits >> s) & 1):
             continue
         wanted = _wanted(T, C, i, s)
         if T.affirm_answer > 0 and not drawn and wanted < T.n_vals[s]:
-            drawn = True  # one "yes", before the first answer the goal holds a value for
+            drawn = True  # the fit counts answers the goal holds a value for
             if _u(C, i, USER) < T.affirm_answer:
                 _push(C, i, AFFIRM, -1, -1)
         _push(C, i, INFORM, s, wanted)
