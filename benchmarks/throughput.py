@@ -8,8 +8,9 @@ Part 2, restaurant, rule policy and an untrained DQN (inference only): the same 
 rollout backends (in-process; a local process pool of 1 and 2 workers; Ray with 2 actors), then
 the batched path (the vector env's array engine, one `act_batch` per step; for the DQN one
 forward pass per step) at each of ``--batches`` (1,024 conversations, `simulate`'s default,
-and 32,768; each headline figure is the faster's), per wall second and per CPU second (``time.process_time``: on a machine
-shared with other jobs the wall figures measure the free cores as much as the code). Pool and
+and 32,768; each headline figure is the faster's), per wall second and per CPU second
+(``time.process_time``: on a machine shared with other jobs the wall figures measure the free
+cores as much as the code). Pool and
 Ray start-up are measured separately (a job of one episode per worker) and reported next to the
 steady-state figure, which excludes them.
 
@@ -21,7 +22,8 @@ start-up included) and ``dialog-rl train --algo dqn`` (CPU seconds); ``--only-co
 just these.
 
 Run: python benchmarks/throughput.py [--episodes N] [--scale-episodes N] [--batches N ...]
-[--batch N (--profile)] [--batched-episodes N] [--no-ray] [--only-scale | --only-commands] [--profile] [--json OUT]
+[--batch N (--profile)] [--batched-episodes N] [--no-ray] [--only-scale | --only-commands]
+[--profile] [--json OUT]
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from dialog_rl.domain import load_domain
 from dialog_rl.env import DialogueEnv
 from dialog_rl.policies import RulePolicy
 from dialog_rl.rollout.runner import run_episode
+from dialog_rl.rollout.worker import VECTOR_ENVS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -368,15 +371,16 @@ def main() -> None:
         "--scale-episodes", type=int, default=12000, help="episodes per part-2 figure"
     )
     parser.add_argument(
-        "--batch", type=int, default=1024, help="conversations per vector env (--profile)"
+        "--batch", type=int, default=VECTOR_ENVS, help="conversations per vector env (--profile)"
     )
     parser.add_argument(
         "--batches",
         type=int,
         nargs="+",
-        default=[1024, 32768],
-        help="batch sizes of the batched figures (each headline figure is the fastest's; 1024 "
-        "is simulate's default: a batch's state stays in the cache, so a turn costs less)",
+        default=[VECTOR_ENVS, 32768],
+        help=f"batch sizes of the batched figures (each headline figure is the fastest's; "
+        f"{VECTOR_ENVS} is simulate's default: a batch's state stays in the cache, so a turn "
+        "costs less)",
     )
     parser.add_argument(
         "--batched-episodes",

@@ -61,6 +61,7 @@ from simulators.customer_state import (
     SUCCESS,
     Customers,
     Tables,
+    covers,
 )
 
 # -- draws ------------------------------------------------------------------------------------
@@ -479,7 +480,7 @@ def respond(
         _on_offer(T, C, i, entity, stated, C.cur[i] if d < 0 else d)
     elif kind == SYS_INFORM:  # one attribute, or (no slot) those in the bits of ``value``
         for r in range(C.req.shape[1]):
-            if r != slot and not (slot < 0 and (value >> r) & 1):
+            if not covers(r, slot, value):
                 continue
             if entity >= 0 and entity == C.accepted[i, T.req_dom[r]] and C.req[i, r]:
                 C.informed[i, r] = True
@@ -521,7 +522,7 @@ def _answer(T: Tables, C: Customers, i: int, slot: int, bits: int) -> None:
     "any area")."""
     annoyed = False
     for s in range(C.asked.shape[1]):
-        if s == slot or (slot < 0 and (bits >> s) & 1):
+        if covers(s, slot, bits):
             C.asked[i, s] += 1
             annoyed |= C.asked[i, s] > 1 and C.told[i, s]
     if annoyed:
@@ -530,7 +531,7 @@ def _answer(T: Tables, C: Customers, i: int, slot: int, bits: int) -> None:
         return
     drawn = False
     for s in range(C.asked.shape[1]):
-        if s != slot and not (slot < 0 and (bits >> s) & 1):
+        if not covers(s, slot, bits):
             continue
         wanted = _wanted(T, C, i, s)
         if T.affirm_answer > 0 and not drawn and wanted < T.n_vals[s]:

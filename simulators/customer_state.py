@@ -438,3 +438,10 @@ def as_struct(state: Tables | Customers) -> structref.StructRefProxy:
     if config.DISABLE_JIT:
         return state
     return (_new_tables if isinstance(state, Tables) else _new_customers)(*state)
+
+
+@njit(cache=True, inline="always")
+def covers(k: int, slot: int, bits: int) -> bool:
+    """Whether an act about ``slot`` (or, -1: about every slot in the bits of ``bits``, as an
+    inform or a request without a slot is) is about slot ``k``."""
+    return k == slot or (slot < 0 and (bits >> k) & 1 == 1)

@@ -29,7 +29,7 @@ from dialog_rl.acts import (
 )
 from dialog_rl.domain import Domain
 from dialog_rl.jit import njit
-from simulators.customer_state import Tables
+from simulators.customer_state import Tables, covers
 
 OFFER_NONE, OFFER_PENDING, OFFER_ACCEPTED, OFFER_REJECTED = range(4)
 BOOK_NONE, BOOK_FAILED, BOOK_MADE = range(3)
@@ -217,7 +217,7 @@ def system_act(T: Tables, B: Beliefs, i: int, action: int, value: int, entity: i
     d = act_domain(T, B, i, action)
     if kind == SYS_REQUEST:  # one slot, or (no slot) those in the bits of ``value``
         for s in range(B.asked.shape[1]):
-            if s == slot or (slot < 0 and (value >> s) & 1):
+            if covers(s, slot, value):
                 B.asked[i, s] += 1
     elif kind == SYS_OFFER:
         if entity != B.offers[i, d]:
@@ -227,7 +227,7 @@ def system_act(T: Tables, B: Beliefs, i: int, action: int, value: int, entity: i
         B.offer_states[i, d] = OFFER_PENDING if entity >= 0 else OFFER_NONE
     elif kind == SYS_INFORM and B.offers[i, d] >= 0:
         for r in range(B.requested.shape[1]):
-            if r == slot or (slot < 0 and (value >> r) & 1):
+            if covers(r, slot, value):
                 B.requested[i, r] = False
                 B.informed[i, r] = True
     elif kind == SYS_PERFORM and B.offers[i, d] >= 0:

@@ -93,30 +93,28 @@ def _one_rule(
             believed = t
     # 2. ask for what narrows the search (two or more such slots: all at once, if the catalog
     # can) or what the task needs
-    if not few and len(asks):
-        n_ask = 0
-        for i in range(slots.shape[0]):
-            f_known, f_asked, a_req = slots[i, 0], slots[i, 4], slots[i, 5]
-            if a_req >= 0 and not slots[i, 7] and o[f_known] == 0 and m[a_req]:
-                n_ask += o[f_asked] < 2 / 3 - 1e-6
-        if n_ask >= 2:
-            for a in asks:
-                if m[a]:
-                    return a
+    first, n_search = -1, 0
     for i in range(slots.shape[0]):
         f_known, f_asked, a_req = slots[i, 0], slots[i, 4], slots[i, 5]
         if a_req < 0 or o[f_known] > 0 or not m[a_req] or o[f_asked] >= 2 / 3 - 1e-6:
             continue
         if slots[i, 7]:  # a booking's parameters: asked for when there is a booking to make
-            if booking:
-                return a_req
+            if booking and first < 0:
+                first = a_req
             continue
+        n_search += 1
         needed = required[0, i]
         for t in range(tasks.shape[0]):
             if o[tasks[t, 0]] > 0 and required[1 + t, i]:
                 needed = True
-        if not few or needed:
-            return a_req
+        if (not few or needed) and first < 0:
+            first = a_req
+    if not few and n_search >= 2:
+        for a in asks:
+            if m[a]:
+                return a
+    if first >= 0:
+        return first
     # 3. confirm what was heard with low confidence
     for i in range(slots.shape[0]):
         a_conf = slots[i, 6]

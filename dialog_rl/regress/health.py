@@ -18,6 +18,7 @@ Static checks read the compiled scenario; dynamic ones watch a short batch of co
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,19 +75,25 @@ class HealthReport:
         return [f.line() for f in self.findings]
 
 
+def _covered(d: Domain, kind: int, slot_domains: Sequence[int]) -> set[int]:
+    """The slots the actions of ``kind`` are about: each one's slot, or, for one without a slot
+    (it answers or asks for them all), every slot of its domain (``slot_domains``: per slot)."""
+    out: set[int] = set()
+    for a, k in enumerate(d.act_kind):
+        if k == kind:
+            own = d.domains.act[a]
+            if d.act_slot[a] >= 0:
+                out.add(d.act_slot[a])
+            else:
+                out |= {s for s, sd in enumerate(slot_domains) if own < 0 or sd == own}
+    return out
+
+
 def static_checks(domain: Domain) -> list[Finding]:
     """Problems visible in the compiled scenario alone."""
     d = domain
     out: list[Finding] = []
-    informs = set()
-    for a, k in enumerate(d.act_kind):
-        if k == SYS_INFORM:  # one attribute, or (no slot) every one of the action's domain
-            own = d.domains.act[a]
-            informs |= (
-                {d.act_slot[a]}
-                if d.act_slot[a] >= 0
-                else {r for r in range(d.n_req) if own < 0 or d.domains.req[r] == own}
-            )
+    informs = _covered(d, SYS_INFORM, d.domains.req)
     for r, p in enumerate(d.request_prob):
         if p > 0 and r not in informs:
             out.append(
@@ -118,13 +125,9 @@ def static_checks(domain: Domain) -> list[Finding]:
                 "says good-bye unprompted; add a bye action",
             )
         )
-    requestable = {d.act_slot[a] for a, k in enumerate(d.act_kind) if k == SYS_REQUEST}
+    requestable = _covered(d, SYS_REQUEST, d.domains.slot)
     for s in d.kb_slots:
-        asked_all = any(  # a request without a slot of the slot's domain asks for it
-            k == SYS_REQUEST and d.act_slot[a] < 0 and d.domains.act[a] in (-1, d.domains.slot[s])
-            for a, k in enumerate(d.act_kind)
-        )
-        if d.constraint_prob[s] > 0 and s not in requestable and not asked_all:
+        if d.constraint_prob[s] > 0 and s not in requestable:
             out.append(
                 Finding(
                     "unsatisfiable-goals",
