@@ -9,6 +9,13 @@ smaller share of more turns). Real: per dialogue, the system turns before the cu
 customer's close) and how many carry each MultiWOZ act label. Simulated: per conversation, the
 agent's actions by catalog name, greedy, on the text channel.
 
+Then the customers' replies by what the agent did just before (an offer, one that found nothing,
+a booking made or refused, a question, an answer, "anything else?"): the act types the NLU reads
+in the reply's words, real and simulated alike, so a gap in `compare`'s shares can be traced to
+the moment it arises. Real: the agent's turn by its labels (an offer names a restaurant or asks
+to book it); simulated: the action by its kind, and whether it found nothing (the agent's words
+are then one of the action's ``no_match_templates``).
+
 Run: python benchmarks/agent_acts.py [--scenario scenarios/restaurant_calibrated.yaml]
      [--corpus ../shared/data/multiwoz/restaurant_val_dialogues.json] [--episodes 2000] [--noise 0.15]
 """
@@ -65,6 +72,114 @@ def simulated_agent(scenario: str, episodes: int, noise: float) -> tuple[float, 
     return sum(agent.acts.values()) / episodes, agent.acts
 
 
+#: what the agent did, by the labels of a real turn (first match wins)
+_REAL_KINDS = (
+    ("book-fail", ("Booking-NoBook",)),
+    ("book-ok", ("Booking-Book",)),
+    ("nomatch", ("Restaurant-NoOffer",)),
+    ("offer", ("Restaurant-Recommend", "Restaurant-Select", "Booking-Inform")),
+    ("request-book", ("Booking-Request",)),
+    ("request", ("Restaurant-Request",)),
+    ("inform", ("Restaurant-Inform",)),
+    ("reqmore", ("general-reqmore",)),
+)
+
+
+def _real_kind(labels: dict) -> str:
+    if any(p[0] == "Name" for k in ("Restaurant-Inform",) for p in labels.get(k, [])):
+        return "offer"  # a restaurant named: an offer (or its details, which we count alike)
+    return next((kind for kind, keys in _REAL_KINDS if set(keys) & set(labels)), "other")
+
+
+def _read(nlu, text: str, active) -> str:
+    from dialog_rl.acts import USER_ACT_NAMES
+
+    got = nlu.parse(text, active.hint)
+    active.heard(got)
+    return "+".join(sorted({USER_ACT_NAMES[a[0]] for a in got})) or "nothing"
+
+
+def real_replies(scenario: str, corpus: Path, domain: str) -> dict[str, Counter]:
+    """Per kind of agent turn, the act types read in the real customer's next turn."""
+    from dialog_rl.domain import load_domain
+    from dialog_rl.realism.corpus import dialogues_about, load_corpus
+    from simulators.nlu import RuleNLU
+    from simulators.nlu_eval import ActiveDomain
+
+    d = load_domain(scenario)
+    nlu, out = RuleNLU(d), {}
+    for dialogue in dialogues_about(load_corpus(corpus), domain):
+        active, kind = ActiveDomain(d), "start"
+        for t in dialogue.turns:
+            if t.speaker == "system":
+                kind = _real_kind(t.labels)
+            else:
+                out.setdefault(kind, Counter())[_read(nlu, t.text, active)] += 1
+    return out
+
+
+def simulated_replies(scenario: str, episodes: int, noise: float) -> dict[str, Counter]:
+    """The same for the rule policy's conversations (``compare``'s seeds and channel)."""
+    from dialog_rl.acts import SYS_BOOK, SYS_INFORM, SYS_OFFER, SYS_REQMORE, SYS_REQUEST
+    from dialog_rl.domain import load_domain
+    from dialog_rl.env import DialogueEnv
+    from dialog_rl.policies import make_policy
+    from dialog_rl.rollout.runner import policy_rng
+    from dialog_rl.seeding import episode_seed
+    from simulators.nlu import RuleNLU
+    from simulators.nlu_eval import ActiveDomain
+
+    d = load_domain(scenario)
+    env = DialogueEnv(d, noise=noise, channel="text")
+    policy = make_policy("rule", d, env.spec_obs)
+    nlu, out = RuleNLU(d), {}
+    booking = set(d.booking.slots)
+    for k in range(episodes):
+        seed = episode_seed(0, k)
+        obs, info = env.reset(seed=seed)
+        rng, active = policy_rng(seed), ActiveDomain(d)
+        out.setdefault("start", Counter())[_read(nlu, info["user_text"], active)] += 1
+        while True:
+            a = policy.act(obs, info["action_mask"], explore=False, rng=rng).action
+            obs, _, terminated, truncated, info = env.step(a)
+            kind = {SYS_OFFER: "offer", SYS_BOOK: "book-ok", SYS_INFORM: "inform"}.get(
+                int(d.act_kind[a]), "other"
+            )
+            if d.act_kind[a] == SYS_REQUEST:
+                kind = "request-book" if d.act_slot[a] in booking else "request"
+            elif d.act_kind[a] == SYS_REQMORE:
+                kind = "reqmore"
+            elif kind in ("offer", "book-ok") and _said_no_match(d, a, info["system_text"]):
+                kind = "nomatch" if kind == "offer" else "book-fail"
+            if info["user_text"]:
+                out.setdefault(kind, Counter())[_read(nlu, info["user_text"], active)] += 1
+            if terminated or truncated:
+                break
+    return out
+
+
+def _said_no_match(d, action: int, text: str) -> bool:
+    """Whether the agent's words are one of the action's "nothing matches" templates."""
+    return any(text.startswith(t.split("{")[0]) for t in d.act_no_match[action])
+
+
+def _print_replies(real: dict[str, Counter], sim: dict[str, Counter]) -> None:
+    n_real = sum(sum(c.values()) for c in real.values())
+    n_sim = sum(sum(c.values()) for c in sim.values())
+    print("the customer's next turn (NLU-read act types) by what the agent did:")
+    print(
+        "  agent's act    share of turns (real / simulated): the commonest replies, real | simulated"
+    )
+    for kind in sorted(set(real) | set(sim), key=lambda k: -sum(real.get(k, Counter()).values())):
+        r, s = real.get(kind, Counter()), sim.get(kind, Counter())
+        nr, ns = sum(r.values()), sum(s.values())
+
+        def top(c: Counter, n: int) -> str:
+            return ", ".join(f"{a} {x / n:.2f}" for a, x in c.most_common(4)) if n else "-"
+
+        print(f"  {kind:13s} {nr / n_real:5.3f} / {ns / n_sim:5.3f}: {top(r, nr)} | {top(s, ns)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "restaurant_calibrated.yaml"))
@@ -86,6 +201,8 @@ def main() -> None:
     print(f"  agent actions before the customer's last turn: {per_sim:.2f} per conversation")
     for name, count in acts.most_common():
         print(f"  {count / args.episodes:5.2f}  {name}")
+    real = real_replies(args.scenario, Path(args.corpus), args.domain)
+    _print_replies(real, simulated_replies(args.scenario, args.episodes, args.noise))
 
 
 if __name__ == "__main__":

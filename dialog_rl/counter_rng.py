@@ -33,6 +33,7 @@ _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
     range(1, 12)
 )
 BOOKING = 12  # an entity's room for a booking: keyed by the entity and the booking's parameters
+HOLD = 13  # whether a customer holds a booking's parameters until an offer: keyed by the domain
 
 
 @njit(cache=True, inline="always")

@@ -45,6 +45,7 @@ from dialog_rl.counter_rng import (
     BOOKING,
     DOMAINS,
     GOAL,
+    HOLD,
     PATIENCE,
     PERSONA,
     USER,
@@ -736,6 +737,8 @@ def _on_book(
         v += 1
     C.cons[i, s] = v
     _drop(C, i, INFORM, s)
+    if T.affirm_rebook > 0.0 and _u(C, i, USER) < T.affirm_rebook:
+        _push(C, i, AFFIRM, -1, -1)  # "yes, try 19:00"
     _push(C, i, INFORM, s, v)
 
 
@@ -882,6 +885,8 @@ def _finish(T: Tables, C: Customers, i: int) -> None:
             break  # questions wait until there is something to ask about
         if kind == INFORM and T.slot_dom[ag[i, top, 1]] != _current(T, C, i):
             break  # the next domain waits until this one is done
+        if kind == INFORM and T.is_book[ag[i, top, 1]] and _holds(T, C, i, ag[i, top, 1]):
+            break  # the booking's parameters wait until they take an offer
         if kind == BYE:
             if satisfied(T, C, i):
                 # Real customers mostly close with thanks alone ("that is all I need"):
@@ -906,6 +911,11 @@ def _finish(T: Tables, C: Customers, i: int) -> None:
             break
         _push(C, i, kind, ag[i, top, 1], ag[i, top, 2])
         C.agenda_n[i] = top
+        booking = kind == INFORM and T.is_book[ag[i, top, 1]]
+        if booking and (
+            T.book_together >= 1.0 or (T.book_together > 0.0 and _u(C, i, USER) < T.book_together)
+        ):  # the rest of the booking in the same breath, one piece
+            _rest_of_booking(T, C, i, T.slot_dom[ag[i, top, 1]])
         if budget >= 0:
             budget -= 1
             want_more = budget > 0
@@ -913,6 +923,30 @@ def _finish(T: Tables, C: Customers, i: int) -> None:
             want_more = _u(C, i, USER) < C.multi[i]
     if C.out_n[i] == 0:
         _nudge(T, C, i)
+
+
+@njit(cache=True)
+def _rest_of_booking(T: Tables, C: Customers, i: int, d: int) -> None:
+    """Say every parameter of domain ``d``'s booking still on row ``i``'s agenda, now."""
+    for s in range(T.dom_inf[d, 0], T.dom_inf[d, 1]):
+        if not T.is_book[s]:
+            continue
+        for j in range(C.agenda_n[i]):
+            if C.agenda[i, j, 0] == INFORM and C.agenda[i, j, 1] == s:
+                _push(C, i, INFORM, s, C.agenda[i, j, 2])
+                _drop(C, i, INFORM, s)
+                break
+
+
+@njit(cache=True, inline="always")
+def _holds(T: Tables, C: Customers, i: int, slot: int) -> bool:
+    """Whether row ``i`` holds back booking parameter ``slot`` for now: no offer taken in its
+    domain yet, and the customer is one who waits for one (``book_early``; one keyed draw per
+    conversation and domain)."""
+    d = T.slot_dom[slot]
+    if T.book_early >= 1.0 or C.accepted[i, d] >= 0:
+        return False
+    return T.book_early <= 0.0 or uniform(C.seed[i], HOLD, d, 0) >= T.book_early
 
 
 @njit(cache=True)

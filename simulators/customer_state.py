@@ -136,6 +136,9 @@ class Tables(NamedTuple):
     affirm_offer: float
     affirm_answer: float
     restate_booking: float
+    affirm_rebook: float
+    book_early: float
+    book_together: float
     hello: float
     bye: float
     closing_negate: float
@@ -238,6 +241,9 @@ def tables(domain: Domain, error_rate: float) -> Tables:
         affirm_offer=float(b.affirm_offer),
         affirm_answer=float(b.affirm_answer),
         restate_booking=float(b.restate_booking),
+        affirm_rebook=float(b.affirm_rebook),
+        book_early=float(b.book_early),
+        book_together=float(b.book_together),
         hello=float(b.hello),
         bye=float(b.bye),
         closing_negate=float(b.closing_negate),

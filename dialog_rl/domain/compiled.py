@@ -41,6 +41,9 @@ class BehaviourParams:
     affirm_offer: float = 1.0
     affirm_answer: float = 0.0
     restate_booking: float = 1.0
+    affirm_rebook: float = 0.0
+    book_early: float = 1.0
+    book_together: float = 0.0
     hello: float = 0.0
     bye: float = 0.3
     closing_negate: float = 0.0
@@ -57,6 +60,9 @@ class BehaviourParams:
             affirm_offer=b.affirm_offer,
             affirm_answer=b.affirm_answer,
             restate_booking=b.restate_booking,
+            affirm_rebook=b.affirm_rebook,
+            book_early=b.book_early,
+            book_together=b.book_together,
             hello=b.hello,
             bye=b.closing.bye,
             closing_negate=b.closing.negate,

@@ -204,20 +204,13 @@ def _estimates(scenario: Scenario, d: Domain, observed: list[Observed], nan: boo
     if d.booking.on and scenario.goals.book is not None:
         _booking_estimates(d, goals, rate, out, counts, kept)
     b = d.behaviour
-    for key, before in (
-        ("correct", b.correct),
-        ("dontcare", b.dontcare),
-        ("alternative", b.alternative),
-        ("affirm_offer", b.affirm_offer),
-        ("affirm_answer", b.affirm_answer),
-        ("restate_booking", b.restate_booking),
-        ("hello", b.hello),
-        ("closing.bye", b.bye),
-        ("closing.negate", b.closing_negate),
-        ("closing.again", b.closing_again),
-    ):
-        field = key.replace("closing.", "closing_") if key != "closing.bye" else "bye"
-        rate(f"behaviour.{key}", [getattr(o, field) for o in observed], before)
+    for key in (
+        *("correct", "dontcare", "alternative", "affirm_offer", "affirm_answer"),
+        *("restate_booking", "affirm_rebook", "book_early", "book_together", "hello"),
+        *("closing.bye", "closing.negate", "closing.again"),
+    ):  # the observation's field and the parameter's have one name
+        field = "bye" if key == "closing.bye" else key.replace(".", "_")
+        rate(f"behaviour.{key}", [getattr(o, field) for o in observed], getattr(b, field))
     pieces = [p for o in observed for p in o.pieces]
     counts["behaviour.slots_per_turn"] = (len(pieces), sum(not c for _, c in pieces))
     out["behaviour.slots_per_turn"] = (

@@ -113,6 +113,14 @@ class Observed:
     restate_booking: list[int] = field(default_factory=lambda: [0, 0])
     """Turns after the customer said a parameter of the booking and before the agent tries to
     book: the customer says one again, unchanged (real agents book at once, so few occasions)."""
+    affirm_rebook: list[int] = field(default_factory=lambda: [0, 0])
+    """Turns after a booking found no room that change a parameter of it: opens with yes."""
+    book_early: list[int] = field(default_factory=lambda: [0, 0])
+    """A booking dialogue's first turn with a parameter of the booking, unless the agent asked
+    for one: said before any restaurant was offered."""
+    book_together: list[int] = field(default_factory=lambda: [0, 0])
+    """Turns that volunteer a parameter of the booking (not asked for one, not after a booking
+    failed) while two or more were unsaid: every unsaid one said."""
     affirm_answer: list[int] = field(default_factory=lambda: [0, 0])
     """Questions for a constraint the goal has, answered: the answer opens with yes."""
     bye: list[int] = field(default_factory=lambda: [0, 0])
@@ -169,6 +177,7 @@ def observe(labels: Labels, dialogue: Dialogue, corpus_domain: str) -> Observed:
     free_said: set[int] = set()
     alt_asked = False
     booking_tried = False
+    booking_said = False
     turns: list[tuple[bool, bool, bool, bool]] = []  # closing, unlabelled, no, good-bye
     prev: Turn | None = None  # the agent's turn before the customer's
     n = -1
@@ -221,13 +230,34 @@ def observe(labels: Labels, dialogue: Dialogue, corpus_domain: str) -> Observed:
         booking_tried |= prev is not None and bool(
             {"booking-book", "booking-nobook"} & {k.lower() for k in prev.labels}
         )
+        agent = {k.lower() for k in prev.labels} if prev is not None else set()
+        book_now = ob.book_slots & set(raw)
+        if book_now and not booking_said:
+            booking_said = True
+            if "booking-request" not in agent:
+                ob.book_early = [int(not offered and not booking_tried), 1]
+        if "booking-nobook" in agent and any(
+            s in ob.book_slots and s in said and said[s] != v for s, v in raw.items()
+        ):
+            ob.affirm_rebook[0] += yes
+            ob.affirm_rebook[1] += 1
+        unsaid = ob.book_slots - set(said)
+        together = False  # the rest of the booking in one breath: one piece, as simulated
+        if (
+            book_now & unsaid
+            and len(unsaid) > 1
+            and not {"booking-request", "booking-nobook"} & agent
+        ):
+            together = unsaid <= book_now
+            ob.book_together[0] += together
+            ob.book_together[1] += 1
         if ob.book_slots and not booking_tried and ob.book_slots & set(said):
             ob.restate_booking[1] += 1
             ob.restate_booking[0] += any(
                 s in ob.book_slots and said.get(s) == v for s, v in raw.items()
             )
         if not closing:
-            count = len(raw) + len(requests) + (yes or no)
+            count = len(raw) + len(requests) + (yes or no) - (len(book_now) - 1 if together else 0)
             if count:  # censored when all the goal still had to say was said
                 left = len(slots - set(said)) + (len(wants - asked) if offered else 0)
                 new = len((set(raw) & slots) - set(said)) + len(requests & (wants - asked))

@@ -284,6 +284,18 @@ class Behaviour(Strict):
     parameter of is not made yet: probability of saying the parameters again ("for 4, at 7pm,
     on Friday"); else the customer thanks for the answer or says yes to the offer, and waits.
     When the agent does anything else without booking, they always say them again."""
+    affirm_rebook: Probability = 0.0
+    """When the booking found no room and the customer changes a parameter: probability of
+    opening with "yes" ("Yes, try 19:00"), as real customers answer "would another time work?"."""
+    book_early: Probability = 1.0
+    """For a customer who books: probability of giving the booking's parameters as soon as
+    their constraints are said, before any restaurant is offered (one draw per conversation and
+    domain); else they hold them until they take an offer ("Yes, for 4 on Friday at 7pm"),
+    unless the agent asks for them first."""
+    book_together: Probability = 0.0
+    """When volunteering a parameter of the booking (not asked for it): probability of saying
+    every parameter not said yet in the same breath ("a table for 4 on Friday at 7pm"), which
+    counts as one piece of the turn (`slots_per_turn`); else one parameter, a piece like any."""
     hello: Probability = 0.0
     """Probability of opening the conversation with a greeting ("Hi, ...")."""
     closing: Closing = Field(default_factory=Closing)

@@ -364,3 +364,40 @@ def test_the_rule_policy_asks_for_two_or_more_unknown_slots_at_once(booking):
             assert a == ask  # not one request(slot) after another
             asked += 1
     assert asked > 0
+
+
+@pytest.mark.parametrize("early", [0.0, 1.0])
+def test_book_early_sets_whether_the_booking_waits_for_an_offer(booking, early):
+    two = BehaviourParams(book_early=early, book_together=1.0, slots_per_turn=(0.0, 1.0))
+    d = dataclasses.replace(booking, behaviour=two)  # two pieces a turn: "yes" and the booking
+    user = _Customer(d)
+    params = {(INFORM, s, user.goal[s]) for s in d.booking.slots}
+    said = {tuple(a) for a in user.c.out[0, : user.c.out_n[0]].tolist()}  # the opening turn
+    for _ in range(4):  # the agent keeps asking if there is more, without offering
+        said |= set(user.respond(d.action_index("reqmore"), -1, -1, user.goal))
+    assert (params <= said) if early else not (params & said)
+    acts = user.respond(d.action_index("offer"), -1, 0, user.goal)
+    if not early:  # taking the offer: yes, and the whole booking in one breath
+        assert acts[0] == (AFFIRM, -1, -1) and params <= set(acts)
+
+
+def test_book_together_says_the_rest_of_the_booking_as_one_piece(booking):
+    one = dataclasses.replace(booking, behaviour=BehaviourParams(slots_per_turn=(1.0,)))
+    both = dataclasses.replace(
+        one, behaviour=BehaviourParams(slots_per_turn=(1.0,), book_together=1.0)
+    )
+    for d, together in ((one, False), (both, True)):
+        user = _Customer(d)
+        turns = [user.respond(d.action_index("reqmore"), -1, -1, user.goal) for _ in range(6)]
+        booking_turns = [t for t in turns if any(a[1] in d.booking.slots for a in t)]
+        assert len(booking_turns) == (1 if together else 3)
+        assert all(len(t) == (3 if together else 1) for t in booking_turns)
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0])
+def test_affirm_rebook_opens_the_changed_booking_with_a_yes(booking, rate):
+    d = dataclasses.replace(booking, behaviour=BehaviourParams(affirm_rebook=rate))
+    user = _Customer(d, available=0.0)
+    user.respond(d.action_index("offer"), -1, 0, user.goal)
+    acts = user.respond(d.action_index("book"), 0, 0, user.goal)
+    assert [a[0] for a in acts] == ([AFFIRM, INFORM] if rate else [INFORM])

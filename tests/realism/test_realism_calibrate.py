@@ -273,3 +273,52 @@ def test_a_booking_said_again_unchanged_is_counted_until_the_agent_books(domains
     ob = dict(zip(corpus, observe_all(d, list(corpus.values()), "restaurant")))
     assert ob["again"].restate_booking == [1, 1]
     assert ob["changed"].restate_booking == [0, 1]
+
+
+def test_when_and_how_the_booking_is_said_and_yes_to_another_time(domains, tmp_path):
+    """``book_early``: the first turn with a booking parameter, unless the agent asked for one,
+    comes before any offer; ``book_together``: a volunteered booking parameter brings every
+    unsaid one; ``affirm_rebook``: a parameter changed after "no room" opens with yes."""
+    book = {"day": "friday", "time": "18:00", "people": "2"}
+    offer = system("Golden House?", **inform(("Name", "golden house")))
+    nobook = system("No room then. Another time?", **{"Booking-NoBook": [["Time", "18:00"]]})
+    data = {
+        "late": {  # the booking after the offer, all of it at once; no room twice
+            "goal": {"info": {"food": "indian"}, "book": book, "fail_book": {"time": "17:00"}},
+            "turns": [
+                user("Indian food.", **inform(("Food", "indian"))),
+                offer,
+                user("Yes, for 2 on friday at 17:00.", **inform(("People", "2"), ("Day", "friday"), ("Time", "17:00"))),
+                nobook,
+                user("Yes, try 18:00.", **inform(("Time", "18:00"))),
+                nobook,
+                user("How about 18:15?", **inform(("Time", "18:15"))),
+            ],
+        },
+        "early": {  # a piece of the booking before any offer, then the rest
+            "goal": {"info": {"food": "indian"}, "book": book},
+            "turns": [
+                user("Indian for 2.", **inform(("Food", "indian"), ("People", "2"))),
+                offer,
+                user("Friday at 18:00.", **inform(("Day", "friday"), ("Time", "18:00"))),
+            ],
+        },
+        "asked": {  # the agent asked: neither counts
+            "goal": {"info": {"food": "indian"}, "book": book},
+            "turns": [
+                user("Indian food.", **inform(("Food", "indian"))),
+                system("For when?", **{"Booking-Request": [["Day", "?"], ["Time", "?"]]}),
+                user("Friday at 18:00.", **inform(("Day", "friday"), ("Time", "18:00"))),
+            ],
+        },
+    }  # fmt: skip
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    corpus = load_corpus(path)
+    ob = dict(
+        zip(corpus, observe_all(domains["restaurant_booking"], list(corpus.values()), "restaurant"))
+    )
+    assert (ob["late"].book_early, ob["late"].book_together) == ([0, 1], [1, 1])
+    assert ob["late"].affirm_rebook == [1, 2]
+    assert (ob["early"].book_early, ob["early"].book_together) == ([1, 1], [1, 2])
+    assert (ob["asked"].book_early, ob["asked"].book_together) == ([0, 0], [0, 0])
