@@ -362,6 +362,28 @@ def commands_report(args) -> dict[str, float]:
     return out
 
 
+def machine() -> str:
+    """The CPU the figures were measured on: model, LLVM's name for it (what numba compiles
+    for), whether it has AVX-512, and how many CPUs this process may use."""
+    import os
+
+    from llvmlite import binding
+
+    model, flags = "unknown CPU", ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown CPU":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = value
+    except OSError:
+        pass
+    avx512 = "yes" if " avx512f" in flags else "no" if flags else "?"
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {binding.get_host_cpu_name()}, AVX-512 {avx512}, {cpus} CPUs"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=3000)
@@ -410,7 +432,7 @@ def main() -> None:
     import json
     import os
 
-    figures: dict[str, float] = {"load_average": os.getloadavg()[0]}
+    figures: dict[str, float | str] = {"load_average": os.getloadavg()[0]}
     if not (args.only_scale or args.only_commands):
         print(
             f"{'scenario':<22} {'hot loop turns/s':>18} {'(wall)':>10} {'with text+log rows':>20}"
@@ -442,6 +464,7 @@ def main() -> None:
         print()
     if args.only_scenarios:
         print(f"load average (1 min, at the end): {os.getloadavg()[0]:.1f}")
+        print(f"machine: {machine()}")
         return
     if not args.only_commands:
         rates = scale_report(args)
@@ -452,6 +475,8 @@ def main() -> None:
     figures.update(commands_report(args))
     figures["load_average"] = max(figures["load_average"], os.getloadavg()[0])
     print(f"load average (1 min, highest of start and end): {figures['load_average']:.1f}")
+    figures["machine"] = machine()
+    print(f"machine: {figures['machine']} (figures from different machines do not compare)")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     if args.profile:
