@@ -117,7 +117,7 @@ class Observed:
     """Turns after a booking found no room that change a parameter of it: opens with yes."""
     book_early: list[int] = field(default_factory=lambda: [0, 0])
     """A booking dialogue's first turn with a parameter of the booking, unless the agent asked
-    for one: said before any restaurant was offered."""
+    for one: said before anything was offered."""
     book_together: list[int] = field(default_factory=lambda: [0, 0])
     """Turns that volunteer a parameter of the booking (not asked for one, not after a booking
     failed) while two or more were unsaid: every unsaid one said."""

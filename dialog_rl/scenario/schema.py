@@ -289,7 +289,7 @@ class Behaviour(Strict):
     opening with "yes" ("Yes, try 19:00"), as real customers answer "would another time work?"."""
     book_early: Probability = 1.0
     """For a customer who books: probability of giving the booking's parameters as soon as
-    their constraints are said, before any restaurant is offered (one draw per conversation and
+    their constraints are said, before anything is offered (one draw per conversation and
     domain); else they hold them until they take an offer ("Yes, for 4 on Friday at 7pm"),
     unless the agent asks for them first."""
     book_together: Probability = 0.0
