@@ -124,8 +124,9 @@ class Observed:
     affirm_answer: list[int] = field(default_factory=lambda: [0, 0])
     """Questions for a constraint the goal has, answered: the answer opens with yes."""
     bye: list[int] = field(default_factory=lambda: [0, 0])
-    """Labelled closing turns (thanks or good-bye only): a good-bye, labelled or in the words
-    (annotators often label "thank you, goodbye" a thanks alone)."""
+    """Closing turns (as for ``closing_negate``: the first, thanks or good-bye only, and the
+    next if it closes again, unlabelled ones included, "You have a nice day too"): a good-bye,
+    labelled or in the words (annotators often label "thank you, goodbye" a thanks alone)."""
     closing_negate: list[int] = field(default_factory=lambda: [0, 0])
     """Closing turns: opens with no ("no, that's all")."""
     closing_again: list[int] = field(default_factory=lambda: [0, 0])
@@ -274,7 +275,7 @@ def observe(labels: Labels, dialogue: Dialogue, corpus_domain: str) -> Observed:
             ob.closing_again[0] = 1
             closings.append(turns[first + 1])
         ob.closing_negate = [sum(t[2] for t in closings), len(closings)]
-        ob.bye = [sum(t[3] for t in closings if t[0]), sum(t[0] for t in closings)]
+        ob.bye = [sum(t[3] for t in closings), len(closings)]
     if slots:  # a goal about the scenario's slots: the others are free
         free = {s for s in d.kb_slots if d.constraint_prob[s] > 0} - slots
         ob.dontcare = [len(free_said & free), len(free)]
