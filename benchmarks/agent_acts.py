@@ -11,8 +11,8 @@ agent's actions by catalog name, greedy, on the text channel.
 
 Then the customers' replies by what the agent did just before (an offer, one that found nothing,
 a booking made or refused, a question, an answer, "anything else?"): the act types the NLU reads
-in the reply's words, real and simulated alike, so a gap in `compare`'s shares can be traced to
-the moment it arises. Real: the agent's turn by its labels (an offer names a restaurant or asks
+in the reply's words, the very turns and readings `compare` counts (``TurnView.agent`` carries the
+agent's turn), so a gap in its shares can be traced to the moment it arises. Real: the agent's turn by its labels (an offer names a restaurant or asks
 to book it); simulated: the action by its kind, and whether it found nothing (the agent's words
 are then one of the action's ``no_match_templates``).
 
@@ -59,8 +59,12 @@ class _Counting:
         return decision
 
 
-def simulated_agent(scenario: str, episodes: int, noise: float) -> tuple[float, Counter]:
-    """The agent's actions per conversation in ``compare``'s own simulated conversations."""
+def simulated_agent(
+    scenario: str, episodes: int, noise: float
+) -> tuple[float, Counter, dict[str, Counter]]:
+    """The agent's actions per conversation in ``compare``'s own simulated conversations, and the
+    customers' replies by what the agent did (``replies``)."""
+    from dialog_rl.acts import SYS_BOOK, SYS_INFORM, SYS_OFFER, SYS_REQMORE, SYS_REQUEST
     from dialog_rl.domain import load_domain
     from dialog_rl.env.featurizer import observation_spec
     from dialog_rl.policies import make_policy
@@ -68,8 +72,25 @@ def simulated_agent(scenario: str, episodes: int, noise: float) -> tuple[float, 
 
     d = load_domain(scenario)
     agent = _Counting(make_policy("rule", d, observation_spec(d)), d.act_names)
-    simulated_side(d, episodes, 0, noise, agent)
-    return sum(agent.acts.values()) / episodes, agent.acts
+    views, _ = simulated_side(d, episodes, 0, noise, agent)
+    booking = set(d.booking.slots)
+
+    def kind(turn) -> str:
+        action, words = turn
+        k = int(d.act_kind[action])
+        if k == SYS_REQUEST:
+            return "request-book" if d.act_slot[action] in booking else "request"
+        if k in (SYS_OFFER, SYS_BOOK):
+            # nothing found: the agent's words are one of the action's "nothing matches" templates
+            failed = any(words.startswith(t.split("{")[0]) for t in d.act_no_match[action])
+            return (
+                ("nomatch" if failed else "offer")
+                if k == SYS_OFFER
+                else ("book-fail" if failed else "book-ok")
+            )
+        return {SYS_INFORM: "inform", SYS_REQMORE: "reqmore"}.get(k, "other")
+
+    return sum(agent.acts.values()) / episodes, agent.acts, replies(views, kind)
 
 
 #: what the agent did, by the labels of a real turn (first match wins)
@@ -86,81 +107,35 @@ _REAL_KINDS = (
 
 
 def _real_kind(labels: dict) -> str:
-    if any(p[0] == "Name" for k in ("Restaurant-Inform",) for p in labels.get(k, [])):
+    if any(p[0] == "Name" for p in labels.get("Restaurant-Inform", [])):
         return "offer"  # a restaurant named: an offer (or its details, which we count alike)
     return next((kind for kind, keys in _REAL_KINDS if set(keys) & set(labels)), "other")
 
 
-def _read(nlu, text: str, active) -> str:
+def real_replies(scenario: str, corpus: Path, domain: str) -> dict[str, Counter]:
+    """Per kind of agent turn, the act types read in the real customer's next turn
+    (``compare``'s own reading of the real side)."""
+    from dialog_rl.domain import load_domain
+    from dialog_rl.realism.compare import real_side
+    from dialog_rl.realism.corpus import dialogues_about, load_corpus
+
+    d = load_domain(scenario)
+    views = real_side(d, dialogues_about(load_corpus(corpus), domain), domain)
+    return replies(views, _real_kind)
+
+
+def replies(conversations, kind) -> dict[str, Counter]:
+    """The act types read in each customer turn (``TurnView.read``), by ``kind(turn.agent)`` of
+    the agent's turn before ("start" on a first turn)."""
     from dialog_rl.acts import USER_ACT_NAMES
 
-    got = nlu.parse(text, active.hint)
-    active.heard(got)
-    return "+".join(sorted({USER_ACT_NAMES[a[0]] for a in got})) or "nothing"
-
-
-def real_replies(scenario: str, corpus: Path, domain: str) -> dict[str, Counter]:
-    """Per kind of agent turn, the act types read in the real customer's next turn."""
-    from dialog_rl.domain import load_domain
-    from dialog_rl.realism.corpus import dialogues_about, load_corpus
-    from simulators.nlu import RuleNLU
-    from simulators.nlu_eval import ActiveDomain
-
-    d = load_domain(scenario)
-    nlu, out = RuleNLU(d), {}
-    for dialogue in dialogues_about(load_corpus(corpus), domain):
-        active, kind = ActiveDomain(d), "start"
-        for t in dialogue.turns:
-            if t.speaker == "system":
-                kind = _real_kind(t.labels)
-            else:
-                out.setdefault(kind, Counter())[_read(nlu, t.text, active)] += 1
+    out: dict[str, Counter] = {}
+    for turns in conversations:
+        for t in turns:
+            k = "start" if t.agent is None else kind(t.agent)
+            read = "+".join(sorted(USER_ACT_NAMES[a] for a in t.read)) or "nothing"
+            out.setdefault(k, Counter())[read] += 1
     return out
-
-
-def simulated_replies(scenario: str, episodes: int, noise: float) -> dict[str, Counter]:
-    """The same for the rule policy's conversations (``compare``'s seeds and channel)."""
-    from dialog_rl.acts import SYS_BOOK, SYS_INFORM, SYS_OFFER, SYS_REQMORE, SYS_REQUEST
-    from dialog_rl.domain import load_domain
-    from dialog_rl.env import DialogueEnv
-    from dialog_rl.policies import make_policy
-    from dialog_rl.rollout.runner import policy_rng
-    from dialog_rl.seeding import episode_seed
-    from simulators.nlu import RuleNLU
-    from simulators.nlu_eval import ActiveDomain
-
-    d = load_domain(scenario)
-    env = DialogueEnv(d, noise=noise, channel="text")
-    policy = make_policy("rule", d, env.spec_obs)
-    nlu, out = RuleNLU(d), {}
-    booking = set(d.booking.slots)
-    for k in range(episodes):
-        seed = episode_seed(0, k)
-        obs, info = env.reset(seed=seed)
-        rng, active = policy_rng(seed), ActiveDomain(d)
-        out.setdefault("start", Counter())[_read(nlu, info["user_text"], active)] += 1
-        while True:
-            a = policy.act(obs, info["action_mask"], explore=False, rng=rng).action
-            obs, _, terminated, truncated, info = env.step(a)
-            kind = {SYS_OFFER: "offer", SYS_BOOK: "book-ok", SYS_INFORM: "inform"}.get(
-                int(d.act_kind[a]), "other"
-            )
-            if d.act_kind[a] == SYS_REQUEST:
-                kind = "request-book" if d.act_slot[a] in booking else "request"
-            elif d.act_kind[a] == SYS_REQMORE:
-                kind = "reqmore"
-            elif kind in ("offer", "book-ok") and _said_no_match(d, a, info["system_text"]):
-                kind = "nomatch" if kind == "offer" else "book-fail"
-            if info["user_text"]:
-                out.setdefault(kind, Counter())[_read(nlu, info["user_text"], active)] += 1
-            if terminated or truncated:
-                break
-    return out
-
-
-def _said_no_match(d, action: int, text: str) -> bool:
-    """Whether the agent's words are one of the action's "nothing matches" templates."""
-    return any(text.startswith(t.split("{")[0]) for t in d.act_no_match[action])
 
 
 def _print_replies(real: dict[str, Counter], sim: dict[str, Counter]) -> None:
@@ -193,7 +168,7 @@ def main() -> None:
     print(f"  agent turns before the customer's last turn: {per:.2f} per dialogue")
     for label, count in labels.most_common():
         print(f"  {count / n:5.2f}  {label}")
-    per_sim, acts = simulated_agent(args.scenario, args.episodes, args.noise)
+    per_sim, acts, sim_replies = simulated_agent(args.scenario, args.episodes, args.noise)
     print(
         f"simulated: {Path(args.scenario).stem}, rule policy, text channel, word noise "
         f"{args.noise}, {args.episodes} conversations, seed 0"
@@ -202,7 +177,7 @@ def main() -> None:
     for name, count in acts.most_common():
         print(f"  {count / args.episodes:5.2f}  {name}")
     real = real_replies(args.scenario, Path(args.corpus), args.domain)
-    _print_replies(real, simulated_replies(args.scenario, args.episodes, args.noise))
+    _print_replies(real, sim_replies)
 
 
 if __name__ == "__main__":

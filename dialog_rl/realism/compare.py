@@ -67,6 +67,9 @@ class TurnView:
     domains: int = 0
     """On a conversation's first turn, the number of domains the conversation spans (its
     labels' domains, real; its goal's, simulated); 0 on the others."""
+    agent: object = None
+    """The agent's turn just before, for reading replies by context (``benchmarks/agent_acts.py``):
+    the real agent's labels, or the simulated agent's action and words; None on a first turn."""
 
 
 def real_side(
@@ -80,14 +83,20 @@ def real_side(
     for dialogue in dialogues:
         turns = []
         active = ActiveDomain(domain)
-        for turn in dialogue.user_turns:
+        agent = None
+        for turn in dialogue.turns:
+            if turn.speaker != "user":
+                agent = turn.labels
+                continue
             lt = labels.turn(turn.labels)
             got = nlu.parse(turn.text, active.hint)
             active.heard(got)
             read, slots = _read(domain, got)
             types = frozenset(lt.types & set(LABEL_TYPES))
             turns.append(
-                TurnView(read, slots, bool(turn.labels), types, lt.inform_slots, lt.booking)
+                TurnView(
+                    read, slots, bool(turn.labels), types, lt.inform_slots, lt.booking, 0, agent
+                )
             )
         if turns:
             turns[0] = replace(turns[0], domains=len(dialogue.domains))
@@ -112,7 +121,7 @@ def simulated_side(
     booking_slots = set(domain.booking.slots)
     conversations, outcomes = [], {}
 
-    def view(info: dict) -> TurnView:
+    def view(info: dict, agent: tuple | None = None) -> TurnView:
         true = info["user_acts"]
         read, slots = _read(domain, info["observed_acts"])
         informed = {a[1] for a in true if a[0] == INFORM and a[1] != domain.task_slot}
@@ -123,6 +132,8 @@ def simulated_side(
             frozenset(a[0] for a in true if a[0] in LABEL_TYPES),
             len(informed),
             bool(informed & booking_slots),
+            0,
+            agent,
         )
 
     for i in range(episodes):
@@ -136,7 +147,7 @@ def simulated_side(
             decision = policy.act(obs, info["action_mask"], explore=False, rng=rng)
             obs, _, terminated, truncated, info = env.step(decision.action)
             if info["user_acts"]:
-                turns.append(view(info))
+                turns.append(view(info, (decision.action, info["system_text"])))
             if terminated or truncated:
                 name = info["outcome"]["outcome"]
                 outcomes[name] = outcomes.get(name, 0) + 1

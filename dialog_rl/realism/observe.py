@@ -228,10 +228,8 @@ def observe(labels: Labels, dialogue: Dialogue, corpus_domain: str) -> Observed:
         for s, v in informs:
             if v >= d.dontcare(s) and s not in sys.requested and s not in slots:
                 free_said.add(s)
-        booking_tried |= prev is not None and bool(
-            {"booking-book", "booking-nobook"} & {k.lower() for k in prev.labels}
-        )
         agent = {k.lower() for k in prev.labels} if prev is not None else set()
+        booking_tried |= bool({"booking-book", "booking-nobook"} & agent)
         book_now = ob.book_slots & set(raw)
         if book_now and not booking_said:
             booking_said = True
