@@ -16,17 +16,18 @@ import dialog_rl.env.dialogue_env as de
 import dialog_rl.env.vector as ve
 from dialog_rl.domain import load_domain
 from dialog_rl.env import DialogueEnv
+from dialog_rl.env.engine import Engine
 from dialog_rl.env.vector import DialogueVectorEnv
 from dialog_rl.policies import RulePolicy
 from dialog_rl.rollout.batched import run_batched
 from dialog_rl.rollout.runner import run_episode
 
-ON = (de.check_features, de.check_reward, ve.check_batch)
-OFF = (lambda *a: None,) * 3
+ON = (de.check_features, de.check_reward, ve.check_batch, Engine.finite)
+OFF = (lambda *a: None,) * 3 + (lambda *a: True,)
 
 
 def setg(g):
-    de.check_features, de.check_reward, ve.check_batch = g
+    de.check_features, de.check_reward, ve.check_batch, Engine.finite = g
 
 
 for name in ["restaurant", "shopping", "order_support"]:

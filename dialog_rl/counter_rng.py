@@ -116,11 +116,14 @@ def categorical(cdf: np.ndarray, seed: np.uint64, purpose: int, a: int, b: int) 
 
 
 @njit(cache=True)
-def uniforms(seeds: np.ndarray, purpose: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``uniform`` for each row: seeds, a and b are arrays of one length."""
-    out = np.empty(len(seeds), dtype=np.float64)
-    for i in range(len(seeds)):
-        out[i] = uniform(seeds[i], purpose, a[i], b[i])
+def stream_draws(seeds: np.ndarray, counts: np.ndarray, rows: np.ndarray, purpose: int) -> np.ndarray:
+    """The next number of each row's stream, counted: ``uniform(seeds[i], purpose, 0, counts[i])``
+    for each ``i`` of ``rows`` (distinct), then ``counts[i] += 1``."""
+    out = np.empty(len(rows), dtype=np.float64)
+    for k in range(len(rows)):
+        i = rows[k]
+        out[k] = uniform(seeds[i], purpose, 0, counts[i])
+        counts[i] += 1
     return out
 
 

@@ -7,8 +7,10 @@ features, the training episode and update for losses. Environments know the turn
 episode's seed; whoever knows the run's episode index adds it with ``at_episode``.
 
 The checks are one ``math.isfinite`` per reward and one dot product per observation: a NaN
-anywhere makes ``x @ x`` NaN and an inf makes it inf, at a small fraction of a step's cost. The
-slow path (naming the feature) only runs once something is wrong.
+anywhere makes ``x @ x`` NaN and an inf makes it inf, at a small fraction of a step's cost (the
+vector env's engine tests its batch's bits in a compiled pass, ``Engine.finite``, and calls
+``check_batch`` only when that fails). The slow path (naming the feature) only runs once
+something is wrong.
 
 The command line reports a ``NumericalError`` in one line with exit code 1: the inputs were each
 valid (a scenario with NaN or inf is refused at load time with exit code 2); the run failed.

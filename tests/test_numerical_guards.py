@@ -144,3 +144,24 @@ def test_numerical_error_survives_pickling_between_processes():
     err = NumericalError("reward", float("nan"), turn=3, seed=11).at_episode(5)
     back = pickle.loads(pickle.dumps(err))
     assert str(back) == str(err) == "reward is nan at episode 5, turn 3, env seed 11"
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_array_engine_names_the_episode_and_feature_of_a_non_finite_observation(
+    restaurant, monkeypatch, bad
+):
+    original = Engine.step_into
+
+    def step_into(self, *args):
+        original(self, *args)
+        self.obs[2, 7] = bad  # slot 2's eighth feature, after its first turn
+
+    monkeypatch.setattr(Engine, "step_into", step_into)
+    vec = DialogueVectorEnv(restaurant, 4, engine="array")
+    vec.reset(seed=SEED)
+    policy = RulePolicy(restaurant, vec.spec_obs)
+    actions, _ = policy.act_batch(vec.engine.obs, vec.engine.masks, explore=False)
+    name = vec.spec_obs.names[7]
+    with pytest.raises(NumericalError, match=rf"feature '{name}' is {bad} at episode 2, turn 1"):
+        vec.step(actions)
+    assert vec.engine.finite(np.zeros(4), np.array([0, 1, 3]))  # the other slots pass

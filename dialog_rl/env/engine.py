@@ -17,6 +17,7 @@ reaction to the same move (common random numbers for the regression gate).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -114,7 +115,8 @@ def _new_state(*fields):
     return _StateRef(*fields)
 
 
-_OUTCOME_NAMES = np.array(OUTCOME_NAMES, dtype=object)
+#: how a conversation ended, by outcome code: one still going when it stops was cut short
+_ENDED_AS = np.array(("truncated", *OUTCOME_NAMES[1:]), dtype=object)
 #: how draws are keyed, by name: by turn (a run), or by the act they answer (paired runs)
 PAIRINGS = {"turn": TURN_KEYED, "act": ACT_KEYED}
 _ACTION_SALT = np.uint64(0x8CB92BA72F3D8DD7)
@@ -395,6 +397,25 @@ def _convlab_state(S: EngineState, rows: np.ndarray, out: np.ndarray) -> None:
     _convlab_rows(S.tables, S.customers, S.beliefs, rows, out)
 
 
+_EXPONENT = np.uint32(0x7F800000)  # float32 exponent bits: all set in an inf or a NaN
+_EXPONENT_ONE = np.uint32(0x00800000)  # added to all-set exponent bits, carries into bit 31
+
+
+@njit(cache=True)
+def _finite_rows(reward: np.ndarray, obs: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether every row's reward and observation (float32) is finite. The observations are
+    tested on their bits, OR-ed together (integer operations, which vectorize): an exponent
+    with all bits set, plus one, carries into the sign bit."""
+    bits = obs.view(np.uint32)
+    acc = np.uint32(0)
+    for i in rows:
+        if not math.isfinite(reward[i]):
+            return False
+        for j in range(bits.shape[1]):
+            acc |= (bits[i, j] & _EXPONENT) + _EXPONENT_ONE
+    return acc < np.uint32(0x80000000)
+
+
 #: the outcome fields of ConvLab's evaluation (see ``Engine.outcomes``)
 CONVLAB_FIELDS = (
     "inform_tp",
@@ -594,6 +615,11 @@ class Engine:
         if bad != -1:
             self._check(bad, actions)
 
+    def finite(self, reward: np.ndarray, rows: np.ndarray) -> bool:
+        """Whether the rows' rewards (``reward``, full length) and observations are all finite:
+        the vector env's numerical guard, which names the culprit only when this says no."""
+        return _finite_rows(reward, self.obs, rows)
+
     def read(self, name: str, rows: np.ndarray) -> np.ndarray:
         """A copy of one piece of ``rows``' state, by its name in ``READABLE``: what a log
         records of a turn besides the observation (acts said and heard, the persona, and for
@@ -613,15 +639,14 @@ class Engine:
     def outcomes(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """How each row's conversation ended (or stands), field by field."""
         o = self.customers.outcome[rows]
-        ended = o != ONGOING
         counts = self.convlab_counts(rows)
         return {
             "success": o == SUCCESS,
-            "outcome": np.where(ended, _OUTCOME_NAMES[o], "truncated").astype(object),
-            "turns": self.turn[rows].copy(),
-            "reward": self.episode_reward[rows].copy(),
+            "outcome": _ENDED_AS[o],
+            "turns": self.turn[rows],  # (indexing by an array copies)
+            "reward": self.episode_reward[rows],
             "hangup": o == HANGUP_OUTCOME,
             "handover": o == HANDOVER_OUTCOME,
-            "truncated": ~ended,
+            "truncated": o == ONGOING,
             **{name: counts[:, k] for k, name in enumerate(CONVLAB_FIELDS)},
         }

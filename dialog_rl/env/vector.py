@@ -156,6 +156,8 @@ class DialogueVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.seed_value: int | None = None
         self.episodes = np.full(num_envs, -1, dtype=np.int64)
+        self.seeds = np.zeros(num_envs, dtype=np.uint64)
+        """Each slot's episode seed (``seeding.episode_seed`` of the run's seed and its episode)."""
         self.active = np.ones(num_envs, dtype=bool)
         self.on_turn: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None] | None = None
         """Called by ``step`` with the slots that played, their rewards, terminated and truncated
@@ -260,7 +262,8 @@ class DialogueVectorEnv(VectorEnv):
             if slot is not None:
                 err.at_episode(int(self.episodes[slot]))
             raise
-        if self.engine_name == "array":  # the loop engine's envs check their own numbers
+        # the loop engine's envs check their own numbers; check_batch names what is not finite
+        if self.engine_name == "array" and not self.engine.finite(rewards, rows):
             names = self.spec_obs.names
             try:
                 check_batch(rewards, self.engine.obs, names, self.episodes, self.engine.turn - 1)
@@ -280,7 +283,8 @@ class DialogueVectorEnv(VectorEnv):
         self._next_episode += len(slots)
         self.episodes[slots] = episodes
         if len(slots):
-            self.engine.start(slots, episode_seeds(self.seed_value, episodes))
+            self.seeds[slots] = episode_seeds(self.seed_value, episodes)
+            self.engine.start(slots, self.seeds[slots])
 
     def _infos(self) -> dict:
         return {

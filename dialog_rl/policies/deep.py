@@ -84,8 +84,10 @@ class MLP(nn.Sequential):
         layers: list = []
         for m in self._modules.values():
             kind = type(m)
-            if kind is nn.Linear and m.bias is not None and m.weight.dtype == torch.float32:
-                layers.append([m.weight, m.bias, None])
+            # (read from _parameters: nn.Module's attribute fallback costs microseconds a call)
+            weight, bias = m._parameters.get("weight"), m._parameters.get("bias")
+            if kind is nn.Linear and bias is not None and weight.dtype == torch.float32:
+                layers.append([weight, bias, None])
             elif kind in _IN_PLACE and layers and layers[-1][2] is None:
                 if kind is nn.ReLU and m.inplace:
                     return None

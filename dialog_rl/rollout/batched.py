@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dialog_rl.counter_rng import POLICY, uniforms
+from dialog_rl.counter_rng import POLICY, stream_draws
 from dialog_rl.env.engine import CONVLAB_FIELDS
 from dialog_rl.env.vector import DialogueVectorEnv
 from dialog_rl.policies.base import Episode, Policy
 from dialog_rl.rollout.runner import policy_rng
-from dialog_rl.seeding import episode_seed, episode_seeds
 
 if TYPE_CHECKING:
     from dialog_rl.rollout.recorder import PartRecorder
@@ -41,7 +40,6 @@ class RowStreams:
         self.seeds = np.zeros(n, dtype=np.uint64)
         self.counts = np.zeros(n, dtype=np.int64)
         self.rows = np.arange(n)
-        self._zeros = np.zeros(n, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -52,10 +50,7 @@ class RowStreams:
         self.counts[rows] = 0
 
     def random_rows(self) -> np.ndarray:
-        r = self.rows
-        u = uniforms(self.seeds[r], POLICY, self._zeros[: len(r)], self.counts[r])
-        self.counts[r] += 1
-        return u
+        return stream_draws(self.seeds, self.counts, self.rows, POLICY)
 
     def only(self, rows: np.ndarray) -> RowStreams:
         """These streams restricted to ``rows`` (shared state): what a policy acting on a subset
@@ -136,7 +131,7 @@ def run_batched(
                         outcome,
                         _episode(data, infos["final_obs"][i], fin, i) if data else None,
                     )
-            _reseed(rngs, done, infos["episode"], seed)
+            _reseed(rngs, done, vec.seeds)
         obs, masks = next_obs, infos["action_mask"]
         while next_out in pending:
             yield pending.pop(next_out)
@@ -175,12 +170,14 @@ def run_batched_columns(
             done, fin = vec.step_columns(actions)
             if not len(done):
                 continue
-            _reseed(rngs, done, vec.episodes, seed)
+            _reseed(rngs, done, vec.seeds)
             keep = fin["episode"] < todo.stop
-            left -= int(keep.sum())
+            kept = int(keep.sum())
+            left -= kept
+            columns = {key: fin[key] if kept == len(keep) else fin[key][keep] for key in _KEYS}
             if recorder is not None:
-                recorder.finished(fin["episode"][keep], fin["outcome"][keep], fin["success"][keep])
-            yield {key: fin[key][keep] for key in ("episode", *_OUTCOME_KEYS)}
+                recorder.finished(columns["episode"], columns["outcome"], columns["success"])
+            yield columns
     finally:
         vec.on_turn = None
     if recorder is not None:
@@ -197,21 +194,20 @@ def _start(vec: DialogueVectorEnv, policy: Policy, todo: range, seed: int, explo
     if explore and policy.stochastic:
         if policy.row_streams:
             rngs = RowStreams(vec.num_envs)
-            rngs.reseed(np.arange(vec.num_envs), episode_seeds(seed, infos["episode"]))
+            rngs.reseed(np.arange(vec.num_envs), vec.seeds)
         else:
-            rngs = [policy_rng(episode_seed(seed, int(k))) for k in infos["episode"]]
+            rngs = [policy_rng(int(s)) for s in vec.seeds]
     return obs, infos, rngs
 
 
-def _reseed(
-    rngs: RowStreams | list | None, done: np.ndarray, episode: np.ndarray, seed: int
-) -> None:
-    """Give the slots in ``done`` the policy streams of the episodes they start next."""
+def _reseed(rngs: RowStreams | list | None, done: np.ndarray, seeds: np.ndarray) -> None:
+    """Give the slots in ``done`` the policy streams of the episodes they start next (``seeds``:
+    every slot's episode seed, the vector env's ``seeds``)."""
     if isinstance(rngs, RowStreams):
-        rngs.reseed(done, episode_seeds(seed, episode[done]))
+        rngs.reseed(done, seeds[done])
     elif rngs is not None:
         for i in done.tolist():
-            policy_rng(episode_seed(seed, int(episode[i])), rngs[i])
+            policy_rng(int(seeds[i]), rngs[i])
 
 
 _OUTCOME_KEYS = (
@@ -224,6 +220,7 @@ _OUTCOME_KEYS = (
     "truncated",
     *CONVLAB_FIELDS,
 )
+_KEYS = ("episode", *_OUTCOME_KEYS)
 
 
 def _outcomes(fin: dict, rows: np.ndarray) -> list[dict]:
