@@ -116,7 +116,9 @@ def categorical(cdf: np.ndarray, seed: np.uint64, purpose: int, a: int, b: int) 
 
 
 @njit(cache=True)
-def stream_draws(seeds: np.ndarray, counts: np.ndarray, rows: np.ndarray, purpose: int) -> np.ndarray:
+def stream_draws(
+    seeds: np.ndarray, counts: np.ndarray, rows: np.ndarray, purpose: int
+) -> np.ndarray:
     """The next number of each row's stream, counted: ``uniform(seeds[i], purpose, 0, counts[i])``
     for each ``i`` of ``rows`` (distinct), then ``counts[i] += 1``."""
     out = np.empty(len(rows), dtype=np.float64)
