@@ -10,7 +10,7 @@ compiled kernels; numba's on-disk cache keeps no symbols, so that run compiles t
 temporary cache (minutes).
 
 Needs valgrind (Debian's package ``valgrind``). A run is about 50 times slower than without it:
-the default 5,000 episodes take about a minute.
+the default 5,000 episodes take two to three minutes.
 
 Run: python benchmarks/instructions.py [--policy dqn|rule] [--batch N] [--episodes N]
 [--by-function]
