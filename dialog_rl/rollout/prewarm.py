@@ -37,12 +37,13 @@ def _prewarm() -> None:
     with contextlib.suppress(Exception):
         domain = load_domain(str(scenarios["restaurant"]))
         engine = Engine(domain, 1)
-        # one turn, so the kernels of a turn (start, step, outcomes, the rule policy's) are
-        # loaded here once rather than in every worker
+        # one turn, so the kernels of a turn (start, step, guard, outcomes, the rule policy's)
+        # are loaded here once rather than in every worker
         rows = np.zeros(1, dtype=np.int64)
         engine.start(rows, np.zeros(1, dtype=np.uint64))
         RulePolicy(domain, engine.spec).act_batch(engine.obs, engine.masks, explore=False)
         engine.step(rows, rows)
+        engine.finite(np.zeros(1), rows)
         engine.outcomes(rows)
 
 
