@@ -8,9 +8,8 @@ episode's seed; whoever knows the run's episode index adds it with ``at_episode`
 
 The checks are one ``math.isfinite`` per reward and one dot product per observation: a NaN
 anywhere makes ``x @ x`` NaN and an inf makes it inf, at a small fraction of a step's cost (the
-vector env's engine tests its batch's bits in a compiled pass, ``Engine.finite``, and calls
-``check_batch`` only when that fails). The slow path (naming the feature) only runs once
-something is wrong.
+vector env's engine tests its batch's bits in one compiled pass, ``Engine.finite``). The slow
+path (naming the feature; ``check_batch`` for a batch) only runs once something is wrong.
 
 The command line reports a ``NumericalError`` in one line with exit code 1: the inputs were each
 valid (a scenario with NaN or inf is refused at load time with exit code 2); the run failed.
@@ -121,12 +120,11 @@ def check_batch(
     episodes: np.ndarray,
     turns: np.ndarray,
 ) -> None:
-    """``check_reward`` and ``check_features`` for a batch of slots (one row per slot), as
+    """``check_reward`` and ``check_features`` slot by slot (one row per slot), as
     ``DialogueEnv.step`` numbers them: ``turns`` are the turns the slots just played (their
-    rewards'), and each observation is that of the turn after."""
-    # isfinite, not a dot product, on the reward vector: numpy hands 1-D dots to threaded BLAS
-    if np.isfinite(rewards).all() and math.isfinite(np.einsum("ij,ij->", obs, obs)):
-        return
+    rewards'), and each observation is that of the turn after. The slow path that names what
+    is not finite: the vector env calls it once its engine's compiled test (``Engine.finite``)
+    found something."""
     for i in range(len(rewards)):
         try:
             check_reward(float(rewards[i]), int(turns[i]))
