@@ -397,22 +397,23 @@ def _convlab_state(S: EngineState, rows: np.ndarray, out: np.ndarray) -> None:
     _convlab_rows(S.tables, S.customers, S.beliefs, rows, out)
 
 
-_EXPONENT = np.uint32(0x7F800000)  # float32 exponent bits: all set in an inf or a NaN
-_EXPONENT_ONE = np.uint32(0x00800000)  # added to all-set exponent bits, carries into bit 31
+_EXPONENT = np.uint32(0x7F800000)  # float32 exponent bits
+#: added to the exponent bits, carries into bit 31 from 2**64 up (all bits set: inf or NaN)
+_FROM_2_64 = np.uint32((256 - (127 + 64)) << 23)
 
 
 @njit(cache=True)
 def _finite_rows(reward: np.ndarray, obs: np.ndarray, rows: np.ndarray) -> bool:
-    """Whether every row's reward and observation (float32) is finite. The observations are
-    tested on their bits, OR-ed together (integer operations, which vectorize): an exponent
-    with all bits set, plus one, carries into the sign bit."""
+    """Whether every row's reward is finite and observation (float32) finite and below 2**64,
+    as ``numerics.check_features`` wants it (no feature's square may overflow). Tested on the
+    bits, OR-ed together (integer operations, which vectorize)."""
     bits = obs.view(np.uint32)
     acc = np.uint32(0)
     for i in rows:
         if not math.isfinite(reward[i]):
             return False
         for j in range(bits.shape[1]):
-            acc |= (bits[i, j] & _EXPONENT) + _EXPONENT_ONE
+            acc |= (bits[i, j] & _EXPONENT) + _FROM_2_64
     return acc < np.uint32(0x80000000)
 
 
@@ -616,8 +617,9 @@ class Engine:
             self._check(bad, actions)
 
     def finite(self, reward: np.ndarray, rows: np.ndarray) -> bool:
-        """Whether the rows' rewards (``reward``, full length) and observations are all finite:
-        the vector env's numerical guard, which names the culprit only when this says no."""
+        """Whether the rows' rewards (``reward``, full length) and observations are all finite
+        (and no feature 2**64 or more): the vector env's numerical guard, which names the
+        culprit (``numerics.check_batch``) only when this says no."""
         return _finite_rows(reward, self.obs, rows)
 
     def read(self, name: str, rows: np.ndarray) -> np.ndarray:
