@@ -5,7 +5,8 @@ action counts) on a block of ``--rows`` rows as ``forward.forward_rows`` runs it
 into kept buffers, one intra-op thread): microseconds and GFLOP/s per layer, best of
 ``--repeats`` timings of ``--calls`` calls each. The output layer, as wide as the scenario has
 actions, is beside it padded with zero rows to a multiple of 8, and computed transposed
-(``W @ h.T``): the same numbers in exact arithmetic, often much faster in BLAS.
+(``W @ h.T``): the same numbers in exact arithmetic, often much faster in BLAS; a ``*`` marks
+one whose bits differ from the module's layout on the timed rows.
 
 Part 2: whether those two layouts give the module's own bits (``F.linear``) on this machine's
 BLAS, over a sweep of layer shapes (inputs 8-256, outputs 1-48, 8-1,024 rows, random weights
@@ -80,11 +81,16 @@ def layers_table(rows: int, calls: int, repeats: int) -> None:
                 out_t = torch.empty(n, rows)
                 us_p = addmm_us(bp, h, wp.t(), out_p, calls, repeats)
                 us_t = addmm_us(b[:, None], w, h.t(), out_t, calls, repeats)
-                extra = f"   {us_p:8.1f} {us_t:8.1f}"
+                same_p = torch.equal(out_p[:, :n], out)
+                same_t = torch.equal(out_t.t(), out)
+                extra = (
+                    f"   {us_p:8.1f}{' ' if same_p else '*'} {us_t:8.1f}{' ' if same_t else '*'}"
+                )
             gflops = 2 * rows * k * n / us / 1e3
             print(f"{name:<20} {f'{k} -> {n}':<14} {us:8.1f} {gflops:8.1f}{extra}")
             h = torch.relu(F.linear(h, w, b))
         print(f"{'':<20} {'all':<14} {total:8.1f} ({total / rows * 1e3:.0f} ns a row)")
+    print("(* other bits than the module's layout on these rows)")
 
 
 def bits_sweep() -> None:
