@@ -21,6 +21,9 @@ Part 3, what users run: ``dialog-rl simulate --workers 2`` with its Parquet log 
 start-up included) and ``dialog-rl train --algo dqn`` (CPU seconds); ``--only-commands`` runs
 just these.
 
+Last, each figure the run measured is printed against the single-engine issue's (#15) target,
+met or not, on the machine and at the load it ran at.
+
 Run: python benchmarks/throughput.py [--episodes N] [--scale-episodes N] [--batches N ...]
 [--batch N (--profile)] [--batched-episodes N] [--no-ray] [--only-scale | --only-commands]
 [--profile] [--json OUT]
@@ -234,7 +237,7 @@ def scale_report(args) -> dict[tuple[str, str], float]:
     import tempfile
 
     from dialog_rl.policies.checkpoint import CheckpointError, load_policy, save_checkpoint
-    from dialog_rl.rollout.backends import RolloutJob
+    from dialog_rl.rollout.backends import RolloutJob, start_ray
 
     d = load_domain(str(ROOT / "scenarios" / "restaurant.yaml"))
     env = DialogueEnv(d, noise=args.noise)
@@ -267,7 +270,7 @@ def scale_report(args) -> dict[tuple[str, str], float]:
             print("(Ray is not installed: pip install 'dialog-rl[ray]'; Ray rows skipped)")
     if ray is not None:
         t = time.perf_counter()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        start_ray(num_cpus=2)  # as dialog-rl starts one: workers at this process's priority
         ray_init = time.perf_counter() - t
     for name, policy in policies.items():
         scenario = str(ROOT / "scenarios" / "restaurant.yaml")
@@ -384,6 +387,31 @@ def machine() -> str:
     return f"{model}, {binding.get_host_cpu_name()}, AVX-512 {avx512}, {cpus} CPUs"
 
 
+#: the single-engine issue's (#15) targets: key, label, bound, whether more is better
+TARGETS = (
+    ("single_rule", "one conversation at a time, rule (turns/s)", 60_000, True),
+    ("batched_rule_1p", "batched, one process, rule (turns/s)", 500_000, True),
+    ("batched_dqn_1p", "batched, one process, DQN inference (turns/s)", 600_000, True),
+    ("batched_dqn_2p", "batched, two processes, DQN inference (turns/s)", 1_000_000, True),
+    ("simulate_2w", "dialog-rl simulate --workers 2, wall (turns/s)", 200_000, True),
+    ("train_dqn_cpu_s", "dialog-rl train --algo dqn, CPU seconds", 10, False),
+)
+
+
+def print_targets(figures: dict) -> None:
+    """The figures this run measured against the issue's targets, one line each."""
+    rows = [t for t in TARGETS if t[0] in figures]
+    if not rows:
+        return
+    print("\ntargets (issue #15; on this machine, at this load):")
+    for key, label, bound, more in rows:
+        value = figures[key]
+        met = value >= bound if more else value <= bound
+        shown = f"{value:,.0f}" if more else f"{value:.1f}"
+        sign = ">=" if more else "<="
+        print(f"  {label:<50} {shown:>10} {sign} {bound:>9,}  {'met' if met else 'NOT met'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=3000)
@@ -465,6 +493,7 @@ def main() -> None:
     if args.only_scenarios:
         print(f"load average (1 min, at the end): {os.getloadavg()[0]:.1f}")
         print(f"machine: {machine()}")
+        print_targets(figures)
         return
     if not args.only_commands:
         rates = scale_report(args)
@@ -477,6 +506,7 @@ def main() -> None:
     print(f"load average (1 min, highest of start and end): {figures['load_average']:.1f}")
     figures["machine"] = machine()
     print(f"machine: {figures['machine']} (figures from different machines do not compare)")
+    print_targets(figures)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     if args.profile:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,14 @@ import pytest
 from dialog_rl.cli import main
 from dialog_rl.domain import load_domain
 from dialog_rl.rollout import backends
-from dialog_rl.rollout.backends import VECTOR_ENVS, BackendError, RolloutJob, run_rollouts
+from dialog_rl.rollout.backends import (
+    VECTOR_ENVS,
+    WORKER_NICENESS,
+    BackendError,
+    RolloutJob,
+    run_rollouts,
+    start_ray,
+)
 from dialog_rl.rollout.logs import TEXT_COLUMNS, read_log
 from dialog_rl.rollout.metrics import OutcomeColumns, concat_outcomes, summarize
 from dialog_rl.train import TrainConfig, TrainError, train
@@ -215,7 +223,7 @@ def test_ray_backend_gives_byte_identical_parts_and_metrics(
     monkeypatch.undo()
     kept = list(_parts(tmp_path / "resumed" / "log"))
     assert kept and kept[0] == "part-00000.parquet" and len(kept) < 3  # the first chunk's parts
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    start_ray(num_cpus=2)
     try:
         job = _job(restaurant, tmp_path / "log")
         outcomes, starts = _play(run_rollouts(job, backend="ray", workers=2))
@@ -240,6 +248,31 @@ def test_ray_backend_gives_byte_identical_parts_and_metrics(
     assert starts == [c.start for c in job.chunks(2)]
     assert _parts(tmp_path / "log") == parts == _parts(tmp_path / "log7")
     assert summarize(outcomes) == metrics == summarize(outcomes7)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_a_local_ray_instance_runs_its_workers_at_the_callers_priority(monkeypatch):
+    """Ray runs its workers 15 steps nicer than the process that starts it, which starves a
+    run's actors beside any busy process. A local instance that dialog-rl starts keeps the
+    caller's priority; a ``RAY_worker_niceness`` the user set is kept, and the environment is
+    left as it was."""
+    import ray
+
+    @ray.remote
+    def niceness() -> int:
+        return os.nice(0)
+
+    monkeypatch.delenv(WORKER_NICENESS, raising=False)
+    for setting, added in ((None, 0), ("2", 2)):
+        if setting is not None:
+            monkeypatch.setenv(WORKER_NICENESS, setting)
+        start_ray(num_cpus=1)
+        try:
+            assert ray.get(niceness.remote()) == os.nice(0) + added
+        finally:
+            ray.shutdown()
+        assert os.environ.get(WORKER_NICENESS) == setting
 
 
 def _simulate(out, *extra) -> dict:

@@ -15,7 +15,7 @@ import pytest
 
 from dialog_rl.cli import main
 from dialog_rl.policies import checkpoint
-from dialog_rl.rollout import logs
+from dialog_rl.rollout import backends, logs
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = str(ROOT / "scenarios" / "restaurant.yaml")
@@ -98,7 +98,7 @@ def test_simulate_on_a_full_disk_stops_in_one_line_and_resumes_identically(
     if backend == "ray":  # Ray actors send parts back: this process writes them
         import ray
 
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        backends.start_ray(num_cpus=2)
         extra = ["--backend", "ray", "--workers", "2"]
         capsys.readouterr()
     try:

@@ -181,7 +181,7 @@ def test_a_killed_ray_actor_is_restarted_and_otherwise_the_run_resumes(
 ):
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    backends.start_ray(num_cpus=2)
     try:
         log = tmp_path / "log"
         chunks = run_rollouts(_job(restaurant, log), backend="ray", workers=2)

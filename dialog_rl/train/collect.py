@@ -31,11 +31,11 @@ from dialog_rl.domain import Domain
 from dialog_rl.policies.base import Episode, Learner
 from dialog_rl.rollout.backends import (
     MAX_RESTARTS,
-    BackendError,
     _die_with_parent,
     _import_ray,
     exit_with_driver,
     start_method,
+    start_ray,
 )
 from dialog_rl.run_errors import WorkerLostError
 
@@ -141,10 +141,7 @@ class Collector:
         if backend == "ray":
             ray = self._ray = _import_ray()
             if not ray.is_initialized():
-                try:
-                    ray.init(address=address, include_dashboard=False, log_to_driver=False)
-                except (ConnectionError, RuntimeError, ValueError) as err:
-                    raise BackendError(f"cannot start or reach Ray: {err}") from None
+                start_ray(address)
                 self._ray_started = True
             # a dead actor is restarted and its call retried: a restarted player loads the
             # round's snapshot before playing, so it plays what the dead one would have
