@@ -226,10 +226,11 @@ def start_ray(address: str | None = None, **options) -> None:
 
     Ray runs its workers 15 steps nicer than the process that starts it, so that its own
     services come first. On a local instance the workers are the run itself: at niceness 15
-    beside other busy processes they get a few percent of a core (2,000 conversations took
-    45 s instead of 1.3 s next to two busy loops on a 2-core machine). So a local instance's
-    workers run at this process's own priority, as the process pool's do, unless
-    ``RAY_worker_niceness`` is set. A cluster's workers keep what the cluster was started with.
+    beside other busy processes they get a few percent of a core (2,000 conversations beside
+    two busy loops on a 2-core machine: 45 s, against 3 s at the caller's priority;
+    ``benchmarks/ray_priority.py``). So a local instance's workers run at this process's own
+    priority, as the process pool's do, unless ``RAY_worker_niceness`` is set. A cluster's
+    workers keep what the cluster was started with.
     """
     ray = _import_ray()
     local = address is None and WORKER_NICENESS not in os.environ
