@@ -44,5 +44,8 @@ def start_fork_server() -> None:
     if start_method() == "forkserver":
         from multiprocessing import forkserver
 
+        from dialog_rl.kernel_cache import cache_dir
+
+        cache_dir()  # settled here, so the server inherits a fallback (and does not say it again)
         pool_context()
         forkserver.ensure_running()
