@@ -49,8 +49,9 @@ def cache_dir() -> Path | None:
     if problem is None:
         return wanted
     user = os.getuid() if hasattr(os, "getuid") else "user"
-    fallback = Path(tempfile.gettempdir()) / f"dialog-rl-{user}" / "numba" / key
-    if _unwritable(fallback) is None:
+    own = Path(tempfile.gettempdir()) / f"dialog-rl-{user}"
+    fallback = own / "numba" / key
+    if _private(own) and _unwritable(fallback) is None:
         _say(f"cannot keep compiled kernels in {wanted} ({problem}); using {fallback} ({how})")
         os.environ[_CHOSEN] = str(fallback)
         return fallback
@@ -71,6 +72,18 @@ def _unwritable(folder: Path) -> str | None:
     except OSError as err:
         return err.strerror or type(err).__name__
     return None
+
+
+def _private(folder: Path) -> bool:
+    """``folder`` (made if missing) is this user's alone: numba loads what a cache holds, so a
+    shared temporary folder's must not be one another user made or can write to."""
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+    except OSError:
+        return False
+    mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return folder.is_dir() and not folder.is_symlink() and mine and not info.st_mode & 0o022
 
 
 def _say(message: str) -> None:

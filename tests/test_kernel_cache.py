@@ -77,3 +77,16 @@ def test_with_no_writable_folder_the_kernels_run_uncached(tmp_path):
     got, said = _probe(tmp_path, _env(tmp_path, blocked), str(blocked))
     assert got == {"dir": None, "cached": False, "f": 2}
     assert len(said) == 1 and "every run compiles them" in said[0], said
+
+
+def test_a_temporary_folder_others_can_write_to_is_not_used(tmp_path):
+    """Numba loads what its cache holds: a fallback folder in a shared temporary folder that
+    another user could write to (or made) is refused, and the kernels run uncached."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    shared = tmp_path / "tmp" / f"dialog-rl-{os.getuid()}"
+    shared.mkdir(parents=True)
+    shared.chmod(0o777)
+    got, said = _probe(tmp_path, _env(tmp_path, blocked))
+    assert got == {"dir": None, "cached": False, "f": 2}
+    assert len(said) == 1 and "every run compiles them" in said[0], said
