@@ -28,6 +28,8 @@ KERNEL_SOURCES = (
 
 #: set once a process fell back from the usual folder, so its workers reuse the choice quietly
 _CHOSEN = "DIALOG_RL_KERNEL_CACHE_FALLBACK"
+#: set once a process said it is compiling the kernels, so its workers do not say it again
+_SAID = "DIALOG_RL_KERNELS_COMPILING"
 
 
 def cache_dir() -> Path | None:
@@ -47,6 +49,7 @@ def cache_dir() -> Path | None:
         wanted, how = base / "dialog-rl" / "numba" / key, "set NUMBA_CACHE_DIR to choose"
     problem = _unwritable(wanted)
     if problem is None:
+        _first_time(wanted)
         return wanted
     user = os.getuid() if hasattr(os, "getuid") else "user"
     own = Path(tempfile.gettempdir()) / f"dialog-rl-{user}"
@@ -54,6 +57,7 @@ def cache_dir() -> Path | None:
     if _private(own) and _unwritable(fallback) is None:
         _say(f"cannot keep compiled kernels in {wanted} ({problem}); using {fallback} ({how})")
         os.environ[_CHOSEN] = str(fallback)
+        _first_time(fallback)
         return fallback
     _say(
         f"cannot keep compiled kernels in {wanted} ({problem}) nor in {fallback}: every run "
@@ -61,6 +65,19 @@ def cache_dir() -> Path | None:
     )
     os.environ[_CHOSEN] = ""
     return None
+
+
+def _first_time(folder: Path) -> None:
+    """Say, once a command, that the kernels are about to be compiled, when ``folder`` holds none
+    yet: the first run sits a minute or two before its first conversation ends. Only to a
+    terminal, as a progress bar is: a script reading stderr gets its errors alone."""
+    if os.environ.get("NUMBA_DISABLE_JIT", "0") != "0" or _SAID in os.environ:
+        return
+    if not (sys.stderr and sys.stderr.isatty()):
+        return
+    if not any(folder.rglob("*.nbi")):  # numba keeps an index per kernel, in subfolders
+        os.environ[_SAID] = "1"  # workers started from here compile too, but say nothing
+        _say(f"compiling the simulator's kernels into {folder}: a minute or two, once per version")
 
 
 def _unwritable(folder: Path) -> str | None:

@@ -1,11 +1,13 @@
-"""Where the compiled kernels are kept when the usual folder cannot be written (a read-only home):
-under the temporary folder, said once on stderr; with no writable folder, not cached at all
-(numba would otherwise stop the import with an error)."""
+"""Where the compiled kernels are kept: the user's cache folder, announced when a first compile is
+due; when it cannot be written (a read-only home), a folder of the user's own under the
+temporary folder, said once on stderr; with no usable folder, not cached at all (numba would
+otherwise stop the import with an error)."""
 
 from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 
@@ -22,41 +24,74 @@ def f(x):
     return x + 1
 
 print(json.dumps({"dir": None if jit._CACHE_DIR is None else str(jit._CACHE_DIR),
-                  "cached": type(f._cache).__name__ != "NullCache", "f": f(1)}))
+                  "cached": type(getattr(f, "_cache", None)).__name__ == "FunctionCache",
+                  "f": f(1)}))
 sys.stdout.flush()
 kernel_cache.cache_dir()
 """
+FIRST = "dialog-rl: compiling the simulator's kernels into"
 
 
-def _probe(tmp_path, env: dict, *args: str) -> tuple[dict, list[str]]:
+def _probe(tmp_path, env: dict, *args: str, terminal: bool = False) -> tuple[dict, list[str]]:
+    """What the probe chose, and the lines it wrote to stderr (a pseudo-terminal if
+    ``terminal``: the first-compile line is only for a person watching)."""
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
-    run = subprocess.run(
+    reader, writer = pty.openpty() if terminal else (None, subprocess.PIPE)
+    run = subprocess.Popen(
         [sys.executable, str(script), *args],
         env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=writer,
         text=True,
-        timeout=120,
     )
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout), run.stderr.splitlines()
+    out, err = run.communicate(timeout=120)
+    if terminal:
+        os.close(writer)
+        err = _read_all(reader).replace("\r\n", "\n")
+    assert run.returncode == 0, err
+    return json.loads(out), err.splitlines()
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode()
 
 
 def _env(tmp_path, cache_home) -> dict:
     return {
         "XDG_CACHE_HOME": str(cache_home),
         "NUMBA_CACHE_DIR": None,
+        "NUMBA_DISABLE_JIT": None,
         "DIALOG_RL_KERNEL_CACHE_FALLBACK": None,
+        "DIALOG_RL_KERNELS_COMPILING": None,
         "TMPDIR": str(tmp_path / "tmp"),
     }
 
 
-def test_a_writable_cache_home_is_used_quietly(tmp_path):
+def test_a_writable_cache_home_is_used_and_a_first_compile_is_announced_once(tmp_path):
     (tmp_path / "tmp").mkdir()
-    got, said = _probe(tmp_path, _env(tmp_path, tmp_path / "cache"))
-    assert said == []
+    env = _env(tmp_path, tmp_path / "cache")
+    piped = _probe(tmp_path, {**env, "XDG_CACHE_HOME": str(tmp_path / "piped")})
+    assert piped[1] == [] and piped[0]["cached"]  # stderr read by a program: errors alone
+    got, said = _probe(tmp_path, env, terminal=True)
     assert got["dir"].startswith(str(tmp_path / "cache" / "dialog-rl" / "numba"))
     assert got["cached"] and got["f"] == 2
+    assert said == [f"{FIRST} {got['dir']}: a minute or two, once per version"]
+    # the kernel is in the cache now: nothing to say
+    assert _probe(tmp_path, env, terminal=True) == (got, [])
+    quiet = {**env, "XDG_CACHE_HOME": str(tmp_path / "other"), "NUMBA_DISABLE_JIT": "1"}
+    got, said = _probe(tmp_path, quiet, terminal=True)
+    assert said == [] and got["f"] == 2 and not got["cached"]  # nothing is compiled
 
 
 def test_an_unwritable_cache_home_falls_back_to_the_temporary_folder_in_one_line(tmp_path):
