@@ -42,9 +42,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    base = {k: v for k, v in os.environ.items() if k != "RAY_worker_niceness"}
-    os.environ.clear()
-    os.environ.update(base)
+    os.environ.pop("RAY_worker_niceness", None)  # each way sets its own
     print(f"dialog-rl simulate --backend ray --workers 2, {args.episodes} conversations, wall s")
     for load in ("quiet", "busy"):
         busy = []

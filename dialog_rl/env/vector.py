@@ -283,8 +283,9 @@ class DialogueVectorEnv(VectorEnv):
         self._next_episode += len(slots)
         self.episodes[slots] = episodes
         if len(slots):
-            self.seeds[slots] = episode_seeds(self.seed_value, episodes)
-            self.engine.start(slots, self.seeds[slots])
+            seeds = episode_seeds(self.seed_value, episodes)
+            self.seeds[slots] = seeds
+            self.engine.start(slots, seeds)
 
     def _infos(self) -> dict:
         return {
